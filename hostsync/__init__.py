@@ -1,0 +1,7 @@
+"""hostsync: self-hostable SCIM 2.0 host directory that Microsoft Entra ID provisions into.
+
+Packages, each depending only on those listed after it (checked by import-linter):
+``cli`` → ``web`` → ``store`` → ``engine`` → ``scim``.
+"""
+
+__version__ = "0.1.0"

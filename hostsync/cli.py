@@ -1,0 +1,241 @@
+"""The ``hostsync`` command line: serve, demo, tenants and API keys.
+
+Errors are one line on stderr and exit code 2; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from hostsync.config import SCIM_PREFIX, Settings
+from hostsync.scim.errors import ScimError
+from hostsync.store.database import Database, DatabaseUrlError
+from hostsync.store.tenants import (
+    TenantError,
+    create_key,
+    create_tenant,
+    find_tenant_by_name,
+    list_keys,
+    revoke_key,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEMO_TENANT = "Demo Company"
+DEMO_KEY_LABEL = "demo"
+
+
+class CliError(click.ClickException):
+    """A failure reported as one line on stderr with exit code 2."""
+
+    exit_code = 2
+
+
+def database_option(function: F) -> F:
+    """Add ``--database-url`` (default: $HOSTSYNC_DATABASE_URL, else ./hostsync.db)."""
+    return click.option(
+        "--database-url",
+        "database_url",
+        default=None,
+        metavar="URL",
+        help="sqlite:///file.db or postgresql://user@host/db (env: HOSTSYNC_DATABASE_URL).",
+    )(function)
+
+
+def _settings(ctx: click.Context, database_url: str | None) -> Settings:
+    url = database_url or (ctx.obj or {}).get("database_url")
+    settings = Settings()
+    if url:
+        settings = settings.model_copy(update={"database_url": url})
+    return settings
+
+
+def _database(settings: Settings) -> Database:
+    try:
+        database = Database(settings.database_url)
+        database.migrate()
+    except DatabaseUrlError as exc:
+        raise CliError(str(exc)) from None
+    except ScimError as exc:
+        raise CliError(f"cannot reach the database: {exc.detail}") from None
+    except Exception as exc:  # a driver error while connecting or migrating
+        raise CliError(f"cannot open the database: {type(exc).__name__}: {exc}") from None
+    return database
+
+
+@click.group()
+@database_option
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """hostsync: a SCIM 2.0 host directory that Microsoft Entra ID provisions into."""
+    ctx.ensure_object(dict)
+    ctx.obj["database_url"] = database_url
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@database_option
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: str | None) -> None:
+    """Serve the SCIM API (and create or migrate the schema first)."""
+    settings = _settings(ctx, database_url)
+    _database(settings).dispose()
+    _serve(settings, host, port, workers)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    os.environ["HOSTSYNC_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "hostsync.web.asgi:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@database_option
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, database_url: str | None) -> None:
+    """Create a demo tenant and a fresh API key, print the Tenant URL and key, then serve."""
+    settings = _settings(ctx, database_url)
+    database = _database(settings)
+    with database.connect(write=True) as connection:
+        tenant = find_tenant_by_name(connection, DEMO_TENANT) or create_tenant(
+            connection, DEMO_TENANT
+        )
+        for old in list_keys(connection, tenant.id):
+            if old.label == DEMO_KEY_LABEL and old.revoked_at is None:
+                revoke_key(connection, tenant.id, old.id)
+        _, key = create_key(connection, tenant.id, DEMO_KEY_LABEL)
+    database.dispose()
+    base = settings.public_url or f"http://{host}:{port}"
+    click.echo(f"Tenant:      {tenant.name} ({tenant.id})")
+    click.echo(f"Tenant URL:  {base.rstrip('/')}{SCIM_PREFIX}")
+    click.echo(f"Secret Token (API key, shown once): {key}")
+    click.echo(
+        f"Try: curl -H 'Authorization: Bearer {key}' "
+        f"'{base.rstrip('/')}{SCIM_PREFIX}/Users?filter=userName%20eq%20%22nobody%22'"
+    )
+    _serve(settings, host, port, 1)
+
+
+@cli.group()
+def tenant() -> None:
+    """Manage tenants."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@database_option
+@click.pass_context
+def tenant_create(ctx: click.Context, name: str, database_url: str | None) -> None:
+    """Create a tenant; print its id."""
+    database = _database(_settings(ctx, database_url))
+    try:
+        with database.connect(write=True) as connection:
+            created = create_tenant(connection, name)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(created.id)
+
+
+@cli.group()
+def key() -> None:
+    """Manage API keys (the Secret Token pasted into Entra)."""
+
+
+@key.command("create")
+@click.argument("tenant_id", metavar="TENANT")
+@click.option("--label", default="Microsoft Entra ID", show_default=True)
+@database_option
+@click.pass_context
+def key_create(ctx: click.Context, tenant_id: str, label: str, database_url: str | None) -> None:
+    """Create an API key for TENANT; print it (it is never shown again)."""
+    database = _database(_settings(ctx, database_url))
+    try:
+        with database.connect(write=True) as connection:
+            _, secret = create_key(connection, tenant_id, label)
+    except TenantError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(secret)
+
+
+@key.command("list")
+@click.argument("tenant_id", metavar="TENANT")
+@database_option
+@click.pass_context
+def key_list(ctx: click.Context, tenant_id: str, database_url: str | None) -> None:
+    """List TENANT's keys: id, prefix, label, created, last used, revoked."""
+    database = _database(_settings(ctx, database_url))
+    try:
+        with database.connect(write=False) as connection:
+            keys = list_keys(connection, tenant_id)
+    except TenantError as exc:
+        raise CliError(str(exc)) from None
+    click.echo("ID\tPREFIX\tLABEL\tCREATED\tLAST USED\tREVOKED")
+    for item in keys:
+        click.echo(
+            "\t".join(
+                [
+                    item.id,
+                    item.prefix + "…",
+                    item.label,
+                    item.created_at.isoformat(timespec="seconds"),
+                    item.last_used_at.isoformat(timespec="seconds") if item.last_used_at else "-",
+                    item.revoked_at.isoformat(timespec="seconds") if item.revoked_at else "-",
+                ]
+            )
+        )
+
+
+@key.command("revoke")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("key_id")
+@database_option
+@click.pass_context
+def key_revoke(ctx: click.Context, tenant_id: str, key_id: str, database_url: str | None) -> None:
+    """Revoke one of TENANT's keys."""
+    database = _database(_settings(ctx, database_url))
+    try:
+        with database.connect(write=True) as connection:
+            revoke_key(connection, tenant_id, key_id)
+    except TenantError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"revoked {key_id}")
+
+
+@cli.command()
+@database_option
+@click.pass_context
+def migrate(ctx: click.Context, database_url: str | None) -> None:
+    """Create or upgrade the database schema, then exit."""
+    _database(_settings(ctx, database_url)).dispose()
+    click.echo("schema is up to date")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI; report any error as one line and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="hostsync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("hostsync: aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"hostsync: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,31 @@
+"""Settings: typed, read from ``HOSTSYNC_*`` environment variables, built once by the CLI."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./hostsync.db"
+SCIM_PREFIX = "/v1/usersync/SCIM"
+
+
+class Settings(BaseSettings):
+    """Everything a hostsync process can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="HOSTSYNC_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy URL: ``sqlite:///path.db`` (default) or ``postgresql://user@host/db``."""
+    public_url: str | None = None
+    """The server's public base URL (``https://hosts.example.com``); else taken per request."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest request body accepted (413 above it); also ``bulk.maxPayloadSize``."""
+    max_results: int = Field(default=1000, ge=1)
+    """Most resources one list or search returns (``filter.maxResults``)."""
+    bulk_max_operations: int = Field(default=1000, ge=1)
+    """Most operations one ``/Bulk`` request may carry."""
+    max_patch_operations: int = Field(default=1000, ge=1)
+    """Most operations one PATCH request may carry."""
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a verified API key is trusted without a database lookup; this bounds how long
+    a revoked key keeps working."""

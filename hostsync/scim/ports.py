@@ -1,0 +1,157 @@
+"""The store port: what the SCIM service needs from a durable directory of one tenant.
+
+A :class:`Directory` is a unit of work over one tenant's users and groups: every method runs in
+the same transaction, which the caller commits or rolls back. Filters arrive already parsed;
+the store compiles them to its own query language and never widens a result by dropping a
+clause it cannot compile (it raises :class:`~hostsync.scim.errors.InvalidFilterError`).
+
+Documents handed in are canonical (:mod:`hostsync.scim.resources`); documents handed out are
+copies, so changing them never changes the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from hostsync.scim.filters import Filter
+from hostsync.scim.paths import AttrPath
+from hostsync.scim.resources import Document
+
+
+class SortOrder(StrEnum):
+    """RFC 7644 §3.4.2.3 ``sortOrder``."""
+
+    ASCENDING = "ascending"
+    DESCENDING = "descending"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A resource as stored: its server-assigned id, canonical document and metadata."""
+
+    id: str
+    document: Document
+    created: datetime
+    last_modified: datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One group member: the member's id, its resource type and its display name."""
+
+    value: str
+    type: str
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRef:
+    """A group a user belongs to (the user's read-only ``groups`` attribute)."""
+
+    value: str
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which resources a list returns: filter, order and the 1-based window."""
+
+    filter: Filter | None = None
+    sort_by: AttrPath | None = None
+    sort_order: SortOrder = SortOrder.ASCENDING
+    start_index: int = 1
+    count: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list: the total matching, and the resources in the window."""
+
+    total: int
+    resources: Sequence[Stored]
+
+
+class Directory(Protocol):
+    """One tenant's users and groups. Deleted resources are invisible to every method."""
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        """A nested transaction: what runs inside is undone if the block raises."""
+        ...
+
+    # -- users ---------------------------------------------------------------------------
+    def create_user(self, document: Document) -> Stored:
+        """Insert a user; raise UniquenessError if its userName is taken (case-insensitively)."""
+        ...
+
+    def get_user(self, user_id: str) -> Stored | None:
+        """Return the user, or None if it does not exist for this tenant or is deleted."""
+        ...
+
+    def replace_user(self, user_id: str, document: Document, *, version: int) -> Stored:
+        """Store a new document for the user, whose current version must be ``version``.
+
+        Raises UniquenessError for a taken userName, NotFoundError if the user is gone and
+        PreconditionFailedError if another writer changed it since ``version`` was read.
+        """
+        ...
+
+    def delete_user(self, user_id: str) -> bool:
+        """Soft-delete the user (its record is kept); return False if there was none."""
+        ...
+
+    def list_users(self, selection: Selection) -> Page:
+        """Return the users matching ``selection`` (inactive users included)."""
+        ...
+
+    def groups_of(self, user_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
+        """Return, for each given user id, the groups it is a direct member of."""
+        ...
+
+    # -- groups --------------------------------------------------------------------------
+    def create_group(self, document: Document, members: Sequence[str]) -> Stored:
+        """Insert a group with the given member ids; raise UniquenessError for a taken name."""
+        ...
+
+    def get_group(self, group_id: str) -> Stored | None:
+        """Return the group (without members), or None."""
+        ...
+
+    def replace_group(self, group_id: str, document: Document, *, version: int) -> Stored:
+        """Store a new document for the group; errors as for :meth:`replace_user`."""
+        ...
+
+    def delete_group(self, group_id: str) -> bool:
+        """Soft-delete the group and drop its memberships; return False if there was none."""
+        ...
+
+    def list_groups(self, selection: Selection) -> Page:
+        """Return the groups matching ``selection``."""
+        ...
+
+    def members_of(self, group_ids: Sequence[str]) -> dict[str, list[Member]]:
+        """Return the members of each given group, ordered by member id."""
+        ...
+
+    def add_members(self, group_id: str, member_ids: Sequence[str]) -> None:
+        """Add members; ids already present are ignored. Raise InvalidValueError for ids
+        that name no user or group of this tenant.
+        """
+        ...
+
+    def remove_members(self, group_id: str, member_ids: Sequence[str]) -> None:
+        """Remove members; ids not present are ignored."""
+        ...
+
+    def clear_members(self, group_id: str) -> None:
+        """Remove every member of the group."""
+        ...
+
+    def touch_group(self, group_id: str, *, version: int) -> Stored:
+        """Bump the group's version and lastModified after a membership change."""
+        ...

@@ -1,0 +1,441 @@
+"""ScimService: each SCIM operation over a :class:`~hostsync.scim.ports.Directory`.
+
+The service turns parsed requests into directory calls and directory results into wire
+documents. It knows SCIM (RFC 7644 status codes are part of the protocol) but not HTTP
+framing, SQL or tenants: the caller opens one tenant's directory as a unit of work, calls one
+method, and commits. Every failure is raised as a :class:`~hostsync.scim.errors.ScimError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hostsync.scim.discovery import (
+    Capabilities,
+    resource_type_document,
+    resource_type_documents,
+    schema_document,
+    schema_documents,
+    service_provider_config,
+)
+from hostsync.scim.errors import InvalidValueError, NotFoundError
+from hostsync.scim.patch import apply_patch, parse_patch_request
+from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
+from hostsync.scim.projection import DEFAULT_PROJECTION, Projection
+from hostsync.scim.query import ListQuery
+from hostsync.scim.resources import (
+    Document,
+    normalize_resource,
+    require_group,
+    require_user,
+    schemas_of,
+)
+from hostsync.scim.schema import (
+    GROUP_RESOURCE,
+    LIST_RESPONSE_SCHEMA,
+    USER_RESOURCE,
+    ResourceType,
+)
+from hostsync.scim.versions import check_if_match, etag, not_modified
+
+
+@dataclass(frozen=True, slots=True)
+class ScimResult:
+    """The outcome of one SCIM operation: status, optional body, ETag and Location."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    etag: str | None = None
+    location: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 7643 §2.3.5 dateTime in UTC with milliseconds, as Entra's samples show."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def member_ids(raw: Any) -> list[str]:
+    """The ids of a ``members`` value: a list of ``{"value": id}`` (or bare ids)."""
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    ids: list[str] = []
+    for item in items:
+        value = item.get("value") if isinstance(item, dict) else item
+        if not isinstance(value, str) or not value:
+            raise InvalidValueError(f"Each member needs a 'value' holding an id, got {item!r}")
+        if value not in ids:
+            ids.append(value)
+    return ids
+
+
+def _members_value(body: Mapping[str, Any]) -> Any:
+    for key, value in body.items():
+        if isinstance(key, str) and key.lower() == "members":
+            return value
+    return None
+
+
+class ScimService:
+    """Users, Groups, search, bulk-free operations and discovery for one request at a time."""
+
+    def __init__(self, capabilities: Capabilities) -> None:
+        self.capabilities = capabilities
+
+    # -- rendering ------------------------------------------------------------------------
+    def render(
+        self,
+        resource_type: ResourceType,
+        stored: Stored,
+        base_url: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Turn a stored resource into its wire document (RFC 7643 §3, §4)."""
+        location = f"{base_url}{resource_type.endpoint}/{stored.id}"
+        out: dict[str, Any] = {
+            "schemas": schemas_of(stored.document, resource_type),
+            "id": stored.id,
+        }
+        out.update(stored.document)
+        if extra:
+            out.update(extra)
+        out["meta"] = {
+            "resourceType": resource_type.name,
+            "created": timestamp(stored.created),
+            "lastModified": timestamp(stored.last_modified),
+            "location": location,
+            "version": etag(stored.version),
+        }
+        return out
+
+    def _groups_extra(self, refs: Sequence[GroupRef], base_url: str) -> dict[str, Any]:
+        return {
+            "groups": [
+                {
+                    "value": ref.value,
+                    "$ref": f"{base_url}/Groups/{ref.value}",
+                    "display": ref.display,
+                    "type": "direct",
+                }
+                for ref in refs
+            ]
+        }
+
+    def _members_extra(self, members: Sequence[Member], base_url: str) -> dict[str, Any]:
+        rendered: list[dict[str, Any]] = []
+        for member in members:
+            item: dict[str, Any] = {
+                "value": member.value,
+                "$ref": f"{base_url}/{member.type}s/{member.value}",
+                "type": member.type,
+            }
+            if member.display is not None:
+                item["display"] = member.display
+            rendered.append(item)
+        return {"members": rendered}
+
+    def user_documents(
+        self,
+        directory: Directory,
+        users: Sequence[Stored],
+        base_url: str,
+        projection: Projection,
+    ) -> list[dict[str, Any]]:
+        """Render users, with their groups fetched in one query when the projection wants them."""
+        groups: dict[str, list[GroupRef]] = {}
+        if users and projection.wants("", "groups"):
+            groups = directory.groups_of([user.id for user in users])
+        out = []
+        for user in users:
+            refs = groups.get(user.id)
+            extra = self._groups_extra(refs, base_url) if refs else None
+            out.append(projection.apply(self.render(USER_RESOURCE, user, base_url, extra)))
+        return out
+
+    def group_documents(
+        self,
+        directory: Directory,
+        groups: Sequence[Stored],
+        base_url: str,
+        projection: Projection,
+    ) -> list[dict[str, Any]]:
+        """Render groups; members are read only when the projection wants them."""
+        members: dict[str, list[Member]] = {}
+        with_members = projection.wants("", "members")
+        if groups and with_members:
+            members = directory.members_of([group.id for group in groups])
+        out = []
+        for group in groups:
+            extra = (
+                self._members_extra(members.get(group.id, []), base_url) if with_members else None
+            )
+            out.append(projection.apply(self.render(GROUP_RESOURCE, group, base_url, extra)))
+        return out
+
+    def _list_response(self, page: Page, start_index: int, resources: list[Any]) -> ScimResult:
+        return ScimResult(
+            200,
+            {
+                "schemas": [LIST_RESPONSE_SCHEMA],
+                "totalResults": page.total,
+                "startIndex": start_index,
+                "itemsPerPage": len(resources),
+                "Resources": resources,
+            },
+        )
+
+    # -- users ----------------------------------------------------------------------------
+    def create_user(self, directory: Directory, body: Any, base_url: str) -> ScimResult:
+        """POST /Users (RFC 7644 §3.3): 201 with the new user."""
+        document = normalize_resource(body, USER_RESOURCE)
+        require_user(document)
+        # shared/spec entra-scim-wire.md §12 rule 7: ``active`` is always present on users.
+        document.setdefault("active", True)
+        stored = directory.create_user(document)
+        rendered = self.render(USER_RESOURCE, stored, base_url)
+        return ScimResult(201, rendered, etag(stored.version), rendered["meta"]["location"])
+
+    def _user(self, directory: Directory, user_id: str) -> Stored:
+        stored = directory.get_user(user_id)
+        if stored is None:
+            raise NotFoundError(f"User {user_id} not found")
+        return stored
+
+    def _user_result(
+        self,
+        directory: Directory,
+        stored: Stored,
+        base_url: str,
+        projection: Projection,
+    ) -> ScimResult:
+        (document,) = self.user_documents(directory, [stored], base_url, projection)
+        return ScimResult(200, document, etag(stored.version))
+
+    def get_user(
+        self,
+        directory: Directory,
+        user_id: str,
+        base_url: str,
+        projection: Projection = DEFAULT_PROJECTION,
+        if_none_match: str | None = None,
+    ) -> ScimResult:
+        """GET /Users/{id} (RFC 7644 §3.4.1); 304 when If-None-Match names this version."""
+        stored = self._user(directory, user_id)
+        if not_modified(if_none_match, stored.version):
+            return ScimResult(304, None, etag(stored.version))
+        return self._user_result(directory, stored, base_url, projection)
+
+    def list_users(self, directory: Directory, query: ListQuery, base_url: str) -> ScimResult:
+        """GET /Users with filter, sort and paging (RFC 7644 §3.4.2)."""
+        page = directory.list_users(query.selection)
+        resources = self.user_documents(directory, page.resources, base_url, query.projection)
+        return self._list_response(page, query.selection.start_index, resources)
+
+    def replace_user(
+        self,
+        directory: Directory,
+        user_id: str,
+        body: Any,
+        base_url: str,
+        if_match: str | None = None,
+        projection: Projection = DEFAULT_PROJECTION,
+    ) -> ScimResult:
+        """PUT /Users/{id} (RFC 7644 §3.5.1): the body replaces every writable attribute."""
+        current = self._user(directory, user_id)
+        check_if_match(if_match, current.version)
+        document = normalize_resource(body, USER_RESOURCE)
+        require_user(document)
+        document.setdefault("active", True)
+        stored = directory.replace_user(user_id, document, version=current.version)
+        return self._user_result(directory, stored, base_url, projection)
+
+    def patch_user(
+        self,
+        directory: Directory,
+        user_id: str,
+        body: Any,
+        base_url: str,
+        if_match: str | None = None,
+        projection: Projection = DEFAULT_PROJECTION,
+    ) -> ScimResult:
+        """PATCH /Users/{id} (RFC 7644 §3.5.2): all operations apply, or none; 200 + user."""
+        operations = parse_patch_request(body, max_operations=self.capabilities.max_operations)
+        current = self._user(directory, user_id)
+        check_if_match(if_match, current.version)
+        result = apply_patch(current.document, operations, USER_RESOURCE)
+        require_user(result.document)
+        stored = current
+        if result.changed:
+            result.document.setdefault("active", True)
+            stored = directory.replace_user(user_id, result.document, version=current.version)
+        return self._user_result(directory, stored, base_url, projection)
+
+    def delete_user(
+        self, directory: Directory, user_id: str, if_match: str | None = None
+    ) -> ScimResult:
+        """DELETE /Users/{id}: a soft delete; the id answers 404 from then on (§7.3 option A)."""
+        current = self._user(directory, user_id)
+        check_if_match(if_match, current.version)
+        directory.delete_user(user_id)
+        return ScimResult(204)
+
+    # -- groups ---------------------------------------------------------------------------
+    def _group(self, directory: Directory, group_id: str) -> Stored:
+        stored = directory.get_group(group_id)
+        if stored is None:
+            raise NotFoundError(f"Group {group_id} not found")
+        return stored
+
+    def _group_result(
+        self,
+        directory: Directory,
+        stored: Stored,
+        base_url: str,
+        projection: Projection,
+    ) -> ScimResult:
+        (document,) = self.group_documents(directory, [stored], base_url, projection)
+        return ScimResult(200, document, etag(stored.version))
+
+    def create_group(self, directory: Directory, body: Any, base_url: str) -> ScimResult:
+        """POST /Groups: 201 with the new group and its members."""
+        document = normalize_resource(body, GROUP_RESOURCE)
+        require_group(document)
+        assert isinstance(body, Mapping)  # noqa: S101 - normalize_resource checked it
+        stored = directory.create_group(document, member_ids(_members_value(body)))
+        (rendered,) = self.group_documents(directory, [stored], base_url, DEFAULT_PROJECTION)
+        return ScimResult(201, rendered, etag(stored.version), rendered["meta"]["location"])
+
+    def get_group(
+        self,
+        directory: Directory,
+        group_id: str,
+        base_url: str,
+        projection: Projection = DEFAULT_PROJECTION,
+        if_none_match: str | None = None,
+    ) -> ScimResult:
+        """GET /Groups/{id}; ``excludedAttributes=members`` never touches the member table."""
+        stored = self._group(directory, group_id)
+        if not_modified(if_none_match, stored.version):
+            return ScimResult(304, None, etag(stored.version))
+        return self._group_result(directory, stored, base_url, projection)
+
+    def list_groups(self, directory: Directory, query: ListQuery, base_url: str) -> ScimResult:
+        """GET /Groups with filter, sort and paging."""
+        page = directory.list_groups(query.selection)
+        resources = self.group_documents(directory, page.resources, base_url, query.projection)
+        return self._list_response(page, query.selection.start_index, resources)
+
+    def replace_group(
+        self,
+        directory: Directory,
+        group_id: str,
+        body: Any,
+        base_url: str,
+        if_match: str | None = None,
+        projection: Projection = DEFAULT_PROJECTION,
+    ) -> ScimResult:
+        """PUT /Groups/{id}: replaces the attributes and the member list."""
+        current = self._group(directory, group_id)
+        check_if_match(if_match, current.version)
+        document = normalize_resource(body, GROUP_RESOURCE)
+        require_group(document)
+        assert isinstance(body, Mapping)  # noqa: S101 - normalize_resource checked it
+        members = member_ids(_members_value(body))
+        directory.clear_members(group_id)
+        directory.add_members(group_id, members)
+        stored = directory.replace_group(group_id, document, version=current.version)
+        return self._group_result(directory, stored, base_url, projection)
+
+    def patch_group(
+        self,
+        directory: Directory,
+        group_id: str,
+        body: Any,
+        base_url: str,
+        if_match: str | None = None,
+        projection: Projection | None = None,
+    ) -> ScimResult:
+        """PATCH /Groups/{id}: member changes cost O(changed members), never O(group size).
+
+        The 200 response carries the group without ``members`` unless the request's
+        ``attributes`` asks for them: rendering 100,000 members for a one-member change is
+        what makes peers slow, and Entra advises against it (shared/spec §2 G15).
+        """
+        operations = parse_patch_request(body, max_operations=self.capabilities.max_operations)
+        current = self._group(directory, group_id)
+        check_if_match(if_match, current.version)
+        result = apply_patch(current.document, operations, GROUP_RESOURCE)
+        require_group(result.document)
+        for change in result.member_changes:
+            if change.kind == "add":
+                directory.add_members(group_id, change.ids)
+            elif change.kind == "remove":
+                directory.remove_members(group_id, change.ids)
+            elif change.kind == "replace":
+                directory.clear_members(group_id)
+                directory.add_members(group_id, change.ids)
+            else:
+                directory.clear_members(group_id)
+        stored = current
+        if result.document != current.document:
+            stored = directory.replace_group(group_id, result.document, version=current.version)
+        elif result.changed:
+            stored = directory.touch_group(group_id, version=current.version)
+        if projection is None:
+            projection = Projection(exclude=frozenset({("", "members", None)}))
+        return self._group_result(directory, stored, base_url, projection)
+
+    def delete_group(
+        self, directory: Directory, group_id: str, if_match: str | None = None
+    ) -> ScimResult:
+        """DELETE /Groups/{id}: soft delete; memberships are dropped; 404 from then on."""
+        current = self._group(directory, group_id)
+        check_if_match(if_match, current.version)
+        directory.delete_group(group_id)
+        return ScimResult(204)
+
+    # -- discovery ------------------------------------------------------------------------
+    def service_provider_config(self, base_url: str) -> ScimResult:
+        """GET /ServiceProviderConfig (RFC 7644 §4)."""
+        return ScimResult(200, service_provider_config(self.capabilities, base_url))
+
+    def resource_types(self, base_url: str) -> ScimResult:
+        """GET /ResourceTypes as a ListResponse."""
+        return self._static_list(resource_type_documents(base_url))
+
+    def resource_type(self, type_id: str, base_url: str) -> ScimResult:
+        """GET /ResourceTypes/{id}."""
+        document = resource_type_document(type_id, base_url)
+        if document is None:
+            raise NotFoundError(f"Resource type {type_id} not found")
+        return ScimResult(200, document)
+
+    def schemas(self, base_url: str) -> ScimResult:
+        """GET /Schemas as a ListResponse (RFC 7644 §4)."""
+        return self._static_list(schema_documents(base_url))
+
+    def schema(self, schema_id: str, base_url: str) -> ScimResult:
+        """GET /Schemas/{urn}."""
+        document = schema_document(schema_id, base_url)
+        if document is None:
+            raise NotFoundError(f"Schema {schema_id} not found")
+        return ScimResult(200, document)
+
+    def _static_list(self, resources: list[dict[str, Any]]) -> ScimResult:
+        return ScimResult(
+            200,
+            {
+                "schemas": [LIST_RESPONSE_SCHEMA],
+                "totalResults": len(resources),
+                "startIndex": 1,
+                "itemsPerPage": len(resources),
+                "Resources": resources,
+            },
+        )
+
+
+__all__ = ["Document", "ScimResult", "ScimService", "member_ids", "timestamp"]

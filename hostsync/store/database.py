@@ -1,0 +1,137 @@
+"""Database: the engine, its pragmas, schema migration, and units of work.
+
+SQLite (the default) runs in WAL mode with ``synchronous=NORMAL``: a committed transaction
+survives a crash of the server process (SIGKILL included); on power loss the last
+transactions may be lost (docs/architecture.md, "Durability"). Write units start with
+``BEGIN IMMEDIATE`` so concurrent writers queue on the lock (``busy_timeout``) instead of
+failing half-way. PostgreSQL (psycopg 3) runs with its defaults (``synchronous_commit=on``);
+write units lock the rows they read (``SELECT … FOR UPDATE``), so concurrent PATCHes of one
+resource apply one after the other and none is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from hostsync.scim.errors import UnavailableError
+from hostsync.store.directory import SqlDirectory
+from hostsync.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_FILE = "hostsync.db"
+RETRY_AFTER = 5
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be used."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and select psycopg 3 for them."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUrlError(f"invalid database URL '{url}': {exc}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseUrlError(
+            f"unsupported database '{parsed.get_backend_name()}': use sqlite:/// or postgresql://"
+        )
+    return url
+
+
+class Database:
+    """One database: SQLite file or PostgreSQL server, with units of work per tenant."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        self.engine = self._create_engine(echo)
+
+    def _create_engine(self, echo: bool) -> Engine:
+        if self.dialect == "sqlite":
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                self.url,
+                echo=echo,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                poolclass=NullPool if database in (None, "", ":memory:") else None,
+            )
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+            return engine
+        return create_engine(
+            self.url,
+            echo=echo,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 5},
+        )
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest Alembic revision."""
+        upgrade(self.engine)
+
+    @contextmanager
+    def connect(self, *, write: bool) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            connection = self.engine.connect()
+        except OperationalError as exc:
+            raise UnavailableError(
+                "The database is unavailable; retry shortly", RETRY_AFTER
+            ) from exc
+        with connection:
+            if self.dialect == "sqlite":
+                connection.execution_options(hostsync_begin="BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                with connection.begin():
+                    yield connection
+            except OperationalError as exc:
+                raise UnavailableError(
+                    "The database is unavailable; retry shortly", RETRY_AFTER
+                ) from exc
+
+    @contextmanager
+    def directory(self, tenant_id: str, *, write: bool = True) -> Iterator[SqlDirectory]:
+        """One tenant's directory as a unit of work (one transaction)."""
+        with self.connect(write=write) as connection:
+            yield SqlDirectory(connection, tenant_id, dialect=self.dialect, lock=write)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is off).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    statement = connection.get_execution_options().get("hostsync_begin", "BEGIN")
+    connection.exec_driver_sql(statement)

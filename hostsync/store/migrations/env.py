@@ -1,0 +1,13 @@
+"""Alembic environment: runs migrations on the connection hostsync hands over."""
+
+from alembic import context
+
+from hostsync.store.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("hostsync runs its migrations itself: use `hostsync serve` or `migrate`")
+
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

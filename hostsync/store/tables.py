@@ -1,0 +1,149 @@
+"""The relational schema: tenants, API keys, users, groups and memberships.
+
+Each resource row keeps the canonical JSON document plus extracted columns for what is looked
+up, filtered, sorted or unique most often (docs/architecture.md, "Storage"). Rows are never
+removed by a SCIM client: DELETE sets ``deleted_at`` (soft delete), and partial unique indexes
+over the rows that are not deleted make ``userName`` (case-folded) and group ``displayName``
+(case-folded) unique per tenant while freeing the name after a delete.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Document = JSON().with_variant(JSONB(), "postgresql")
+# SQLite's INTEGER PRIMARY KEY is the rowid; BIGINT would make it an ordinary column.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+_NOT_DELETED = text("deleted_at IS NULL")
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("label", String(200), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=True),
+    Column("revoked_at", DateTime, nullable=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("user_name", Text, nullable=False),
+    Column("user_name_folded", Text, nullable=False),
+    Column("external_id", Text, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("document", Document, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("modified_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted_at", DateTime, nullable=True),
+    Index(
+        "uq_users_tenant_user_name",
+        "tenant_id",
+        "user_name_folded",
+        unique=True,
+        sqlite_where=_NOT_DELETED,
+        postgresql_where=_NOT_DELETED,
+    ),
+    Index(
+        "ix_users_tenant_external_id",
+        "tenant_id",
+        "external_id",
+        sqlite_where=_NOT_DELETED,
+        postgresql_where=_NOT_DELETED,
+    ),
+    Index(
+        "ix_users_tenant_pk",
+        "tenant_id",
+        "pk",
+        sqlite_where=_NOT_DELETED,
+        postgresql_where=_NOT_DELETED,
+    ),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("display_name_folded", Text, nullable=False),
+    Column("external_id", Text, nullable=True),
+    Column("document", Document, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("modified_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted_at", DateTime, nullable=True),
+    Index(
+        "uq_groups_tenant_display_name",
+        "tenant_id",
+        "display_name_folded",
+        unique=True,
+        sqlite_where=_NOT_DELETED,
+        postgresql_where=_NOT_DELETED,
+    ),
+    Index(
+        "ix_groups_tenant_external_id",
+        "tenant_id",
+        "external_id",
+        sqlite_where=_NOT_DELETED,
+        postgresql_where=_NOT_DELETED,
+    ),
+    Index(
+        "ix_groups_tenant_pk",
+        "tenant_id",
+        "pk",
+        sqlite_where=_NOT_DELETED,
+        postgresql_where=_NOT_DELETED,
+    ),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    Column("member_id", String(32), primary_key=True),
+    Column("tenant_id", String(32), nullable=False),
+    Column("member_type", String(8), nullable=False),
+    Index("ix_memberships_member_id", "member_id"),
+)

@@ -1,0 +1,129 @@
+"""create_app: the ASGI application — routes, error handlers and the request path.
+
+Every error leaves as a SCIM Error body: ScimErrors as themselves, unknown routes as 404,
+wrong methods as 405, and anything unexpected as a generic 500 whose cause is logged here and
+never sent (the detail could hold internals).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hostsync.config import Settings
+from hostsync.scim.discovery import Capabilities
+from hostsync.scim.errors import (
+    InternalError,
+    MethodNotAllowedError,
+    NotFoundError,
+    ScimError,
+)
+from hostsync.scim.service import ScimService
+from hostsync.store.database import Database
+from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.rendering import ScimJsonResponse, error_response
+from hostsync.web.scim_routes import ScimEndpoints, scim_routes
+
+log = logging.getLogger("hostsync.web")
+
+
+def capabilities_from(settings: Settings) -> Capabilities:
+    """The limits advertised in /ServiceProviderConfig, from the settings that enforce them."""
+    return Capabilities(
+        max_results=settings.max_results,
+        bulk_max_operations=settings.bulk_max_operations,
+        bulk_max_payload_size=settings.max_body_bytes,
+        max_operations=settings.max_patch_operations,
+    )
+
+
+async def _scim_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ScimError)  # noqa: S101 - registered for ScimError only
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    if exc.status_code == 404:
+        return error_response(NotFoundError(f"No endpoint at {request.url.path}"))
+    if exc.status_code == 405:
+        response = error_response(
+            MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
+        )
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+    return ScimJsonResponse(
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": str(exc.status_code),
+            "detail": exc.detail,
+        },
+        status_code=exc.status_code,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(InternalError("An internal error occurred; it has been logged"))
+
+
+async def _health(request: Request) -> Response:
+    database: Database = request.app.state.database
+    try:
+        await run_in_threadpool(_ping, database)
+    except ScimError:
+        return ScimJsonResponse({"status": "unhealthy", "database": "unreachable"}, 503)
+    return ScimJsonResponse({"status": "ok", "database": "ok"})
+
+
+def _ping(database: Database) -> None:
+    with database.connect(write=False) as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
+class CollapseSlashes:
+    """Serve ``<base>//Users`` as ``<base>/Users`` (a Tenant URL entered with a trailing
+    slash, shared/spec entra-scim-wire.md §1.2).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Rewrite the path, then pass the request on."""
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = scope["path"]
+            while "//" in path:
+                path = path.replace("//", "/")
+            scope = dict(scope, path=path, raw_path=path.encode())
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings, database: Database) -> Starlette:
+    """Build the application; nothing is created at import time."""
+    service = ScimService(capabilities_from(settings))
+    authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds)
+    endpoints = ScimEndpoints(service, database, authenticator, settings)
+    routes: list[Any] = [Route("/healthz", _health, methods=["GET"]), *scim_routes(endpoints)]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ScimError: _scim_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.database = database
+    app.state.settings = settings
+    app.state.authenticator = authenticator
+    app.add_middleware(CollapseSlashes)
+    return app

@@ -1,0 +1,288 @@
+"""The SCIM HTTP surface at ``<base>/v1/usersync/SCIM``: HTTP ⇄ ScimService, no SCIM rules.
+
+Each endpoint authenticates the bearer key, reads and decodes the body (size cap, media type,
+JSON syntax), opens the tenant's directory as one transaction, calls one service method, and
+renders the :class:`~hostsync.scim.service.ScimResult` as ``application/scim+json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hostsync.config import SCIM_PREFIX, Settings
+from hostsync.scim.bulk import BulkProcessor, search_all
+from hostsync.scim.errors import (
+    InvalidSyntaxError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from hostsync.scim.ports import Directory
+from hostsync.scim.projection import Projection, parse_projection, split_names
+from hostsync.scim.query import build_list_query, search_request_params
+from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, ResourceType
+from hostsync.scim.service import ScimResult, ScimService
+from hostsync.store.database import Database
+from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.rendering import scim_response
+
+Work = Callable[[Directory], ScimResult]
+Build = Callable[[], Awaitable[Work]]
+_JSON_TYPES = ("application/json", "application/scim+json")
+
+
+class ScimEndpoints:
+    """The request handlers of the SCIM API."""
+
+    def __init__(
+        self,
+        service: ScimService,
+        database: Database,
+        authenticator: ApiKeyAuthenticator,
+        settings: Settings,
+    ) -> None:
+        self.service = service
+        self.database = database
+        self.authenticator = authenticator
+        self.settings = settings
+        self.bulk_processor = BulkProcessor(service, settings.bulk_max_operations)
+
+    # -- plumbing ------------------------------------------------------------------------
+    def base_url(self, request: Request) -> str:
+        """The SCIM base URL that ``meta.location`` values start with."""
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/") + SCIM_PREFIX
+        return f"{request.url.scheme}://{request.url.netloc}{SCIM_PREFIX}"
+
+    async def body(self, request: Request) -> Any:
+        """The decoded JSON body, or a SCIM error (413, 415, 400 invalidSyntax)."""
+        declared = request.headers.get("content-length")
+        if (
+            declared is not None
+            and declared.isdigit()
+            and int(declared) > self.settings.max_body_bytes
+        ):
+            raise PayloadTooLargeError(
+                f"The body exceeds the maximum of {self.settings.max_body_bytes} bytes"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.settings.max_body_bytes:
+                raise PayloadTooLargeError(
+                    f"The body exceeds the maximum of {self.settings.max_body_bytes} bytes"
+                )
+            chunks.append(chunk)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type and content_type not in _JSON_TYPES and not content_type.endswith("+json"):
+            raise UnsupportedMediaTypeError(
+                f"Send the body as application/scim+json or application/json, not {content_type}"
+            )
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise InvalidSyntaxError("The request body is empty")
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidSyntaxError(f"The body is not valid JSON: {exc}") from None
+
+    async def run(self, request: Request, build: Build, *, write: bool) -> Response:
+        """Authenticate, build the work (parse the request), run it in one transaction."""
+        credential = await run_in_threadpool(
+            self.authenticator.credential, request.headers.get("authorization")
+        )
+        work = await build()
+
+        def in_transaction() -> ScimResult:
+            with self.database.directory(credential.tenant_id, write=write) as directory:
+                return work(directory)
+
+        return scim_response(await run_in_threadpool(in_transaction))
+
+    def projection(self, request: Request, resource_type: ResourceType) -> Projection:
+        """``attributes`` / ``excludedAttributes`` of the query string."""
+        params = {key.lower(): value for key, value in request.query_params.items()}
+        return parse_projection(
+            split_names(params.get("attributes")),
+            split_names(params.get("excludedattributes")),
+            resource_type,
+        )
+
+    def explicit_projection(
+        self, request: Request, resource_type: ResourceType
+    ) -> Projection | None:
+        """Like :meth:`projection`, but None when the client named no attributes."""
+        params = {key.lower() for key in request.query_params}
+        if not params & {"attributes", "excludedattributes"}:
+            return None
+        return self.projection(request, resource_type)
+
+    # -- discovery -----------------------------------------------------------------------
+    async def service_provider_config(self, request: Request) -> Response:
+        """GET /ServiceProviderConfig: public, as RFC 7644 §4 allows."""
+        return scim_response(self.service.service_provider_config(self.base_url(request)))
+
+    async def resource_types(self, request: Request) -> Response:
+        """GET /ResourceTypes[/{id}]."""
+        await run_in_threadpool(self.authenticator.credential, request.headers.get("authorization"))
+        type_id = request.path_params.get("type_id")
+        base = self.base_url(request)
+        if type_id is None:
+            return scim_response(self.service.resource_types(base))
+        return scim_response(self.service.resource_type(type_id, base))
+
+    async def schemas(self, request: Request) -> Response:
+        """GET /Schemas[/{urn}]."""
+        await run_in_threadpool(self.authenticator.credential, request.headers.get("authorization"))
+        schema_id = request.path_params.get("schema_id")
+        base = self.base_url(request)
+        if schema_id is None:
+            return scim_response(self.service.schemas(base))
+        return scim_response(self.service.schema(schema_id, base))
+
+    # -- users and groups ----------------------------------------------------------------
+    async def collection(self, request: Request) -> Response:
+        """GET (list) or POST (create) on /Users and /Groups."""
+        resource_type: ResourceType = request.scope["hostsync.resource_type"]
+        base = self.base_url(request)
+        service = self.service
+        users = resource_type is USER_RESOURCE
+
+        async def list_work() -> Work:
+            query = build_list_query(
+                request.query_params, resource_type, max_results=self.settings.max_results
+            )
+            lister = service.list_users if users else service.list_groups
+            return lambda d: lister(d, query, base)
+
+        async def create_work() -> Work:
+            body = await self.body(request)
+            creator = service.create_user if users else service.create_group
+            return lambda d: creator(d, body, base)
+
+        if request.method == "GET":
+            return await self.run(request, list_work, write=False)
+        return await self.run(request, create_work, write=True)
+
+    async def search(self, request: Request) -> Response:
+        """POST /Users/.search and /Groups/.search (RFC 7644 §3.4.3)."""
+        resource_type: ResourceType = request.scope["hostsync.resource_type"]
+        base = self.base_url(request)
+        service = self.service
+
+        async def search_work() -> Work:
+            body = await self.body(request)
+            query = build_list_query(
+                search_request_params(body), resource_type, max_results=self.settings.max_results
+            )
+            lister = service.list_users if resource_type is USER_RESOURCE else service.list_groups
+            return lambda d: lister(d, query, base)
+
+        return await self.run(request, search_work, write=False)
+
+    async def resource(self, request: Request) -> Response:
+        """GET, PUT, PATCH or DELETE on /Users/{id} and /Groups/{id}."""
+        resource_type: ResourceType = request.scope["hostsync.resource_type"]
+        resource_id: str = request.path_params["resource_id"]
+        base = self.base_url(request)
+        service = self.service
+        users = resource_type is USER_RESOURCE
+        if_match = request.headers.get("if-match")
+
+        async def get_work() -> Work:
+            projection = self.projection(request, resource_type)
+            if_none_match = request.headers.get("if-none-match")
+            getter = service.get_user if users else service.get_group
+            return lambda d: getter(d, resource_id, base, projection, if_none_match)
+
+        async def delete_work() -> Work:
+            deleter = service.delete_user if users else service.delete_group
+            return lambda d: deleter(d, resource_id, if_match)
+
+        async def put_work() -> Work:
+            body = await self.body(request)
+            projection = self.projection(request, resource_type)
+            replacer = service.replace_user if users else service.replace_group
+            return lambda d: replacer(d, resource_id, body, base, if_match, projection)
+
+        async def patch_work() -> Work:
+            body = await self.body(request)
+            if users:
+                projection = self.projection(request, resource_type)
+                return lambda d: service.patch_user(
+                    d, resource_id, body, base, if_match, projection
+                )
+            explicit = self.explicit_projection(request, resource_type)
+            return lambda d: service.patch_group(d, resource_id, body, base, if_match, explicit)
+
+        builders = {"GET": get_work, "DELETE": delete_work, "PUT": put_work, "PATCH": patch_work}
+        return await self.run(request, builders[request.method], write=request.method != "GET")
+
+    async def bulk(self, request: Request) -> Response:
+        """POST /Bulk (RFC 7644 §3.7)."""
+        base = self.base_url(request)
+
+        async def bulk_work() -> Work:
+            body = await self.body(request)
+            return lambda d: self.bulk_processor.run(d, body, base)
+
+        return await self.run(request, bulk_work, write=True)
+
+    async def root_search(self, request: Request) -> Response:
+        """POST /.search at the root (RFC 7644 §3.4.3): users and groups together."""
+        base = self.base_url(request)
+
+        async def search_work() -> Work:
+            params = search_request_params(await self.body(request))
+            return lambda d: search_all(
+                self.service, d, params, base, max_results=self.settings.max_results
+            )
+
+        return await self.run(request, search_work, write=False)
+
+
+def _typed(
+    endpoint: Callable[[Request], Any], resource_type: ResourceType
+) -> Callable[[Request], Any]:
+    async def handler(request: Request) -> Response:
+        request.scope["hostsync.resource_type"] = resource_type
+        response: Response = await endpoint(request)
+        return response
+
+    return handler
+
+
+def scim_routes(endpoints: ScimEndpoints) -> list[Route]:
+    """The routes of the SCIM API, under :data:`SCIM_PREFIX`."""
+    p = SCIM_PREFIX
+    routes = [
+        Route(f"{p}/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
+        Route(f"{p}/ResourceTypes", endpoints.resource_types, methods=["GET"]),
+        Route(f"{p}/ResourceTypes/{{type_id}}", endpoints.resource_types, methods=["GET"]),
+        Route(f"{p}/Schemas", endpoints.schemas, methods=["GET"]),
+        Route(f"{p}/Schemas/{{schema_id:path}}", endpoints.schemas, methods=["GET"]),
+        Route(f"{p}/Bulk", endpoints.bulk, methods=["POST"]),
+        Route(f"{p}/.search", endpoints.root_search, methods=["POST"]),
+    ]
+    for resource_type in (USER_RESOURCE, GROUP_RESOURCE):
+        endpoint = f"{p}{resource_type.endpoint}"
+        routes += [
+            Route(endpoint, _typed(endpoints.collection, resource_type), methods=["GET", "POST"]),
+            Route(f"{endpoint}/.search", _typed(endpoints.search, resource_type), methods=["POST"]),
+            Route(
+                f"{endpoint}/{{resource_id}}",
+                _typed(endpoints.resource, resource_type),
+                methods=["GET", "PUT", "PATCH", "DELETE"],
+            ),
+        ]
+    return routes
+
+
+__all__ = ["ScimEndpoints", "scim_routes"]
