@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     """Most operations one ``/Bulk`` request may carry."""
     max_patch_operations: int = Field(default=1000, ge=1)
     """Most operations one PATCH request may carry."""
+    inline_members_max: int = Field(default=1000, ge=0)
+    """Groups with more members answer PATCH without ``members`` unless asked for them."""
     key_cache_seconds: float = Field(default=5.0, ge=0)
     """How long a verified API key is trusted without a database lookup; this bounds how long
     a revoked key keeps working."""

@@ -44,6 +44,8 @@ class Capabilities:
     """``documentationUri``; omitted from the document when ``None``."""
     max_operations: int = 1000
     """The most operations one PATCH request may carry (not an RFC field; in the docs)."""
+    inline_members_max: int = 1000
+    """Groups with more members answer PATCH without ``members`` (docs/architecture.md)."""
 
 
 def _location(base_url: str, *segments: str) -> str:

@@ -138,9 +138,16 @@ class Directory(Protocol):
         """Return the members of each given group, ordered by member id."""
         ...
 
+    def has_more_members_than(self, group_id: str, limit: int) -> bool:
+        """Whether the group has more than ``limit`` members; costs O(limit) at most."""
+        ...
+
     def add_members(self, group_id: str, member_ids: Sequence[str]) -> None:
-        """Add members; ids already present are ignored. Raise InvalidValueError for ids
-        that name no user or group of this tenant.
+        """Add members; ids already present are ignored.
+
+        Ids that name no user or group of this tenant are kept as given (clients may add a
+        member before creating it); they are listed with type ``User`` and no display name.
+        A group cannot be its own member (InvalidValueError).
         """
         ...
 

@@ -270,7 +270,6 @@ class ScimService:
         require_user(result.document)
         stored = current
         if result.changed:
-            result.document.setdefault("active", True)
             stored = directory.replace_user(user_id, result.document, version=current.version)
         return self._user_result(directory, stored, base_url, projection)
 
@@ -361,9 +360,11 @@ class ScimService:
     ) -> ScimResult:
         """PATCH /Groups/{id}: member changes cost O(changed members), never O(group size).
 
-        The 200 response carries the group without ``members`` unless the request's
-        ``attributes`` asks for them: rendering 100,000 members for a one-member change is
-        what makes peers slow, and Entra advises against it (shared/spec §2 G15).
+        The 200 response carries the whole group (RFC 7644 §3.5.2) while it has at most
+        ``inline_members_max`` members; a bigger group is returned without ``members`` unless
+        the request's ``attributes`` names them, since rendering 100,000 members for a
+        one-member change would make every membership PATCH cost O(group size), and Entra
+        ignores the body anyway (shared/spec §2 G15).
         """
         operations = parse_patch_request(body, max_operations=self.capabilities.max_operations)
         current = self._group(directory, group_id)
@@ -386,7 +387,9 @@ class ScimService:
         elif result.changed:
             stored = directory.touch_group(group_id, version=current.version)
         if projection is None:
-            projection = Projection(exclude=frozenset({("", "members", None)}))
+            projection = DEFAULT_PROJECTION
+            if directory.has_more_members_than(group_id, self.capabilities.inline_members_max):
+                projection = Projection(exclude=frozenset({("", "members", None)}))
         return self._group_result(directory, stored, base_url, projection)
 
     def delete_group(

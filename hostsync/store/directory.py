@@ -332,34 +332,56 @@ class SqlDirectory:
     def members_of(self, group_ids: Sequence[str]) -> dict[str, list[Member]]:
         """Return the members of each group (see the port)."""
         found: dict[str, list[Member]] = {group_id: [] for group_id in group_ids}
-        user_display = func.coalesce(users.c.document["displayName"].as_string(), users.c.user_name)
+        display = func.coalesce(
+            users.c.document["displayName"].as_string(), users.c.user_name, groups.c.display_name
+        )
         for chunk in _chunks(group_ids):
-            user_rows = self.connection.execute(
-                select(memberships.c.group_id, memberships.c.member_id, user_display)
-                .join(users, users.c.id == memberships.c.member_id)
+            rows = self.connection.execute(
+                select(
+                    memberships.c.group_id,
+                    memberships.c.member_id,
+                    memberships.c.member_type,
+                    display,
+                )
+                .outerjoin(
+                    users,
+                    and_(
+                        users.c.id == memberships.c.member_id,
+                        users.c.tenant_id == memberships.c.tenant_id,
+                    ),
+                )
+                .outerjoin(
+                    groups,
+                    and_(
+                        groups.c.id == memberships.c.member_id,
+                        groups.c.tenant_id == memberships.c.tenant_id,
+                    ),
+                )
                 .where(memberships.c.tenant_id == self.tenant_id, memberships.c.group_id.in_(chunk))
                 .order_by(memberships.c.group_id, memberships.c.member_id)
             )
-            for group_id, member_id, display in user_rows:
-                found[group_id].append(Member(member_id, "User", display))
-            group_rows = self.connection.execute(
-                select(memberships.c.group_id, memberships.c.member_id, groups.c.display_name)
-                .join(groups, groups.c.id == memberships.c.member_id)
-                .where(memberships.c.tenant_id == self.tenant_id, memberships.c.group_id.in_(chunk))
-                .order_by(memberships.c.group_id, memberships.c.member_id)
-            )
-            for group_id, member_id, display in group_rows:
-                found[group_id].append(Member(member_id, "Group", display))
+            for group_id, member_id, member_type, name in rows:
+                found[group_id].append(Member(member_id, member_type, name))
         return found
+
+    def has_more_members_than(self, group_id: str, limit: int) -> bool:
+        """Count at most ``limit + 1`` membership rows (see the port)."""
+        window = (
+            select(memberships.c.member_id)
+            .where(memberships.c.tenant_id == self.tenant_id, memberships.c.group_id == group_id)
+            .limit(limit + 1)
+            .subquery()
+        )
+        count = self.connection.execute(select(func.count()).select_from(window)).scalar_one()
+        return bool(count > limit)
 
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
         for chunk in _chunks(member_ids):
-            for table, kind in ((users, "User"), (groups, "Group")):
-                rows = self.connection.execute(
-                    select(table.c.id).where(self._visible(table), table.c.id.in_(chunk))
-                )
-                types.update((row_id, kind) for (row_id,) in rows)
+            rows = self.connection.execute(
+                select(groups.c.id).where(self._visible(groups), groups.c.id.in_(chunk))
+            )
+            types.update((row_id, "Group") for (row_id,) in rows)
         return types
 
     def add_members(self, group_id: str, member_ids: Sequence[str]) -> None:
@@ -367,19 +389,15 @@ class SqlDirectory:
         if not member_ids:
             return
         unique = list(dict.fromkeys(member_ids))
-        types = self._member_types(unique)
-        unknown = [member_id for member_id in unique if member_id not in types]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
-            raise InvalidValueError(f"No user or group of this tenant has the id(s): {shown}")
-        if group_id in types:
+        if group_id in unique:
             raise InvalidValueError("A group cannot be a member of itself")
+        types = self._member_types(unique)
         rows = [
             {
                 "group_id": group_id,
                 "member_id": member_id,
                 "tenant_id": self.tenant_id,
-                "member_type": types[member_id],
+                "member_type": types.get(member_id, "User"),
             }
             for member_id in unique
         ]

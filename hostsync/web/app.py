@@ -42,6 +42,7 @@ def capabilities_from(settings: Settings) -> Capabilities:
         bulk_max_operations=settings.bulk_max_operations,
         bulk_max_payload_size=settings.max_body_bytes,
         max_operations=settings.max_patch_operations,
+        inline_members_max=settings.inline_members_max,
     )
 
 

@@ -324,7 +324,7 @@ async def test_group_lifecycle_entra_shapes(client: httpx.AsyncClient) -> None:
         ),
     )
     assert add.status_code == 200, add.text
-    assert "members" not in add.json()
+    assert len(add.json()["members"]) == 2
     full = await client.get(f"/Groups/{gid}")
     assert sorted(m["value"] for m in full.json()["members"]) == sorted([alice["id"], bob["id"]])
     no_members = await client.get(f"/Groups/{gid}?excludedAttributes=members")
