@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 from hostsync.scim.errors import (
@@ -49,6 +49,7 @@ from hostsync.scim.resources import (
     Document,
     coerce_boolean,
     is_empty,
+    member_values,
     normalize_single,
     normalize_value,
 )
@@ -98,6 +99,8 @@ class MemberChange:
 
     kind: MemberChangeKind
     ids: tuple[str, ...] = ()
+    displays: Mapping[str, str] = field(default_factory=dict)
+    """Display names the client sent with added members, by id (stored as sent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,13 +259,37 @@ class _Patcher:
         self.member_changes: list[MemberChange] = []
 
     def apply(self, operation: PatchOperation) -> None:
-        if operation.path is not None:
+        extension = self.whole_extension(operation.path)
+        if extension is not None:
+            self.apply_whole_extension(operation.op, extension, operation.value)
+        elif operation.path is not None:
             target = self.target(operation.path)
             self.apply_to(operation.op, target, operation.value, merge=True)
         elif operation.op == "remove":
             raise NoTargetError("'remove' needs a 'path'")
         else:
             self.apply_pathless(operation.op, operation.value)
+
+    def whole_extension(self, path: PatchPath | None) -> str | None:
+        """The URN when the path names a whole extension (``urn:…:enterprise:2.0:User``)."""
+        if path is None or path.value_filter is not None or path.sub_attr is not None:
+            return None
+        if path.attr.sub_attr is not None:
+            return None
+        extension = self.resource_type.extension(str(path.attr))
+        return None if extension is None else extension.id
+
+    def apply_whole_extension(self, kind: OpKind, urn: str, value: Any) -> None:
+        """Apply RFC 7644 §3.5.2 to a whole extension object.
+
+        ``remove`` drops it, ``replace`` sets it whole, ``add`` merges into it.
+        """
+        if kind == "remove":
+            self.document.pop(urn, None)
+            return
+        if kind == "replace":
+            self.document.pop(urn, None)
+        self.apply_extension_object("add" if kind == "replace" else kind, urn, value)
 
     # -- paths ----------------------------------------------------------------------------
     def target(self, path: PatchPath) -> _Target:
@@ -353,6 +380,8 @@ class _Patcher:
         if not isinstance(raw, Mapping):
             raise InvalidValueError(f"'{urn}' must be an object of its attributes")
         for key, sub_raw in raw.items():
+            if str(key).lower() in _ECHOED_KEYS:
+                continue  # an echoed extension object carries its own "schemas"
             path = parse_patch_path(str(key))
             if path.attr.uri is not None:
                 raise InvalidPathError(f"'{key}' inside '{urn}' must be an attribute name")
@@ -426,14 +455,19 @@ class _Patcher:
         elif value is None and kind != "add":
             self.change_members("clear", ())
         else:
-            ids = _member_ids(value)
+            ids, displays = member_values(value)
             if kind == "replace":
-                self.change_members("replace" if ids else "clear", ids)
+                self.change_members("replace" if ids else "clear", ids, displays)
             elif ids:
-                self.change_members(kind, ids)
+                self.change_members(kind, ids, displays)
 
-    def change_members(self, kind: MemberChangeKind, ids: tuple[str, ...]) -> None:
-        self.member_changes.append(MemberChange(kind, ids))
+    def change_members(
+        self,
+        kind: MemberChangeKind,
+        ids: tuple[str, ...],
+        displays: Mapping[str, str] | None = None,
+    ) -> None:
+        self.member_changes.append(MemberChange(kind, ids, dict(displays or {})))
 
 
 # -- helpers: mutability and values ---------------------------------------------------------
@@ -640,22 +674,6 @@ def _has_all(attribute: Attribute, element: Document, pattern: Document) -> bool
 
 
 # -- helpers: group members -------------------------------------------------------------------
-
-
-def _member_ids(value: Any) -> tuple[str, ...]:
-    """Ids of a ``members`` value: ``[{"value": id, …}]``, one object, or bare id strings.
-
-    The bare string is the Microsoft Postman "Group tests with garbage" form (§8.4).
-    """
-    items = [] if value is None else _as_list(value)
-    ids: list[str] = []
-    for item in items:
-        member_id = _lookup(item, "value", None) if isinstance(item, Mapping) else item
-        if not isinstance(member_id, str) or not member_id:
-            raise InvalidValueError(f"Each member needs a 'value' holding its id, got {item!r}")
-        if member_id not in ids:
-            ids.append(member_id)
-    return tuple(ids)
 
 
 def _filter_member_ids(node: Filter) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ copies, so changing them never changes the store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,7 +114,12 @@ class Directory(Protocol):
         ...
 
     # -- groups --------------------------------------------------------------------------
-    def create_group(self, document: Document, members: Sequence[str]) -> Stored:
+    def create_group(
+        self,
+        document: Document,
+        members: Sequence[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> Stored:
         """Insert a group with the given member ids; raise UniquenessError for a taken name."""
         ...
 
@@ -142,8 +147,13 @@ class Directory(Protocol):
         """Whether the group has more than ``limit`` members; costs O(limit) at most."""
         ...
 
-    def add_members(self, group_id: str, member_ids: Sequence[str]) -> None:
-        """Add members; ids already present are ignored.
+    def add_members(
+        self,
+        group_id: str,
+        member_ids: Sequence[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add members; ids already present are ignored; ``displays`` are kept as sent.
 
         Ids that name no user or group of this tenant are kept as given (clients may add a
         member before creating it); they are listed with type ``User`` and no display name.

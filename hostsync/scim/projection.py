@@ -146,7 +146,8 @@ def _drop(document: dict[str, Any], exclude: frozenset[_Key]) -> dict[str, Any]:
             continue
         target: dict[str, Any] = found
         if container and found is document.get(container):
-            target = out[container] = dict(found)
+            target = dict(target)
+            out[container] = target
         if sub is None:
             del target[attribute]
         else:

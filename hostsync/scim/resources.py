@@ -193,6 +193,27 @@ def _put_extension(doc: Document, extension: Schema, value: Any) -> None:
         doc.pop(extension.id, None)
 
 
+def member_values(raw: Any) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The ids of a ``members`` value, and the display names the client gave for them.
+
+    Accepts ``[{"value": id, "display": …}]`` (keys in any case; Microsoft's Postman suite
+    sends ``displayName``), one such object, or bare id strings (its "garbage" suite, §8.4).
+    """
+    items = [] if raw is None else raw if isinstance(raw, list) else [raw]
+    ids: dict[str, None] = {}  # an ordered set: a batch of thousands stays linear
+    displays: dict[str, str] = {}
+    for item in items:
+        fields = {str(k).lower(): v for k, v in item.items()} if isinstance(item, Mapping) else {}
+        member_id = fields.get("value") if isinstance(item, Mapping) else item
+        if not isinstance(member_id, str) or not member_id:
+            raise InvalidValueError(f"Each member needs a 'value' holding its id, got {item!r}")
+        ids[member_id] = None
+        display = fields.get("display", fields.get("displayname"))
+        if isinstance(display, str) and display:
+            displays[member_id] = display
+    return tuple(ids), displays
+
+
 def require_user(doc: Document) -> None:
     """RFC 7643 §4.1: ``userName`` is required and must not be empty."""
     user_name = doc.get("userName")
@@ -221,6 +242,7 @@ __all__ = [
     "Document",
     "coerce_boolean",
     "is_empty",
+    "member_values",
     "normalize_complex",
     "normalize_manager",
     "normalize_resource",

@@ -21,13 +21,14 @@ from hostsync.scim.discovery import (
     schema_documents,
     service_provider_config,
 )
-from hostsync.scim.errors import InvalidValueError, NotFoundError
+from hostsync.scim.errors import NotFoundError
 from hostsync.scim.patch import apply_patch, parse_patch_request
 from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
 from hostsync.scim.projection import DEFAULT_PROJECTION, Projection
 from hostsync.scim.query import ListQuery
 from hostsync.scim.resources import (
     Document,
+    member_values,
     normalize_resource,
     require_group,
     require_user,
@@ -56,21 +57,6 @@ class ScimResult:
 def timestamp(moment: datetime) -> str:
     """RFC 7643 §2.3.5 dateTime in UTC with milliseconds, as Entra's samples show."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def member_ids(raw: Any) -> list[str]:
-    """The ids of a ``members`` value: a list of ``{"value": id}`` (or bare ids)."""
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, list) else [raw]
-    ids: list[str] = []
-    for item in items:
-        value = item.get("value") if isinstance(item, dict) else item
-        if not isinstance(value, str) or not value:
-            raise InvalidValueError(f"Each member needs a 'value' holding an id, got {item!r}")
-        if value not in ids:
-            ids.append(value)
-    return ids
 
 
 def _members_value(body: Mapping[str, Any]) -> Any:
@@ -304,7 +290,8 @@ class ScimService:
         document = normalize_resource(body, GROUP_RESOURCE)
         require_group(document)
         assert isinstance(body, Mapping)  # noqa: S101 - normalize_resource checked it
-        stored = directory.create_group(document, member_ids(_members_value(body)))
+        ids, displays = member_values(_members_value(body))
+        stored = directory.create_group(document, ids, displays)
         (rendered,) = self.group_documents(directory, [stored], base_url, DEFAULT_PROJECTION)
         return ScimResult(201, rendered, etag(stored.version), rendered["meta"]["location"])
 
@@ -343,9 +330,9 @@ class ScimService:
         document = normalize_resource(body, GROUP_RESOURCE)
         require_group(document)
         assert isinstance(body, Mapping)  # noqa: S101 - normalize_resource checked it
-        members = member_ids(_members_value(body))
+        ids, displays = member_values(_members_value(body))
         directory.clear_members(group_id)
-        directory.add_members(group_id, members)
+        directory.add_members(group_id, ids, displays)
         stored = directory.replace_group(group_id, document, version=current.version)
         return self._group_result(directory, stored, base_url, projection)
 
@@ -373,12 +360,12 @@ class ScimService:
         require_group(result.document)
         for change in result.member_changes:
             if change.kind == "add":
-                directory.add_members(group_id, change.ids)
+                directory.add_members(group_id, change.ids, change.displays)
             elif change.kind == "remove":
                 directory.remove_members(group_id, change.ids)
             elif change.kind == "replace":
                 directory.clear_members(group_id)
-                directory.add_members(group_id, change.ids)
+                directory.add_members(group_id, change.ids, change.displays)
             else:
                 directory.clear_members(group_id)
         stored = current
@@ -441,4 +428,4 @@ class ScimService:
         )
 
 
-__all__ = ["Document", "ScimResult", "ScimService", "member_ids", "timestamp"]
+__all__ = ["Document", "ScimResult", "ScimService", "timestamp"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -277,7 +277,12 @@ class SqlDirectory:
             "document": document,
         }
 
-    def create_group(self, document: Document, members: Sequence[str]) -> Stored:
+    def create_group(
+        self,
+        document: Document,
+        members: Sequence[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> Stored:
         """Insert a group with members (see the port)."""
         moment = now()
         group_id = new_id()
@@ -292,7 +297,7 @@ class SqlDirectory:
             ),
             f"displayName '{document['displayName']}' is already taken",
         )
-        self.add_members(group_id, members)
+        self.add_members(group_id, members, displays)
         return Stored(group_id, copy.deepcopy(document), moment, moment, 1)
 
     def get_group(self, group_id: str) -> Stored | None:
@@ -332,36 +337,19 @@ class SqlDirectory:
     def members_of(self, group_ids: Sequence[str]) -> dict[str, list[Member]]:
         """Return the members of each group (see the port)."""
         found: dict[str, list[Member]] = {group_id: [] for group_id in group_ids}
-        display = func.coalesce(
-            users.c.document["displayName"].as_string(), users.c.user_name, groups.c.display_name
-        )
         for chunk in _chunks(group_ids):
             rows = self.connection.execute(
                 select(
                     memberships.c.group_id,
                     memberships.c.member_id,
                     memberships.c.member_type,
-                    display,
-                )
-                .outerjoin(
-                    users,
-                    and_(
-                        users.c.id == memberships.c.member_id,
-                        users.c.tenant_id == memberships.c.tenant_id,
-                    ),
-                )
-                .outerjoin(
-                    groups,
-                    and_(
-                        groups.c.id == memberships.c.member_id,
-                        groups.c.tenant_id == memberships.c.tenant_id,
-                    ),
+                    memberships.c.display,
                 )
                 .where(memberships.c.tenant_id == self.tenant_id, memberships.c.group_id.in_(chunk))
                 .order_by(memberships.c.group_id, memberships.c.member_id)
             )
-            for group_id, member_id, member_type, name in rows:
-                found[group_id].append(Member(member_id, member_type, name))
+            for group_id, member_id, member_type, display in rows:
+                found[group_id].append(Member(member_id, member_type, display))
         return found
 
     def has_more_members_than(self, group_id: str, limit: int) -> bool:
@@ -384,7 +372,12 @@ class SqlDirectory:
             types.update((row_id, "Group") for (row_id,) in rows)
         return types
 
-    def add_members(self, group_id: str, member_ids: Sequence[str]) -> None:
+    def add_members(
+        self,
+        group_id: str,
+        member_ids: Sequence[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> None:
         """Add members, ignoring those present (see the port)."""
         if not member_ids:
             return
@@ -398,6 +391,7 @@ class SqlDirectory:
                 "member_id": member_id,
                 "tenant_id": self.tenant_id,
                 "member_type": types.get(member_id, "User"),
+                "display": (displays or {}).get(member_id),
             }
             for member_id in unique
         ]

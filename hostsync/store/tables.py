@@ -145,5 +145,6 @@ memberships = Table(
     Column("member_id", String(32), primary_key=True),
     Column("tenant_id", String(32), nullable=False),
     Column("member_type", String(8), nullable=False),
+    Column("display", Text, nullable=True),
     Index("ix_memberships_member_id", "member_id"),
 )

@@ -92,8 +92,9 @@ def _ping(database: Database) -> None:
 
 
 class CollapseSlashes:
-    """Serve ``<base>//Users`` as ``<base>/Users`` (a Tenant URL entered with a trailing
-    slash, shared/spec entra-scim-wire.md §1.2).
+    """Serve ``<base>//Users`` as ``<base>/Users``.
+
+    A Tenant URL entered with a trailing slash doubles it (shared/spec entra-scim-wire.md §1.2).
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -32,7 +32,10 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def member_changes(data: dict[str, Any]) -> tuple[MemberChange, ...]:
-    return tuple(MemberChange(c["kind"], tuple(c["ids"])) for c in data["member_changes"])
+    return tuple(
+        MemberChange(c["kind"], tuple(c["ids"]), c.get("displays", {}))
+        for c in data["member_changes"]
+    )
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])

@@ -294,7 +294,7 @@ async def test_delete_is_soft_then_404_and_name_reusable(client: httpx.AsyncClie
 
 
 async def test_group_lifecycle_entra_shapes(client: httpx.AsyncClient) -> None:
-    """§3.9-3.15: create empty, add members (batch), remove (legacy and filtered), rename, delete."""
+    """§3.9-3.15: create empty, add members, remove (legacy and filtered), rename, delete."""
     alice = await create_user(client)
     bob = await create_user(client)
     created = await client.post(

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(length=32), nullable=False),
         sa.Column("tenant_id", sa.String(length=32), nullable=False),
         sa.Column("member_type", sa.String(length=8), nullable=False),
+        sa.Column("display", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("group_id", "member_id", name=op.f("pk_memberships")),
     )
     with op.batch_alter_table("memberships", schema=None) as batch_op:
