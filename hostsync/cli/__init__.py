@@ -1,6 +1,7 @@
 """The ``hostsync`` command line: serve, demo, tenants and API keys.
 
-Errors are one line on stderr and exit code 2; nothing prints a traceback.
+Errors are one line on stderr and exit code 2; nothing prints a traceback. Sub-command groups
+that grow large live in their own modules of this package and are registered here.
 """
 
 from __future__ import annotations
