@@ -64,8 +64,15 @@ def _database(settings: Settings) -> Database:
     except ScimError as exc:
         raise CliError(f"cannot reach the database: {exc.detail}") from None
     except Exception as exc:  # a driver error while connecting or migrating
-        raise CliError(f"cannot open the database: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"cannot open the database: {_first_line(exc)}") from None
     return database
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of a (driver) error, without SQLAlchemy's background links."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 @click.group()
@@ -236,7 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("hostsync: aborted", err=True)
         sys.exit(2)
     except click.ClickException as exc:
-        click.echo(f"hostsync: error: {exc.format_message()}", err=True)
+        message = " ".join(exc.format_message().split())
+        click.echo(f"hostsync: error: {message}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

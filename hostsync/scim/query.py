@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hostsync.scim.errors import InvalidFilterError, InvalidSyntaxError, InvalidValueError
-from hostsync.scim.filters import parse_filter
-from hostsync.scim.paths import AttrPath, parse_attr_path, resolve
+from hostsync.scim.filters import And, Filter, Not, Or, ValuePath, parse_filter
+from hostsync.scim.paths import AttrPath, parse_attr_path, resolve, resolve_sub
 from hostsync.scim.ports import Selection, SortOrder
 from hostsync.scim.projection import Projection, parse_projection, split_names
 from hostsync.scim.schema import SEARCH_REQUEST_SCHEMA, AttrType, ResourceType
@@ -72,6 +72,31 @@ def _names(raw: Any, key: str) -> list[str]:
     raise InvalidValueError(f"'{key}' must be a list of attribute names")
 
 
+def check_filter(node: Filter, resource_type: ResourceType) -> None:
+    """Raise 400 ``invalidFilter`` unless every attribute the filter names exists."""
+    if isinstance(node, And | Or):
+        check_filter(node.left, resource_type)
+        check_filter(node.right, resource_type)
+    elif isinstance(node, Not):
+        check_filter(node.operand, resource_type)
+    elif isinstance(node, ValuePath):
+        parent = resolve(node.path, resource_type, error=InvalidFilterError).attribute
+        for path in _inner_paths(node.filter):
+            resolve_sub(parent, path.attr, error=InvalidFilterError)
+    else:
+        resolve(node.path, resource_type, error=InvalidFilterError)
+
+
+def _inner_paths(node: Filter) -> list[AttrPath]:
+    if isinstance(node, And | Or):
+        return _inner_paths(node.left) + _inner_paths(node.right)
+    if isinstance(node, Not):
+        return _inner_paths(node.operand)
+    if isinstance(node, ValuePath):
+        return [node.path]
+    return [node.path]
+
+
 def build_list_query(
     params: Mapping[str, Any],
     resource_type: ResourceType,
@@ -90,8 +115,11 @@ def build_list_query(
     start_index = max(1, _int_param("startIndex", lowered.get("startindex", 1)))
     raw_count = lowered.get("count")
     count = max_results if raw_count is None else _int_param("count", raw_count)
+    parsed = parse_filter(raw_filter) if raw_filter else None
+    if parsed is not None:
+        check_filter(parsed, resource_type)
     selection = Selection(
-        filter=parse_filter(raw_filter) if raw_filter else None,
+        filter=parsed,
         sort_by=_sort_by(lowered.get("sortby"), resource_type),
         sort_order=_sort_order(lowered.get("sortorder")),
         start_index=start_index,

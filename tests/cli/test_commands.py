@@ -1,0 +1,109 @@
+"""The command line: exact output contracts and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hostsync.store.database import Database
+from hostsync.store.tenants import authenticate
+
+
+def hostsync(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hostsync", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_tenant_and_key_lifecycle(tmp_path: Path, url: str) -> None:
+    """tenant create prints only the id; key create only the key; list and revoke work."""
+    created = hostsync("tenant", "create", "Contoso", "--database-url", url, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    tenant_id = created.stdout.strip()
+    assert len(tenant_id) == 32 and "\n" not in tenant_id
+    key = hostsync(
+        "--database-url", url, "key", "create", tenant_id, "--label", "Entra", cwd=tmp_path
+    )
+    assert key.returncode == 0, key.stderr
+    secret = key.stdout.strip()
+    assert secret.startswith("hsk_")
+    database = Database(url)
+    with database.connect(write=False) as connection:
+        credential = authenticate(connection, secret)
+    assert credential is not None and credential.tenant_id == tenant_id
+    listed = hostsync("key", "list", tenant_id, "--database-url", url, cwd=tmp_path)
+    assert listed.returncode == 0
+    assert "Entra" in listed.stdout
+    assert secret not in listed.stdout
+    key_id = listed.stdout.splitlines()[1].split("\t")[0]
+    revoked = hostsync("key", "revoke", tenant_id, key_id, "--database-url", url, cwd=tmp_path)
+    assert revoked.returncode == 0, revoked.stderr
+    with database.connect(write=False) as connection:
+        assert authenticate(connection, secret) is None
+    database.dispose()
+
+
+def test_database_url_from_environment(tmp_path: Path) -> None:
+    """HOSTSYNC_DATABASE_URL is used when --database-url is not given."""
+    import os
+
+    env = dict(os.environ, HOSTSYNC_DATABASE_URL=f"sqlite:///{tmp_path / 'env.db'}")
+    created = hostsync("tenant", "create", "Env", cwd=tmp_path, env=env)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "env.db").exists()
+    assert not (tmp_path / "hostsync.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["key", "create", "no-such-tenant"], "no tenant has the id"),
+        (["key", "revoke", "no-such-tenant", "k"], "no key"),
+        (["tenant", "create", "  "], "non-empty name"),
+        (["--database-url", "mysql://x/y", "tenant", "create", "X"], "unsupported database"),
+        (
+            ["--database-url", "postgresql://nobody@127.0.0.1:1/none", "tenant", "create", "X"],
+            "cannot",
+        ),
+        (["serve", "--port", "99999"], "99999"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    tmp_path: Path, url: str, args: list[str], message: str
+) -> None:
+    """Every error is a single stderr line and exit code 2, never a traceback."""
+    if "--database-url" not in args:
+        args = [*args, "--database-url", url] if args[0] in ("key", "tenant") else args
+    result = hostsync(*args, cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_default_database_is_sqlite_file_in_cwd(tmp_path: Path) -> None:
+    """With no URL anywhere, the database is ./hostsync.db."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "HOSTSYNC_DATABASE_URL"}
+    result = hostsync("migrate", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "hostsync.db").exists()
