@@ -107,3 +107,51 @@ def test_default_database_is_sqlite_file_in_cwd(tmp_path: Path) -> None:
     result = hostsync("migrate", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "hostsync.db").exists()
+
+
+def test_demo_prints_url_and_a_working_key_then_serves(tmp_path: Path) -> None:
+    """`hostsync demo` prints the Tenant URL and a key that the server it starts accepts."""
+    import os
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "HOSTSYNC_DATABASE_URL"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hostsync", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        url = next(line.split()[-1] for line in lines if line.startswith("Tenant URL"))
+        key = next(line.split()[-1] for line in lines if line.startswith("Secret Token"))
+        assert url == f"http://127.0.0.1:{port}/v1/usersync/SCIM"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(
+                    f"{url}/Users?filter=userName%20eq%20%22probe%22",
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=2,
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "demo server did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json()["totalResults"] == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert (tmp_path / "hostsync.db").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from hostsync.store.database import Database
 from hostsync.store.tenants import list_keys, revoke_key
@@ -124,3 +125,27 @@ async def test_if_match_mismatch_is_412_and_if_none_match_is_304(client: httpx.A
     fresh = await client.patch(f"/Users/{created['id']}", json=body, headers={"If-Match": version})
     assert fresh.status_code == 200
     assert fresh.headers["etag"] != version
+
+
+async def test_unexpected_failure_is_a_generic_scim_500(
+    database: Database, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception becomes a SCIM 500 whose detail reveals nothing internal."""
+    from hostsync.config import Settings
+    from hostsync.scim.service import ScimService
+    from hostsync.web.app import create_app
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(ScimService, "list_users", explode)
+    app = create_app(Settings(key_cache_seconds=0), database)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver/v1/usersync/SCIM",
+        headers={"Authorization": f"Bearer {api_key}"},
+    ) as client:
+        response = await client.get("/Users")
+    assert_error(response, 500)
+    assert "secret" not in response.text
