@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +30,19 @@ class Settings(BaseSettings):
     """Most operations one PATCH request may carry."""
     inline_members_max: int = Field(default=1000, ge=0)
     """Groups with more members answer PATCH without ``members`` unless asked for them."""
+    activity_retention_days: int = Field(default=90, ge=1)
+    """How long the provisioning activity log keeps entries before pruning them."""
     key_cache_seconds: float = Field(default=5.0, ge=0)
     """How long a verified API key is trusted without a database lookup; this bounds how long
     a revoked key keeps working."""
+    rate_limit: str = "500/second;6000/minute"
+    """Per-API-key request limits in the ``limits`` library's notation, ``;``-separated: the
+    default sustains 100 requests/second (6000 a minute) with bursts of up to 500 in one
+    second; Entra needs at least 25/s per tenant. Empty or ``none`` switches limiting off."""
+    rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = (
+        "sliding-window-counter"
+    )
+    """How the ``limits`` library counts requests within a window."""
+    redis_url: str | None = None
+    """``redis://host:port/db``: keep rate-limit counters in Redis, shared by every worker
+    process and server; without it each process counts on its own (docs/hardening.md)."""

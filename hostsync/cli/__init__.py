@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from hostsync.cli.admin import admin
+from hostsync.cli.sync import sync
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.scim.errors import ScimError
 from hostsync.store.database import Database, DatabaseUrlError
@@ -233,6 +235,10 @@ def migrate(ctx: click.Context, database_url: str | None) -> None:
     """Create or upgrade the database schema, then exit."""
     _database(_settings(ctx, database_url)).dispose()
     click.echo("schema is up to date")
+
+
+cli.add_command(admin)
+cli.add_command(sync)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -154,6 +154,8 @@ class _Parser:
     def __init__(self, text: str, error: type[ScimError]) -> None:
         if len(text) > MAX_FILTER_LENGTH:
             raise error(f"Filter longer than {MAX_FILTER_LENGTH} characters")
+        if "\x00" in text:
+            raise error("Filters cannot contain the NUL character (U+0000)")
         self.text = text
         self.error = error
         self.tokens = _tokenize(text, error)
@@ -280,6 +282,8 @@ class _Parser:
             except orjson.JSONDecodeError:
                 raise self.fail("invalid string literal", token) from None
             assert isinstance(decoded, str)  # noqa: S101 - the token regex only matches strings
+            if "\x00" in decoded:
+                raise self.fail("a string cannot contain U+0000", token)
             return decoded
         if token.kind != "word":
             raise self.fail("expected a comparison value", token)

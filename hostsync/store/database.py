@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from hostsync.scim.errors import UnavailableError
+from hostsync.scim.errors import InvalidValueError, UnavailableError
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.migrate import upgrade
 
@@ -66,11 +67,19 @@ class Database:
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            memory = database in (None, "", ":memory:")
+            # A file database keeps its connections (and their pragmas) across requests: the
+            # pool holds as many as the worker threads that may use one at once (anyio's
+            # default limit is 40), so no request pays for opening a connection.
+            sizing = {} if memory else {"pool_size": 40, "max_overflow": 10}
             engine = create_engine(
                 self.url,
                 echo=echo,
                 connect_args={"check_same_thread": False, "timeout": 30},
-                poolclass=NullPool if database in (None, "", ":memory:") else None,
+                poolclass=NullPool if memory else None,
+                json_serializer=_json_text,
+                json_deserializer=orjson.loads,
+                **sizing,
             )
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
@@ -78,6 +87,8 @@ class Database:
         return create_engine(
             self.url,
             echo=echo,
+            json_serializer=_json_text,
+            json_deserializer=orjson.loads,
             pool_size=10,
             max_overflow=20,
             pool_pre_ping=True,
@@ -103,6 +114,9 @@ class Database:
             try:
                 with connection.begin():
                     yield connection
+            except DataError as exc:
+                # PostgreSQL refuses some text SQLite keeps, such as U+0000.
+                raise InvalidValueError("A value cannot be stored (it may hold U+0000)") from exc
             except OperationalError as exc:
                 raise UnavailableError(
                     "The database is unavailable; retry shortly", RETRY_AFTER
@@ -117,6 +131,11 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns are written with orjson (documents hold only JSON values)."""
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

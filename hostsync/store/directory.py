@@ -10,11 +10,24 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -23,14 +36,16 @@ from hostsync.scim.errors import (
     InvalidValueError,
     NotFoundError,
     PreconditionFailedError,
+    ScimError,
     UniquenessError,
 )
+from hostsync.scim.filters import Compare, CompareOp
 from hostsync.scim.paths import resolve
 from hostsync.scim.ports import GroupRef, Member, Page, Selection, SortOrder, Stored
 from hostsync.scim.resources import Document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
-from hostsync.store.tables import groups, memberships, users
+from hostsync.store.tables import groups, memberships, resource_counts, users
 
 _CHUNK = 500
 
@@ -49,6 +64,7 @@ def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
+@cache
 def _targets(dialect: str) -> tuple[Target, Target]:
     user_target = Target(
         table=users,
@@ -80,6 +96,150 @@ def _targets(dialect: str) -> tuple[Target, Target]:
     return user_target, group_target
 
 
+def _param(name: str, column: Any = None, **options: Any) -> Any:
+    """A bound parameter (``b_`` names never clash with the columns of VALUES / SET)."""
+    return bindparam(f"b_{name}", type_=None if column is None else column.type, **options)
+
+
+class _TableStatements:
+    """The statements on ``users`` or ``groups`` that every request runs, built once.
+
+    Building a SQLAlchemy statement costs more than SQLite takes to run it; these are built
+    at first use per dialect and executed with bound parameters (``b_tenant``, ``b_id``…).
+    """
+
+    def __init__(self, table: Table, value_columns: Sequence[str]) -> None:
+        c = table.c
+        self.visible = and_(c.tenant_id == _param("tenant"), c.deleted_at.is_(None))
+        self.get = select(table).where(self.visible, c.id == _param("id"))
+        self.get_locked = self.get.with_for_update()
+        self.exists = select(c.id).where(self.visible, c.id == _param("id"))
+        guard = and_(self.visible, c.id == _param("id"), c.version == _param("expected"))
+        self.replace = (
+            update(table)
+            .where(guard)
+            .values(
+                {
+                    **{name: _param(name, c[name]) for name in (*value_columns, "modified_at")},
+                    "version": _param("expected") + 1,
+                }
+            )
+            .returning(table)
+        )
+        self.touch = (
+            update(table)
+            .where(guard)
+            .values(modified_at=_param("modified_at", c.modified_at), version=c.version + 1)
+            .returning(table)
+        )
+        self.soft_delete = (
+            update(table)
+            .where(self.visible, c.id == _param("id"))
+            .values(
+                deleted_at=_param("moment", c.deleted_at),
+                modified_at=_param("moment", c.modified_at),
+                version=c.version + 1,
+            )
+        )
+        self.insert = insert(table)
+        page_of_pks = (
+            select(c.pk)
+            .where(self.visible)
+            .order_by(c.pk)
+            .limit(_param("limit"))
+            .offset(_param("offset"))
+        )
+        self.page = select(table).where(c.pk.in_(page_of_pks)).order_by(c.pk)
+
+
+class _Statements:
+    """Every prebuilt statement, for one dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        pg = dialect == "postgresql"
+        self.users = _TableStatements(
+            users,
+            ("user_name", "user_name_folded", "external_id", "active", "document"),
+        )
+        self.groups = _TableStatements(
+            groups, ("display_name", "display_name_folded", "external_id", "document")
+        )
+        m = memberships.c
+        in_tenant = m.tenant_id == _param("tenant")
+        self.user_by = {
+            column: select(users)
+            .where(self.users.visible, users.c[column] == _param("value"))
+            .order_by(users.c.pk)
+            .limit(_param("limit"))
+            .offset(_param("offset"))
+            for column in ("user_name_folded", "external_id")
+        }
+        self.groups_of = (
+            select(m.member_id, groups.c.id, groups.c.display_name)
+            .join(groups, groups.c.id == m.group_id)
+            .where(
+                in_tenant,
+                m.member_id.in_(_param("ids", expanding=True)),
+                groups.c.deleted_at.is_(None),
+            )
+            .order_by(groups.c.display_name_folded)
+        )
+        self.members_of = (
+            select(m.group_id, m.member_id, m.member_type, m.display)
+            .where(in_tenant, m.group_id.in_(_param("ids", expanding=True)))
+            .order_by(m.group_id, m.member_id)
+        )
+        window = (
+            select(literal(1))
+            .where(in_tenant, m.group_id == _param("group"))
+            .limit(_param("limit"))
+            .subquery()
+        )
+        self.count_members = select(func.count()).select_from(window)
+        self.group_ids_in = select(groups.c.id).where(
+            self.groups.visible, groups.c.id.in_(_param("ids", expanding=True))
+        )
+        dialect_insert = pg_insert if pg else sqlite_insert
+        self.add_members = dialect_insert(memberships).on_conflict_do_nothing(
+            index_elements=["group_id", "member_id"]
+        )
+        self.remove_members = delete(memberships).where(
+            in_tenant,
+            m.group_id == _param("group"),
+            m.member_id.in_(_param("ids", expanding=True)),
+        )
+        self.clear_members = delete(memberships).where(in_tenant, m.group_id == _param("group"))
+        self.drop_member_everywhere = delete(memberships).where(
+            in_tenant, m.member_id == _param("id")
+        )
+        self.drop_group_memberships = delete(memberships).where(
+            in_tenant, (m.group_id == _param("id")) | (m.member_id == _param("id"))
+        )
+        counts = resource_counts.c
+        self.live = select(counts.live).where(
+            counts.tenant_id == _param("tenant"), counts.resource == _param("resource")
+        )
+        upsert = dialect_insert(resource_counts).values(
+            tenant_id=_param("tenant"), resource=_param("resource"), live=_param("delta")
+        )
+        self.count_change = upsert.on_conflict_do_update(
+            index_elements=["tenant_id", "resource"],
+            set_={"live": counts.live + upsert.excluded.live},
+        )
+
+    def of(self, table: Table) -> _TableStatements:
+        """The statements on ``table``."""
+        return self.users if table is users else self.groups
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    return _Statements(dialect)
+
+
+_RESOURCE = {"users": "User", "groups": "Group"}
+
+
 class SqlDirectory:
     """The :class:`~hostsync.scim.ports.Directory` of one tenant inside one transaction."""
 
@@ -89,6 +249,7 @@ class SqlDirectory:
         self.dialect = dialect
         self.lock = lock
         self.user_target, self.group_target = _targets(dialect)
+        self.sql = _statements(dialect)
 
     def savepoint(self) -> AbstractContextManager[object]:
         """A nested transaction (SAVEPOINT) on the unit of work's connection."""
@@ -99,41 +260,66 @@ class SqlDirectory:
         return and_(table.c.tenant_id == self.tenant_id, table.c.deleted_at.is_(None))
 
     def _stored(self, row: Any) -> Stored:
+        # The row's document was just decoded from the database: it is already a copy.
         return Stored(
             id=row.id,
-            document=copy.deepcopy(row.document),
+            document=row.document,
             created=row.created_at,
             last_modified=row.modified_at,
             version=row.version,
         )
 
     def _get(self, table: Table, resource_id: str) -> Stored | None:
-        statement = select(table).where(self._visible(table), table.c.id == resource_id)
-        if self.lock and self.dialect == "postgresql":
-            statement = statement.with_for_update()
-        row = self.connection.execute(statement).first()
+        statements = self.sql.of(table)
+        locked = self.lock and self.dialect == "postgresql"
+        row = self.connection.execute(
+            statements.get_locked if locked else statements.get,
+            {"b_tenant": self.tenant_id, "b_id": resource_id},
+        ).first()
         return None if row is None else self._stored(row)
 
-    def _savepoint_insert(self, statement: Any, conflict: str) -> None:
+    def _guard(self) -> AbstractContextManager[object]:
+        """A savepoint around a statement that may violate a unique index.
+
+        PostgreSQL aborts the whole transaction on an error, so the statement runs in a
+        savepoint; SQLite undoes only the failed statement, so none is needed there.
+        """
+        if self.dialect == "postgresql":
+            return self.connection.begin_nested()
+        return nullcontext()
+
+    def _count(self, table: Table, delta: int) -> None:
+        """Keep the tenant's live count of users or groups (same transaction as the write)."""
+        self.connection.execute(
+            self.sql.count_change,
+            {"b_tenant": self.tenant_id, "b_resource": _RESOURCE[table.name], "b_delta": delta},
+        )
+
+    def _insert(self, table: Table, values: dict[str, Any], conflict: str) -> None:
         try:
-            with self.connection.begin_nested():
-                self.connection.execute(statement)
+            with self._guard():
+                self.connection.execute(self.sql.of(table).insert, values)
         except IntegrityError:
             raise UniquenessError(conflict) from None
+        self._count(table, 1)
 
     def _replace(
         self, table: Table, resource_id: str, values: dict[str, Any], version: int, conflict: str
     ) -> Stored:
-        moment = now()
-        statement = (
-            update(table)
-            .where(self._visible(table), table.c.id == resource_id, table.c.version == version)
-            .values(**values, modified_at=moment, version=version + 1)
-            .returning(table)
-        )
+        statements = self.sql.of(table)
+        params = {
+            "b_tenant": self.tenant_id,
+            "b_id": resource_id,
+            "b_expected": version,
+            "b_modified_at": now(),
+        }
+        if values:
+            params.update((f"b_{key}", value) for key, value in values.items())
         try:
-            with self.connection.begin_nested():
-                row = self.connection.execute(statement).first()
+            with self._guard():
+                row = self.connection.execute(
+                    statements.replace if values else statements.touch, params
+                ).first()
         except IntegrityError:
             raise UniquenessError(conflict) from None
         if row is None:
@@ -143,29 +329,84 @@ class SqlDirectory:
         return self._stored(row)
 
     def _soft_delete(self, table: Table, resource_id: str) -> bool:
-        moment = now()
         result = self.connection.execute(
-            update(table)
-            .where(self._visible(table), table.c.id == resource_id)
-            .values(deleted_at=moment, modified_at=moment, version=table.c.version + 1)
+            self.sql.of(table).soft_delete,
+            {"b_tenant": self.tenant_id, "b_id": resource_id, "b_moment": now()},
         )
-        return bool(result.rowcount)
+        deleted = bool(result.rowcount)
+        if deleted:
+            self._count(table, -1)
+        return deleted
+
+    def _total(self, target: Target, condition: Any, params: dict[str, Any]) -> int:
+        """How many resources match: the live counter when unfiltered, else COUNT(*)."""
+        if condition is None:
+            live = self.connection.execute(
+                self.sql.live,
+                {"b_tenant": self.tenant_id, "b_resource": target.resource_type.name},
+            ).scalar()
+            return int(live or 0)
+        count = select(func.count()).select_from(target.table).where(condition)
+        return int(self.connection.execute(count, params).scalar_one())
 
     def _list(self, target: Target, selection: Selection) -> Page:
         table = target.table
-        condition = self._visible(table)
-        if selection.filter is not None:
-            condition = and_(condition, FilterCompiler(target).compile(selection.filter))
-        total = self.connection.execute(
-            select(func.count()).select_from(table).where(condition)
-        ).scalar_one()
-        if selection.count == 0 or total < selection.start_index:
-            return Page(total=total, resources=[])
-        statement: Select[Any] = select(table).where(condition)
-        statement = self._order(statement, target, selection)
-        statement = statement.offset(selection.start_index - 1).limit(selection.count)
-        rows = self.connection.execute(statement).all()
+        offset = selection.start_index - 1
+        params: dict[str, Any] = {
+            "b_tenant": self.tenant_id,
+            "b_limit": selection.count,
+            "b_offset": offset,
+        }
+        # ``condition`` is None for "every visible resource" (counted by the live counter).
+        condition: Any = None
+        simple = None if selection.sort_by is not None else self._simple_lookup(target, selection)
+        if simple is not None:
+            statement, params["b_value"] = simple
+            condition = statement.whereclause
+        elif selection.filter is not None:
+            compiled = FilterCompiler(target).compile(selection.filter)
+            condition = and_(self._visible(table), compiled)
+            statement = self._order(select(table).where(condition), target, selection)
+            statement = statement.offset(offset).limit(selection.count)
+        elif selection.sort_by is not None:
+            statement = self._order(select(table).where(self._visible(table)), target, selection)
+            statement = statement.offset(offset).limit(selection.count)
+        else:
+            # Deep pages: OFFSET walks the (tenant, pk) index only, then the rows are read.
+            statement = self.sql.of(table).page
+        if selection.count == 0:
+            return Page(total=self._total(target, condition, params), resources=[])
+        rows = self.connection.execute(statement, params).all()
+        if (rows and len(rows) < selection.count) or (not rows and offset == 0):
+            # A partial page is the last one: the total needs no COUNT.
+            total = offset + len(rows)
+        else:
+            total = self._total(target, condition, params)
         return Page(total=total, resources=[self._stored(row) for row in rows])
+
+    def _simple_lookup(self, target: Target, selection: Selection) -> tuple[Any, str] | None:
+        """The prebuilt statement and value for Entra's ``userName eq`` / ``externalId eq``.
+
+        Compiles to what :class:`FilterCompiler` would give (``column = value`` on the same
+        column, folded for userName), without building the statement per request.
+        """
+        node = selection.filter
+        if (
+            target.table is not users
+            or not isinstance(node, Compare)
+            or node.op is not CompareOp.EQ
+            or not isinstance(node.value, str)
+        ):
+            return None
+        try:
+            key = resolve(node.path, USER_RESOURCE).key
+        except ScimError:
+            return None  # FilterCompiler reports it
+        if key == ("userName",):
+            return self.sql.user_by["user_name_folded"], fold(node.value)
+        if key == ("externalId",):
+            return self.sql.user_by["external_id"], node.value
+        return None
 
     def _order(self, statement: Select[Any], target: Target, selection: Selection) -> Select[Any]:
         table = target.table
@@ -201,23 +442,46 @@ class SqlDirectory:
             "document": document,
         }
 
+    def _new_row(self, resource_id: str, moment: datetime) -> dict[str, Any]:
+        return {
+            "id": resource_id,
+            "tenant_id": self.tenant_id,
+            "created_at": moment,
+            "modified_at": moment,
+            "version": 1,
+        }
+
     def create_user(self, document: Document) -> Stored:
         """Insert a user (see the port)."""
         moment = now()
         user_id = new_id()
-        values = self._user_values(document)
-        self._savepoint_insert(
-            insert(users).values(
-                id=user_id,
-                tenant_id=self.tenant_id,
-                created_at=moment,
-                modified_at=moment,
-                version=1,
-                **values,
-            ),
+        self._insert(
+            users,
+            {**self._new_row(user_id, moment), **self._user_values(document)},
             f"userName '{document['userName']}' is already taken",
         )
         return Stored(user_id, copy.deepcopy(document), moment, moment, 1)
+
+    def import_users(self, documents: Sequence[Document]) -> list[str]:
+        """Insert many canonical user documents at once; return their new ids, in order.
+
+        For loading a directory (the benchmark's seeder): one multi-row INSERT per chunk
+        instead of one statement per user. A taken userName fails the whole unit of work.
+        """
+        moment = now()
+        ids = [new_id() for _ in documents]
+        rows = [
+            {**self._new_row(user_id, moment), **self._user_values(document)}
+            for user_id, document in zip(ids, documents, strict=True)
+        ]
+        try:
+            for start in range(0, len(rows), _CHUNK):
+                self.connection.execute(self.sql.users.insert, rows[start : start + _CHUNK])
+        except IntegrityError:
+            raise UniquenessError("a userName in the batch is already taken") from None
+        if rows:
+            self._count(users, len(rows))
+        return ids
 
     def get_user(self, user_id: str) -> Stored | None:
         """Return the user or None (see the port)."""
@@ -238,10 +502,7 @@ class SqlDirectory:
         deleted = self._soft_delete(users, user_id)
         if deleted:
             self.connection.execute(
-                delete(memberships).where(
-                    memberships.c.tenant_id == self.tenant_id,
-                    memberships.c.member_id == user_id,
-                )
+                self.sql.drop_member_everywhere, {"b_tenant": self.tenant_id, "b_id": user_id}
             )
         return deleted
 
@@ -254,14 +515,7 @@ class SqlDirectory:
         found: dict[str, list[GroupRef]] = {}
         for chunk in _chunks(user_ids):
             rows = self.connection.execute(
-                select(memberships.c.member_id, groups.c.id, groups.c.display_name)
-                .join(groups, groups.c.id == memberships.c.group_id)
-                .where(
-                    memberships.c.tenant_id == self.tenant_id,
-                    memberships.c.member_id.in_(chunk),
-                    groups.c.deleted_at.is_(None),
-                )
-                .order_by(groups.c.display_name_folded)
+                self.sql.groups_of, {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
             )
             for member_id, group_id, display in rows:
                 found.setdefault(member_id, []).append(GroupRef(group_id, display))
@@ -286,15 +540,9 @@ class SqlDirectory:
         """Insert a group with members (see the port)."""
         moment = now()
         group_id = new_id()
-        self._savepoint_insert(
-            insert(groups).values(
-                id=group_id,
-                tenant_id=self.tenant_id,
-                created_at=moment,
-                modified_at=moment,
-                version=1,
-                **self._group_values(document),
-            ),
+        self._insert(
+            groups,
+            {**self._new_row(group_id, moment), **self._group_values(document)},
             f"displayName '{document['displayName']}' is already taken",
         )
         self.add_members(group_id, members, displays)
@@ -323,10 +571,7 @@ class SqlDirectory:
         deleted = self._soft_delete(groups, group_id)
         if deleted:
             self.connection.execute(
-                delete(memberships).where(
-                    memberships.c.tenant_id == self.tenant_id,
-                    (memberships.c.group_id == group_id) | (memberships.c.member_id == group_id),
-                )
+                self.sql.drop_group_memberships, {"b_tenant": self.tenant_id, "b_id": group_id}
             )
         return deleted
 
@@ -339,14 +584,7 @@ class SqlDirectory:
         found: dict[str, list[Member]] = {group_id: [] for group_id in group_ids}
         for chunk in _chunks(group_ids):
             rows = self.connection.execute(
-                select(
-                    memberships.c.group_id,
-                    memberships.c.member_id,
-                    memberships.c.member_type,
-                    memberships.c.display,
-                )
-                .where(memberships.c.tenant_id == self.tenant_id, memberships.c.group_id.in_(chunk))
-                .order_by(memberships.c.group_id, memberships.c.member_id)
+                self.sql.members_of, {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
             )
             for group_id, member_id, member_type, display in rows:
                 found[group_id].append(Member(member_id, member_type, display))
@@ -354,20 +592,17 @@ class SqlDirectory:
 
     def has_more_members_than(self, group_id: str, limit: int) -> bool:
         """Count at most ``limit + 1`` membership rows (see the port)."""
-        window = (
-            select(memberships.c.member_id)
-            .where(memberships.c.tenant_id == self.tenant_id, memberships.c.group_id == group_id)
-            .limit(limit + 1)
-            .subquery()
-        )
-        count = self.connection.execute(select(func.count()).select_from(window)).scalar_one()
+        count = self.connection.execute(
+            self.sql.count_members,
+            {"b_tenant": self.tenant_id, "b_group": group_id, "b_limit": limit + 1},
+        ).scalar_one()
         return bool(count > limit)
 
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
         for chunk in _chunks(member_ids):
             rows = self.connection.execute(
-                select(groups.c.id).where(self._visible(groups), groups.c.id.in_(chunk))
+                self.sql.group_ids_in, {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
             )
             types.update((row_id, "Group") for (row_id,) in rows)
         return types
@@ -395,28 +630,19 @@ class SqlDirectory:
             }
             for member_id in unique
         ]
-        dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        statement = dialect_insert(memberships).on_conflict_do_nothing(
-            index_elements=["group_id", "member_id"]
-        )
         for start in range(0, len(rows), _CHUNK):
-            self.connection.execute(statement, rows[start : start + _CHUNK])
+            self.connection.execute(self.sql.add_members, rows[start : start + _CHUNK])
 
     def remove_members(self, group_id: str, member_ids: Sequence[str]) -> None:
         """Remove members, ignoring those absent (see the port)."""
         for chunk in _chunks(list(member_ids)):
             self.connection.execute(
-                delete(memberships).where(
-                    memberships.c.tenant_id == self.tenant_id,
-                    memberships.c.group_id == group_id,
-                    memberships.c.member_id.in_(chunk),
-                )
+                self.sql.remove_members,
+                {"b_tenant": self.tenant_id, "b_group": group_id, "b_ids": list(chunk)},
             )
 
     def clear_members(self, group_id: str) -> None:
         """Remove every member (see the port)."""
         self.connection.execute(
-            delete(memberships).where(
-                memberships.c.tenant_id == self.tenant_id, memberships.c.group_id == group_id
-            )
+            self.sql.clear_members, {"b_tenant": self.tenant_id, "b_group": group_id}
         )

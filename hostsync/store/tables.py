@@ -148,3 +148,13 @@ memberships = Table(
     Column("display", Text, nullable=True),
     Index("ix_memberships_member_id", "member_id"),
 )
+
+# Live (not deleted) users and groups per tenant, kept by SqlDirectory in the same transaction
+# as the write: an unfiltered list answers ``totalResults`` without COUNT(*) over the tenant.
+resource_counts = Table(
+    "resource_counts",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("resource", String(8), primary_key=True),
+    Column("live", BigInteger, nullable=False),
+)

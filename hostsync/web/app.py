@@ -8,13 +8,15 @@ never sent (the detail could hold internals).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -28,9 +30,14 @@ from hostsync.scim.errors import (
 )
 from hostsync.scim.service import ScimService
 from hostsync.store.database import Database
+from hostsync.web.admin import admin_routes
+from hostsync.web.admin.integration import RecordingScimEndpoints
+from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.openapi import openapi_document
+from hostsync.web.ratelimit import RateLimitMiddleware, TenantRateLimiter
 from hostsync.web.rendering import ScimJsonResponse, error_response
-from hostsync.web.scim_routes import ScimEndpoints, scim_routes
+from hostsync.web.scim_routes import scim_routes
 
 log = logging.getLogger("hostsync.web")
 
@@ -86,6 +93,10 @@ async def _health(request: Request) -> Response:
     return ScimJsonResponse({"status": "ok", "database": "ok"})
 
 
+async def _openapi(_request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
 def _ping(database: Database) -> None:
     with database.connect(write=False) as connection:
         connection.exec_driver_sql("SELECT 1")
@@ -110,14 +121,41 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings, database: Database) -> Starlette:
-    """Build the application; nothing is created at import time."""
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    await app.state.rate_limiter.aclose()
+
+
+def create_app(
+    settings: Settings,
+    database: Database,
+    *,
+    rate_limiter: TenantRateLimiter | None = None,
+    sign_in_limiter: SignInLimiter | None = None,
+) -> Starlette:
+    """Build the application; nothing is created at import time.
+
+    ``rate_limiter`` lets several apps share counters (tests); by default each app has its
+    own, built from ``settings``. ``sign_in_limiter`` likewise for the console's sign-in.
+    """
     service = ScimService(capabilities_from(settings))
     authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds)
-    endpoints = ScimEndpoints(service, database, authenticator, settings)
-    routes: list[Any] = [Route("/healthz", _health, methods=["GET"]), *scim_routes(endpoints)]
+    endpoints = RecordingScimEndpoints(service, database, authenticator, settings)
+    routes: list[Any] = [
+        Route("/healthz", _health, methods=["GET"]),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+        *scim_routes(endpoints),
+        *admin_routes(
+            database,
+            settings,
+            retention_days=settings.activity_retention_days,
+            limiter=sign_in_limiter,
+        ),
+    ]
     app = Starlette(
         routes=routes,
+        lifespan=_lifespan,
         exception_handlers={
             ScimError: _scim_error,
             HTTPException: _http_error,
@@ -127,5 +165,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
     app.state.database = database
     app.state.settings = settings
     app.state.authenticator = authenticator
-    app.add_middleware(CollapseSlashes)
+    limiter = rate_limiter if rate_limiter is not None else TenantRateLimiter(settings)
+    app.state.rate_limiter = limiter
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    app.add_middleware(CollapseSlashes)  # outermost: the limiter sees collapsed paths
     return app

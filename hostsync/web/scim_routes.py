@@ -20,6 +20,7 @@ from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.scim.bulk import BulkProcessor, search_all
 from hostsync.scim.errors import (
     InvalidSyntaxError,
+    InvalidValueError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
@@ -88,6 +89,8 @@ class ScimEndpoints:
         raw = b"".join(chunks)
         if not raw.strip():
             raise InvalidSyntaxError("The request body is empty")
+        if b"\\u0000" in raw:
+            raise InvalidValueError("Values cannot contain the NUL character (U+0000)")
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import hostsync.store.admin_tables  # noqa: F401 - registers the console's tables
 from hostsync.store.tables import metadata
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,287 @@
+"""``hostsync sync …``: run the provisioning engine from a job file.
+
+``run JOB [--once] [--dry-run]``, ``plan JOB``, ``test JOB``, ``status JOB``,
+``logs JOB [--json] [--user UPN] [--status S]``, ``allow-deletes JOB`` and ``restart JOB``.
+State lives beside the job (``<job>.state.json``), logs in ``<job>.log.jsonl``. Errors are one
+line on stderr with exit code 2.
+
+Tests (and embedders) may pass ``obj={"sync_transport": httpx transport}`` to reach an
+in-process server; nothing else reads ``ctx.obj``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import httpx
+
+from hostsync.engine.client import ScimClient
+from hostsync.engine.errors import EngineError
+from hostsync.engine.jobs import Job, load_job
+from hostsync.engine.notify import send_email
+from hostsync.engine.planner import Create, Disable, Plan, SetManager, Skip, UpdateMembers
+from hostsync.engine.reports import render_entry, shown
+from hostsync.engine.runner import CycleReport, Runner
+from hostsync.engine.sources import open_source
+from hostsync.engine.state import FileLogSink, FileSyncState
+
+T = TypeVar("T")
+JOB_ARGUMENT = click.argument(
+    "job_path", metavar="JOB", type=click.Path(dir_okay=False, path_type=Path)
+)
+
+
+class SyncCliError(click.ClickException):
+    """A failure reported as one line on stderr with exit code 2."""
+
+    exit_code = 2
+
+
+def _load(job_path: Path) -> Job:
+    try:
+        return load_job(job_path)
+    except EngineError as exc:
+        raise SyncCliError(str(exc)) from None
+
+
+def _transport(ctx: click.Context) -> httpx.AsyncBaseTransport | None:
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    transport = obj.get("sync_transport")
+    return transport if isinstance(transport, httpx.AsyncBaseTransport) else None
+
+
+def _client(job: Job, transport: httpx.AsyncBaseTransport | None, *, dry_run: bool) -> ScimClient:
+    settings = job.settings
+    return ScimClient(
+        job.config.target.tenant_url,
+        job.secret_token(),
+        dry_run=dry_run,
+        timeout=job.config.target.timeout_seconds,
+        rate=settings.requests_per_second,
+        concurrency=settings.concurrency,
+        max_retries=settings.max_retries,
+        transport=transport,
+    )
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(work())
+    except EngineError as exc:
+        raise SyncCliError(str(exc)) from None
+
+
+async def _cycle(
+    job: Job, transport: httpx.AsyncBaseTransport | None, dry_run: bool
+) -> CycleReport:
+    async with _client(job, transport, dry_run=dry_run) as client:
+        runner = Runner(
+            job,
+            open_source(job.config.source.type, job.source_path),
+            FileSyncState(job.state_path),
+            FileLogSink(job.log_path),
+            client,
+            dry_run=dry_run,
+            mailer=lambda message: send_email(job.settings.smtp, message),
+        )
+        return await runner.run_cycle()
+
+
+def _describe(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    for action in plan.actions():
+        if isinstance(action, Skip) and action.quiet:
+            continue
+        head = f"{action.action:<8} {action.kind.value:<5} {action.display}"
+        if isinstance(action, Skip):
+            head += f"  (skip: {action.reason})"
+        elif isinstance(action, Disable):
+            head += f"  ({action.reason.value})"
+        lines.append(head)
+        if isinstance(action, UpdateMembers):
+            lines += [f"    + member {m}" for m in action.add]
+            lines += [f"    - member {m}" for m in action.remove]
+        elif isinstance(action, SetManager):
+            lines.append(f"    manager: {action.old!r} → {action.manager_source_id!r}")
+        elif not isinstance(action, Skip):
+            for path, old, new in getattr(action, "changes", ()):
+                if isinstance(action, Create):
+                    lines.append(f"    {path}: {shown(new)!r}")
+                else:
+                    lines.append(f"    {path}: {shown(old)!r} → {shown(new)!r}")
+    for staged in plan.staged:
+        lines.append(f"staged   {staged.kind.value:<5} {staged.display}  ({staged.action} held)")
+    return lines
+
+
+def _print_report(report: CycleReport) -> None:
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items())) or "nothing to do"
+    click.echo(
+        f"cycle {report.cycle_id} ({report.type}): {report.state}; {counts}; "
+        f"{report.requests} requests"
+    )
+    if report.error:
+        click.echo(f"error: {report.error}", err=True)
+    for entry in report.entries:
+        if entry["status"] == "failure":
+            click.echo(render_entry(entry), err=True)
+
+
+@click.group("sync")
+def sync() -> None:
+    """Provision a source directory into a SCIM endpoint, as Microsoft Entra does."""
+
+
+@sync.command("run")
+@JOB_ARGUMENT
+@click.option("--once", is_flag=True, help="Run one cycle and exit.")
+@click.option("--dry-run", is_flag=True, help="Read and plan only; send no write request.")
+@click.pass_context
+def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
+    """Run cycles: the first is initial, later ones send only what changed."""
+    job = _load(job_path)
+    transport = _transport(ctx)
+    while True:
+        report = _run(lambda: _cycle(job, transport, dry_run))
+        if dry_run and report.plan is not None:
+            for line in _describe(report.plan):
+                click.echo(line)
+            click.echo(f"dry run: {len(report.plan.actions())} actions planned, none sent")
+        else:
+            _print_report(report)
+        if once or dry_run:
+            if report.state == "Failed":
+                raise SyncCliError(f"cycle failed: {report.error}")
+            return
+        _wait(job)
+
+
+def _wait(job: Job) -> None:
+    state = FileSyncState(job.state_path).load()
+    seconds = job.settings.interval_minutes * 60
+    if state.quarantine is not None:
+        due = datetime.fromisoformat(state.quarantine.next_attempt.replace("Z", "+00:00"))
+        seconds = max(seconds, (due - datetime.now(UTC)).total_seconds())
+    time.sleep(seconds)
+
+
+@sync.command("plan")
+@JOB_ARGUMENT
+@click.pass_context
+def plan(ctx: click.Context, job_path: Path) -> None:
+    """Print what the next cycle would do (old → new), sending no write request."""
+    ctx.invoke(run, job_path=job_path, once=True, dry_run=True)
+
+
+@sync.command("test")
+@JOB_ARGUMENT
+@click.pass_context
+def test(ctx: click.Context, job_path: Path) -> None:
+    """Test Connection, as Entra does it: query a random user and group."""
+    job = _load(job_path)
+    transport = _transport(ctx)
+
+    async def probe() -> list[str]:
+        async with _client(job, transport, dry_run=True) as client:
+            return await client.test_connection()
+
+    for step in _run(probe):
+        click.echo(f"ok: {step}")
+    click.echo("connection test passed")
+
+
+@sync.command("status")
+@JOB_ARGUMENT
+def status(job_path: Path) -> None:
+    """Current cycle's progress, links, last cycle and quarantine."""
+    job = _load(job_path)
+    state = FileSyncState(job.state_path).load()
+    users = sum(link.kind.value == "User" for link in state.links.values())
+    info: dict[str, Any] = {
+        "job": job.name,
+        "cycles": state.cycles,
+        "next cycle": "initial" if state.watermark is None else "incremental",
+        "users": users,
+        "groups": len(state.links) - users,
+        "current cycle": state.current_cycle,
+        "last cycle": state.last_cycle,
+        "quarantine": None,
+        "staged deletions": len(state.staged),
+    }
+    if state.quarantine is not None:
+        info["quarantine"] = {
+            "reason": state.quarantine.reason,
+            "since": state.quarantine.began,
+            "next attempt": state.quarantine.next_attempt,
+            "detail": state.quarantine.detail,
+        }
+    for key, value in info.items():
+        click.echo(f"{key}: {json.dumps(value) if isinstance(value, dict) else value}")
+
+
+@sync.command("logs")
+@JOB_ARGUMENT
+@click.option("--json", "as_json", is_flag=True, help="One JSON document per line.")
+@click.option("--user", "user", default=None, help="Only entries of this UPN or source id.")
+@click.option(
+    "--status",
+    "wanted",
+    type=click.Choice(["success", "failure", "skipped", "warning"]),
+    default=None,
+)
+@click.option("--cycle", "cycle", default=None, help="Only entries of this cycle id.")
+def logs(
+    job_path: Path, as_json: bool, user: str | None, wanted: str | None, cycle: str | None
+) -> None:
+    """Provisioning log: one entry per object per cycle."""
+    job = _load(job_path)
+    for entry in FileLogSink(job.log_path).read():
+        source = entry.get("sourceIdentity") or {}
+        if user and user.lower() not in {
+            str(source.get("displayName", "")).lower(),
+            str(source.get("id", "")).lower(),
+        }:
+            continue
+        if wanted and entry.get("status") != wanted:
+            continue
+        if cycle and entry.get("cycleId") != cycle:
+            continue
+        click.echo(json.dumps(entry) if as_json else render_entry(entry))
+
+
+@sync.command("allow-deletes")
+@JOB_ARGUMENT
+def allow_deletes(job_path: Path) -> None:
+    """Let the next cycle run the disables/deletes the threshold held back."""
+    job = _load(job_path)
+    store = FileSyncState(job.state_path)
+    state = store.load()
+    state.allow_deletes = True
+    store.save(state)
+    click.echo(f"the next cycle will run {len(state.staged)} staged deletions")
+
+
+@sync.command("restart")
+@JOB_ARGUMENT
+@click.option("--full", is_flag=True, help="Also forget links: every object is matched again.")
+def restart(job_path: Path, full: bool) -> None:
+    """Clear the watermark, staged deletions and quarantine; the next cycle is initial."""
+    job = _load(job_path)
+    store = FileSyncState(job.state_path)
+    state = store.load()
+    if full:
+        state.links.clear()
+    state.watermark = None
+    state.staged = []
+    state.allow_deletes = False
+    state.quarantine = None
+    state.failed_cycles = 0
+    store.save(state)
+    click.echo("state cleared; the next cycle is initial" + (" (links dropped)" if full else ""))

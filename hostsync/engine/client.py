@@ -1,0 +1,323 @@
+"""The SCIM client: typed calls over httpx, one choke point for every request.
+
+:meth:`ScimClient._send` is the only place a request leaves the engine. It
+
+* refuses writes in a dry run (:class:`~hostsync.engine.errors.DryRunRejected`; authentik),
+* bounds concurrency (a semaphore) and the request rate (one slot every ``1/rate`` seconds),
+* waits out a ``Retry-After`` pause shared by every request (shared/spec §4.3: honour it),
+* maps statuses to :mod:`hostsync.engine.errors` (authentik ``_request``), and wraps httpx's
+  transport errors and timeouts as :class:`~hostsync.engine.errors.TransientError`,
+* retries transient failures of idempotent requests (GET, PATCH, DELETE) with exponential
+  backoff. POST is never retried here: the runner looks the object up before it retries a
+  create that may have landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from hostsync.engine.errors import (
+    ConflictError,
+    DryRunRejected,
+    NotFoundError,
+    RejectedError,
+    StopSync,
+    SyncError,
+    TransientError,
+)
+from hostsync.engine.ports import Kind
+from hostsync.engine.wire import filter_literal, patch_body
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+MEDIA_TYPE = "application/scim+json"
+MAX_THROTTLED_RETRIES = 20
+"""How many 429 answers one request waits out before it fails (then it is escrowed)."""
+
+
+def _endpoint(kind: Kind) -> str:
+    return "Users" if kind is Kind.USER else "Groups"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    moment = now or datetime.now(UTC)
+    return max((when - moment).total_seconds(), 0.0)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(body, Mapping):
+        detail = body.get("detail") or body.get("scimType") or ""
+        return str(detail)
+    return ""
+
+
+def classify(response: httpx.Response) -> SyncError | None:
+    """The error a response means, or None for success (the one status → error table)."""
+    status = response.status_code
+    if status < 400:
+        return None
+    detail = _detail(response)
+    reason = f"HTTP {status} from {response.request.method} {response.request.url.path}"
+    reason = f"{reason}: {detail}" if detail else reason
+    if status in {401, 403}:
+        code = "Unauthorized" if status == 401 else "InsufficientRights"
+        return StopSync(reason, status=status, code=code)
+    if status == 404:
+        return NotFoundError(reason, status=status)
+    if status == 409:
+        return ConflictError(reason, status=status)
+    if status == 429:
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        return TransientError(reason, status=status, code="TooManyRequests", retry_after=wait)
+    if status >= 500 and status != 501:
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        return TransientError(reason, status=status, retry_after=wait)
+    codes = {405: "MethodNotAllowed", 422: "UnprocessableEntity", 501: "NotImplemented"}
+    return RejectedError(reason, status=status, code=codes.get(status, "BadRequest"))
+
+
+class RateLimiter:
+    """Spaces requests at least ``1/rate`` seconds apart (0 = unlimited)."""
+
+    def __init__(self, rate: float, clock: Clock, sleep: Sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self.next_slot = 0.0
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for the next slot."""
+        if not self.interval:
+            return
+        async with self.lock:
+            now = self.clock()
+            if self.next_slot > now:
+                await self.sleep(self.next_slot - now)
+                now = self.clock()
+            self.next_slot = max(now, self.next_slot) + self.interval
+
+
+class ScimClient:
+    """Typed SCIM calls against one Tenant URL."""
+
+    def __init__(
+        self,
+        tenant_url: str,
+        token: str,
+        *,
+        dry_run: bool = False,
+        timeout: float = 30.0,
+        rate: float = 25.0,
+        concurrency: int = 8,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        base = tenant_url.split("?", 1)[0].rstrip("/")
+        self.base_url = base
+        self.dry_run = dry_run
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.sleep = sleep
+        self.clock = clock
+        self.limiter = RateLimiter(rate, clock, sleep)
+        self.slots = asyncio.Semaphore(concurrency)
+        self.paused_until = 0.0
+        self.requests = 0
+        self.http = httpx.AsyncClient(
+            base_url=base + "/",
+            transport=transport,
+            timeout=timeout,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": MEDIA_TYPE,
+                "User-Agent": "hostsync-engine",
+            },
+        )
+
+    async def __aenter__(self) -> ScimClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    @property
+    def users_url(self) -> str:
+        """``<Tenant URL>/Users`` (for manager ``$ref``)."""
+        return f"{self.base_url}/Users"
+
+    def delay(self, attempt: int, error: TransientError) -> float:
+        """How long to wait before retry ``attempt`` (1-based)."""
+        if error.retry_after is not None:
+            return min(error.retry_after, self.max_backoff * 10)
+        return float(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+
+    async def _pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (a 429's ``Retry-After``)."""
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    async def _once(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: Any
+    ) -> httpx.Response:
+        if self.dry_run and method not in SAFE_METHODS:
+            raise DryRunRejected(f"dry run: refused {method} {path}", code="DryRunRejected")
+        async with self.slots:
+            while (wait := self.paused_until - self.clock()) > 0:
+                await self.sleep(wait)
+            await self.limiter.acquire()
+            headers = {"Content-Type": MEDIA_TYPE} if body is not None else None
+            self.requests += 1
+            try:
+                response = await self.http.request(
+                    method, path, params=params, json=body, headers=headers
+                )
+            except httpx.TimeoutException as exc:
+                raise TransientError(
+                    f"{method} {path}: timed out ({exc})", code="Timeout"
+                ) from None
+            except httpx.TransportError as exc:
+                raise TransientError(
+                    f"{method} {path}: {type(exc).__name__}: {exc}",
+                    code="WebExceptionProtocolError",
+                ) from None
+        error = classify(response)
+        if error is not None:
+            if isinstance(error, TransientError) and error.code == "TooManyRequests":
+                await self._pause(error.retry_after if error.retry_after is not None else 1.0)
+            raise error
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        attempt = throttled = 0
+        while True:
+            try:
+                return await self._once(method, path, params, body)
+            except TransientError as error:
+                if not retry:
+                    raise
+                if error.code == "TooManyRequests":
+                    # The pause is already shared; 429s get a budget of their own.
+                    throttled += 1
+                    if throttled > MAX_THROTTLED_RETRIES:
+                        raise
+                    continue
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise
+                await self.sleep(self.delay(attempt, error))
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise RejectedError(
+                f"HTTP {response.status_code}: the response is not a SCIM JSON object",
+                status=response.status_code,
+                code="SystemForCrossDomainIdentityManagementServiceIncompatible",
+            )
+        return body
+
+    async def find(self, kind: Kind, path: str, value: str) -> list[dict[str, Any]]:
+        """``GET /Users?filter=<path> eq "<value>"`` (groups exclude members, §3.11)."""
+        params: dict[str, str] = {}
+        if kind is Kind.GROUP:
+            params["excludedAttributes"] = "members"
+        params["filter"] = f"{path} eq {filter_literal(value)}"
+        response = await self._send("GET", _endpoint(kind), params=params)
+        body = self._json(response)
+        resources = body.get("Resources", [])
+        if not isinstance(resources, list):
+            raise RejectedError(
+                "the ListResponse has no Resources list",
+                code="SystemForCrossDomainIdentityManagementServiceIncompatible",
+            )
+        return [item for item in resources if isinstance(item, dict)]
+
+    async def get(self, kind: Kind, target_id: str) -> dict[str, Any]:
+        """``GET /Users/{id}`` (groups without members)."""
+        params = {"excludedAttributes": "members"} if kind is Kind.GROUP else None
+        response = await self._send("GET", f"{_endpoint(kind)}/{target_id}", params=params)
+        return self._json(response)
+
+    async def create(self, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /Users``: never retried here (see the runner)."""
+        response = await self._send("POST", _endpoint(kind), body=dict(body), retry=False)
+        created = self._json(response)
+        if not created.get("id"):
+            raise RejectedError(
+                "the created resource has no id",
+                code="SystemForCrossDomainIdentityManagementServiceIncompatible",
+            )
+        return created
+
+    async def patch(self, kind: Kind, target_id: str, operations: Sequence[Any]) -> None:
+        """``PATCH /Users/{id}`` with a PatchOp."""
+        await self._send("PATCH", f"{_endpoint(kind)}/{target_id}", body=patch_body(operations))
+
+    async def delete(self, kind: Kind, target_id: str) -> None:
+        """``DELETE /Users/{id}``; a retried DELETE that finds it gone has succeeded."""
+        try:
+            await self._send("DELETE", f"{_endpoint(kind)}/{target_id}")
+        except NotFoundError:
+            return
+
+    async def test_connection(self) -> list[str]:
+        """Entra's *Test Connection* (entra-scim-wire.md §8.1): query a random user and group.
+
+        Returns the steps that passed; raises the first failure.
+        """
+        steps = []
+        for kind, path in ((Kind.USER, "userName"), (Kind.GROUP, "displayName")):
+            probe = str(uuid.uuid4())
+            found = await self.find(kind, path, probe)
+            if found:
+                raise RejectedError(
+                    f"{_endpoint(kind)} filter {path} eq a random GUID returned {len(found)} "
+                    "resources; expected an empty ListResponse",
+                    code="SystemForCrossDomainIdentityManagementServiceIncompatibleFiltering",
+                )
+            steps.append(f'GET /{_endpoint(kind)}?filter={path} eq "{probe}": empty list')
+        return steps

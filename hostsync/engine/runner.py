@@ -1,0 +1,612 @@
+"""Runs provisioning cycles: read the source, look up the target, plan, execute, record.
+
+One cycle (shared/spec/entra-provisioning-engine.md §2.1-2.2, §2.11):
+
+1. Load state. A changed mapping or scope (config digest) or a restart clears the watermark:
+   the cycle is then *initial* and re-reads every linked object by id; otherwise it is
+   *incremental* and sends requests only where mapped values differ from the values last
+   exported.
+2. Read the source. An unreadable source, or one with no users while users are linked, stops
+   the cycle before anything is deprovisioned (shared/spec §6 "better" #3; ssosync).
+3. Look up the target (match queries, reads by id), bounded by the client's concurrency.
+4. Plan (pure), then execute phase by phase (users, manager references, groups, memberships),
+   each phase with ``concurrency`` workers. A create that fails transiently is retried only
+   after a match query shows it did not land.
+5. Record: links and exported values in the state file, one log entry per object, the cycle
+   summary; e-mail when the cycle fails, stops at the deletion threshold, or is quarantined.
+
+Failed objects keep their old exported values, so the next cycle retries them (Entra's escrow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, TypeVar
+
+from hostsync.engine import planner, wire
+from hostsync.engine.client import MAX_THROTTLED_RETRIES, ScimClient
+from hostsync.engine.errors import (
+    ConflictError,
+    NotFoundError,
+    SourceError,
+    StopSync,
+    SyncError,
+    TransientError,
+)
+from hostsync.engine.jobs import Job
+from hostsync.engine.mappings import ACTIVE_PATH
+from hostsync.engine.planner import (
+    Action,
+    Create,
+    Delete,
+    Disable,
+    Evaluated,
+    Failure,
+    Lookup,
+    Phase,
+    Plan,
+    Policy,
+    SetManager,
+    Skip,
+    TargetLookup,
+    Update,
+    UpdateMembers,
+)
+from hostsync.engine.ports import JobState, Kind, Link, LogSink, Quarantine, Source, SyncState
+from hostsync.engine.reports import Outcome, failure_email, log_entry
+
+T = TypeVar("T")
+R = TypeVar("R")
+Mailer = Callable[[EmailMessage], None]
+
+QUARANTINE_RETRIES = (timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
+"""Retry delays in quarantine, then every 24 h (shared/spec §2.7)."""
+ESCROW_MINIMUM = 5_000
+ESCROW_PROPORTION = 0.4
+ESCROW_TOTAL = 40_000
+
+
+@dataclass(slots=True)
+class CycleReport:
+    """What one cycle did (Graph ``synchronizationTaskExecution``, abridged)."""
+
+    cycle_id: str
+    type: str
+    started: str
+    ended: str = ""
+    state: str = "Running"
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    requests: int = 0
+    plan: Plan | None = None
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    emailed: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-serialisable summary kept in the state as ``last_cycle``."""
+        return {
+            "cycleId": self.cycle_id,
+            "type": self.type,
+            "started": self.started,
+            "ended": self.ended,
+            "state": self.state,
+            "counts": self.counts,
+            "error": self.error,
+            "requests": self.requests,
+        }
+
+
+async def bounded(
+    items: Sequence[T], work: Callable[[T], Awaitable[R]], concurrency: int
+) -> list[R]:
+    """Run ``work`` over ``items`` with at most ``concurrency`` at a time, results in order."""
+    results: list[R | None] = [None] * len(items)
+    queue = iter(enumerate(items))
+
+    async def worker() -> None:
+        for index, item in queue:
+            results[index] = await work(item)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, len(items))):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # the first failure (StopSync) stops the phase
+    return [result for result in results if result is not None]
+
+
+def _now_iso(now: datetime) -> str:
+    return now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Runner:
+    """Runs one job's cycles against one client."""
+
+    def __init__(
+        self,
+        job: Job,
+        source: Source,
+        state: SyncState,
+        logs: LogSink,
+        client: ScimClient,
+        *,
+        dry_run: bool = False,
+        mailer: Mailer | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.job = job
+        self.source = source
+        self.store = state
+        self.logs = logs
+        self.client = client
+        self.dry_run = dry_run
+        self.mailer = mailer
+        self.now = now
+        self.rng = rng or random.SystemRandom()
+        self.settings = job.settings
+        self.dialect = job.settings.dialect
+
+    # ------------------------------------------------------------------ the cycle
+
+    async def run_cycle(self) -> CycleReport:
+        """Run one cycle (initial or incremental) and record it; never raises SyncError."""
+        state = self.store.load()
+        digest = self.job.digest()
+        if state.config_digest != digest:
+            state.watermark = None
+            state.config_digest = digest
+        initial = state.watermark is None
+        report = CycleReport(
+            str(uuid.uuid4()), "initial" if initial else "incremental", _now_iso(self.now())
+        )
+        requests_before = self.client.requests
+        outcomes: list[Outcome] = []
+        try:
+            evaluated = self._evaluate(state)
+            targets = await self._look_up(planner.lookups(evaluated, state, initial=initial))
+            plan = planner.plan(
+                evaluated,
+                state,
+                targets,
+                self._policy(state),
+                initial=initial,
+                has_active_mapping=any(
+                    m.name.lower() == ACTIVE_PATH for m in self.job.user_mappings
+                ),
+            )
+            report.plan = plan
+            if self.dry_run:
+                report.state = "DryRun"
+                report.ended = _now_iso(self.now())
+                report.requests = self.client.requests - requests_before
+                return report
+            state.current_cycle = {**report.summary(), "total": len(plan.actions())}
+            if not self.dry_run:
+                self.store.save(state)
+            await self._execute(plan, state, evaluated, targets, outcomes, initial=initial)
+        except (SourceError, StopSync) as exc:
+            report.state = "Failed"
+            report.error = str(exc)
+        report.ended = _now_iso(self.now())
+        report.requests = self.client.requests - requests_before
+        report.entries = [
+            log_entry(o, job=self.job.name, cycle_id=report.cycle_id, at=report.ended)
+            for o in outcomes
+        ]
+        report.counts = dict(Counter(f"{o.action}:{o.status}" for o in outcomes))
+        self._finish(state, report, outcomes, initial)
+        return report
+
+    def _evaluate(self, state: JobState) -> dict[str, Evaluated]:
+        snapshot = self.source.read()
+        linked_users = any(link.kind is Kind.USER for link in state.links.values())
+        if not snapshot.users and linked_users:
+            raise SourceError(
+                "the source returned no users while users are provisioned; "
+                "refusing to deprovision everyone (check the source export)"
+            )
+        return planner.evaluate_source(self.job, snapshot, clock=self.now, rng=self.rng)
+
+    def _policy(self, state: JobState) -> Policy:
+        return Policy(
+            skip_out_of_scope_deletions=self.settings.skip_out_of_scope_deletions,
+            hard_deletes=self.settings.hard_deletes,
+            deletion_threshold=self.settings.deletion_threshold,
+            allow_deletes=state.allow_deletes,
+        )
+
+    # ------------------------------------------------------------------ look-ups
+
+    async def _look_up(self, needed: list[Lookup]) -> dict[str, TargetLookup]:
+        found = await bounded(needed, self._look_up_one, self.settings.concurrency)
+        return {lookup.key: result for lookup, result in zip(needed, found, strict=True)}
+
+    async def _look_up_one(self, lookup: Lookup) -> TargetLookup:
+        try:
+            if lookup.by_id is not None:
+                try:
+                    document = await self.client.get(lookup.kind, lookup.by_id)
+                    return TargetLookup(document, 1, "id")
+                except NotFoundError:
+                    matched = await self._match(lookup.kind, lookup.matches)
+                    return TargetLookup(
+                        matched.document, matched.candidates, matched.matched_by, True
+                    )
+            return await self._match(lookup.kind, lookup.matches)
+        except StopSync:
+            raise
+        except SyncError as exc:
+            return TargetLookup(None, error=f"{exc.code}: {exc.reason}")
+
+    async def _match(self, kind: Kind, matches: Iterable[tuple[str, str]]) -> TargetLookup:
+        """Matching precedence: the first attribute that finds anything decides (§1.5)."""
+        for path, value in matches:
+            found = await self.client.find(kind, path, value)
+            if len(found) == 1:
+                return TargetLookup(found[0], 1, f"{path} eq {value!r}")
+            if found:
+                return TargetLookup(None, len(found), f"{path} eq {value!r}")
+        return TargetLookup(None)
+
+    # ------------------------------------------------------------------ execution
+
+    async def _execute(
+        self,
+        plan: Plan,
+        state: JobState,
+        evaluated: Mapping[str, Evaluated],
+        targets: Mapping[str, TargetLookup],
+        outcomes: list[Outcome],
+        *,
+        initial: bool,
+    ) -> None:
+        for phase in Phase:
+            actions = plan.phases.get(phase, ())
+
+            async def record(action: Action) -> None:
+                outcome = await self._run_action(action, state, evaluated, targets, initial=initial)
+                if outcome is not None:
+                    outcomes.append(outcome)
+
+            await bounded(list(actions), record, self.settings.concurrency)
+            if state.current_cycle is not None:
+                state.current_cycle["completed"] = state.current_cycle.get("completed", 0) + len(
+                    actions
+                )
+                self.store.save(state)
+        for action in plan.staged:
+            outcomes.append(
+                Outcome(
+                    action.kind.value,
+                    action.source_id,
+                    action.display,
+                    "stagedDelete",
+                    "skipped",
+                    action.target_id,
+                    skip_reason="AccidentalDeletionThreshold",
+                    reason=f"held back: this cycle would {action.action} more than "
+                    f"{self.settings.deletion_threshold} objects; run 'hostsync sync "
+                    "allow-deletes' to let them through",
+                )
+            )
+
+    async def _run_action(
+        self,
+        action: Action,
+        state: JobState,
+        evaluated: Mapping[str, Evaluated],
+        targets: Mapping[str, TargetLookup],
+        *,
+        initial: bool,
+    ) -> Outcome | None:
+        started = time.monotonic()
+        item = evaluated.get(JobState.key(action.kind, action.source_id))
+        scoping = item.scoping if item is not None else {}
+        found = targets.get(JobState.key(action.kind, action.source_id))
+        matched_by = found.matched_by if found is not None and found.document else None
+        base = Outcome(
+            action.kind.value,
+            action.source_id,
+            action.display,
+            action.action,
+            "pending",
+            scoping=scoping,
+            matched_by=matched_by,
+        )
+        try:
+            outcome = await self._dispatch(action, state, base, initial=initial, found=found)
+        except StopSync:
+            raise
+        except SyncError as exc:
+            target = getattr(action, "target_id", None)
+            if isinstance(exc, NotFoundError) and isinstance(action, Update | Disable):
+                state.links.pop(JobState.key(action.kind, action.source_id), None)
+            outcome = replace(
+                base,
+                status="failure",
+                target_id=target,
+                changes=getattr(action, "changes", ()),
+                error_code=exc.code,
+                reason=exc.reason,
+            )
+        if outcome is None:
+            return None
+        duration = int((time.monotonic() - started) * 1000)
+        return replace(outcome, duration_ms=duration)
+
+    async def _dispatch(
+        self,
+        action: Action,
+        state: JobState,
+        base: Outcome,
+        *,
+        initial: bool,
+        found: TargetLookup | None,
+    ) -> Outcome | None:
+        if isinstance(action, Create):
+            return await self._create(action, state, base)
+        if isinstance(action, Update):
+            return await self._update(action, state, base)
+        if isinstance(action, Disable):
+            await self.client.patch(
+                action.kind, action.target_id, wire.disable_operations(self.dialect)
+            )
+            link = state.links[JobState.key(action.kind, action.source_id)]
+            link.exported[ACTIVE_PATH] = False
+            link.managed = not action.unmanage
+            return replace(
+                base, status="success", target_id=action.target_id, changes=action.changes
+            )
+        if isinstance(action, Delete):
+            await self.client.delete(action.kind, action.target_id)
+            state.links.pop(JobState.key(action.kind, action.source_id), None)
+            return replace(base, status="success", target_id=action.target_id)
+        if isinstance(action, Skip):
+            return self._skip(action, state, base)
+        if isinstance(action, Failure):
+            return replace(base, status="failure", error_code=action.code, reason=action.reason)
+        if isinstance(action, SetManager):
+            return await self._set_manager(action, state, base, initial=initial)
+        return await self._members(action, state, base)
+
+    def _skip(self, action: Skip, state: JobState, base: Outcome) -> Outcome | None:
+        key = JobState.key(action.kind, action.source_id)
+        link = state.links.get(key)
+        if action.forget:
+            state.links.pop(key, None)
+        elif action.unmanage and link is not None:
+            link.managed = False
+        if action.quiet:
+            return None
+        target = link.target_id if link is not None else None
+        return replace(base, status="skipped", target_id=target, skip_reason=action.reason)
+
+    async def _create(self, action: Create, state: JobState, base: Outcome) -> Outcome:
+        body = wire.build_resource(action.kind, action.values, self.dialect)
+        attempt = throttled = 0
+        while True:
+            try:
+                created = await self.client.create(action.kind, body)
+                target_id = str(created["id"])
+                break
+            except ConflictError:
+                matched = await self._match(action.kind, action.match_keys)
+                if matched.document is None:
+                    raise
+                return await self._adopt(action, state, base, matched)
+            except TransientError as error:
+                if error.code == "TooManyRequests":
+                    throttled += 1
+                    if throttled > MAX_THROTTLED_RETRIES:
+                        raise
+                else:
+                    attempt += 1
+                    if attempt > self.client.max_retries:
+                        raise
+                    await self.client.sleep(self.client.delay(attempt, error))
+                # The POST may have landed before the failure: look before sending it again.
+                matched = await self._match(action.kind, action.match_keys)
+                if matched.document is not None:
+                    return await self._adopt(action, state, base, matched)
+        state.links[JobState.key(action.kind, action.source_id)] = Link(
+            action.kind, action.source_id, target_id, action.display, exported=dict(action.values)
+        )
+        return replace(base, status="success", target_id=target_id, changes=action.changes)
+
+    async def _adopt(
+        self, action: Create, state: JobState, base: Outcome, matched: TargetLookup
+    ) -> Outcome:
+        """Link an object that a create found already there; PATCH what differs."""
+        document = matched.document or {}
+        target_id = str(document.get("id", ""))
+        current = wire.read_values(document, action.values)
+        changes = [
+            (path, current.get(path), value)
+            for path, value in action.values.items()
+            if not wire.same(current.get(path), value)
+        ]
+        if changes:
+            await self.client.patch(
+                action.kind, target_id, wire.patch_operations(changes, self.dialect)
+            )
+        state.links[JobState.key(action.kind, action.source_id)] = Link(
+            action.kind, action.source_id, target_id, action.display, exported=dict(action.values)
+        )
+        return replace(
+            base,
+            action="update",
+            matched_by=matched.matched_by,
+            status="success",
+            target_id=target_id,
+            changes=changes,
+        )
+
+    async def _update(self, action: Update, state: JobState, base: Outcome) -> Outcome:
+        if action.changes:
+            ops = wire.patch_operations(list(action.changes), self.dialect)
+            await self.client.patch(action.kind, action.target_id, ops)
+        key = JobState.key(action.kind, action.source_id)
+        link = state.links.get(key)
+        if link is None or link.target_id != action.target_id:
+            link = Link(action.kind, action.source_id, action.target_id, action.display)
+            state.links[key] = link
+        link.exported = dict(action.exported)
+        link.managed = True
+        link.display = action.display
+        outcome_action = "update" if action.changes else "other"
+        return replace(
+            base,
+            action=outcome_action,
+            status="success",
+            target_id=action.target_id,
+            changes=action.changes,
+            skip_reason=None if action.changes else "RedundantExport",
+        )
+
+    async def _set_manager(
+        self, action: SetManager, state: JobState, base: Outcome, *, initial: bool
+    ) -> Outcome | None:
+        user = state.link(Kind.USER, action.source_id)
+        manager = state.link(Kind.USER, action.manager_source_id)
+        if user is None:
+            return None  # the user itself failed this cycle; its entry says why
+        if manager is None or not manager.managed:
+            if not initial:
+                return None
+            return replace(
+                base,
+                status="skipped",
+                target_id=user.target_id,
+                skip_reason="ManagerNotProvisioned",
+                reason=f"manager {action.manager_source_id} is not on the target (yet)",
+            )
+        ops = wire.manager_operations(manager.target_id, self.client.users_url, self.dialect)
+        await self.client.patch(Kind.USER, user.target_id, ops)
+        user.manager = action.manager_source_id
+        change = ("manager", action.old, manager.target_id)
+        return replace(base, status="success", target_id=user.target_id, changes=[change])
+
+    async def _members(
+        self, action: UpdateMembers, state: JobState, base: Outcome
+    ) -> Outcome | None:
+        group = state.link(Kind.GROUP, action.source_id)
+        if group is None:
+            return None
+        add = {s: link.target_id for s in action.add if (link := state.link(Kind.USER, s))}
+        remove = {s: link.target_id for s in action.remove if (link := state.link(Kind.USER, s))}
+        gone = [s for s in action.remove if s not in remove]
+        members = set(group.members) - set(gone)
+        size = self.settings.member_batch_size
+        pending = [("add", s, t) for s, t in add.items()] + [
+            ("remove", s, t) for s, t in remove.items()
+        ]
+        for start in range(0, len(pending), size):
+            batch = pending[start : start + size]
+            ops = wire.member_operations(
+                [t for op, _, t in batch if op == "add"],
+                [t for op, _, t in batch if op == "remove"],
+                self.dialect,
+            )
+            try:
+                await self.client.patch(Kind.GROUP, group.target_id, ops)
+            finally:
+                group.members = sorted(members)
+            members |= {s for op, s, _ in batch if op == "add"}
+            members -= {s for op, s, _ in batch if op == "remove"}
+        group.members = sorted(members)
+        if not pending:
+            return None
+        changes = [("members", None, f"+{t}") for t in add.values()] + [
+            ("members", t, None) for t in remove.values()
+        ]
+        return replace(base, status="success", target_id=group.target_id, changes=changes)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _finish(
+        self, state: JobState, report: CycleReport, outcomes: list[Outcome], initial: bool
+    ) -> None:
+        now = self.now()
+        failures = sum(o.status == "failure" for o in outcomes)
+        staged = report.plan.staged if report.plan is not None else ()
+        previous = state.quarantine.reason if state.quarantine else None
+        if report.state == "Failed":
+            state.failed_cycles += 1
+            self._quarantine(state, "EncounteredQuarantineException", report.error or "", now)
+        else:
+            state.failed_cycles = 0
+            state.watermark = _now_iso(now)
+            if staged:
+                report.state = "StagedDeletes"
+                state.staged = [JobState.key(a.kind, a.source_id) for a in staged]
+                detail = f"{len(staged)} disables/deletes exceed the threshold"
+                self._quarantine(state, "TooManyDeletes", detail, now)
+            else:
+                state.staged = []
+                state.allow_deletes = False
+                report.state = "EntryLevelErrors" if failures else "Succeeded"
+                if _escrow_exceeded(failures, len(outcomes)):
+                    detail = f"{failures} of {len(outcomes)} objects failed"
+                    self._quarantine(state, "EncounteredEscrowProportionThreshold", detail, now)
+                else:
+                    state.quarantine = None  # any successful cycle lifts quarantine
+        state.cycles += 1
+        state.last_cycle = report.summary()
+        state.current_cycle = None
+        self.store.save(state)
+        self.logs.append(report.entries)
+        current = state.quarantine.reason if state.quarantine else None
+        if current is not None and current != previous:
+            report.emailed = self._notify(report, current)
+        elif report.state == "Failed" and previous is None:
+            report.emailed = self._notify(report, "the cycle failed")
+
+    def _quarantine(self, state: JobState, reason: str, detail: str, now: datetime) -> None:
+        series = state.quarantine.series_count + 1 if state.quarantine else 1
+        delay = QUARANTINE_RETRIES[min(series, len(QUARANTINE_RETRIES)) - 1]
+        began = (
+            state.quarantine.began
+            if state.quarantine and state.quarantine.reason == reason
+            else _now_iso(now)
+        )
+        state.quarantine = Quarantine(reason, began, _now_iso(now + delay), series, detail)
+
+    def _notify(self, report: CycleReport, reason: str) -> bool:
+        settings = self.settings
+        if (
+            self.mailer is None
+            or not settings.notification_email
+            or not settings.send_failure_email
+        ):
+            return False
+        problems = [e for e in report.entries if e["status"] == "failure"] or [
+            e for e in report.entries if e["provisioningAction"] == "stagedDelete"
+        ]
+        message = failure_email(
+            job=self.job.name,
+            sender=settings.smtp.sender,
+            recipient=settings.notification_email,
+            reason=reason,
+            summary=report.summary(),
+            entries=problems,
+            log_path=str(self.job.log_path),
+        )
+        self.mailer(message)
+        return True
+
+
+def _escrow_exceeded(failures: int, total: int) -> bool:
+    """Entra's escrow thresholds (shared/spec §2.7)."""
+    if failures < ESCROW_MINIMUM:
+        return False
+    return failures > ESCROW_TOTAL or failures > ESCROW_PROPORTION * total

@@ -1,0 +1,101 @@
+"""A Microsoft Graph-shaped JSON export (issue 5 §2a).
+
+``{"users": [...], "groups": [...], "appRoles": [...], "appRoleAssignments": [...]}``: users
+are Graph user objects (``"deleted": true`` marks a soft-deleted user), groups are
+``{id, displayName, members: [ids]}``, roles ``{id, displayName, value}``, assignments
+``{principalId, principalType: "User"|"Group", appRoleId}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hostsync.engine.errors import SourceError
+from hostsync.engine.ports import (
+    DEFAULT_ACCESS_ROLE_ID,
+    AppRole,
+    Assignment,
+    Kind,
+    SourceGroup,
+    SourceSnapshot,
+    SourceUser,
+)
+from hostsync.engine.sources.base import boolean, entra_attributes
+
+
+class GraphJsonSource:
+    """Reads a Graph-shaped JSON export from a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> SourceSnapshot:
+        """Read and validate the whole export."""
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{self.path} is not valid JSON: {exc}") from None
+        if not isinstance(document, Mapping):
+            raise SourceError(f"{self.path}: the top level must be an object")
+        return parse_graph_document(document, str(self.path))
+
+
+def _list(document: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+    items = document.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise SourceError(f"{where}: '{key}' must be a list of objects")
+    return items
+
+
+def _id(item: Mapping[str, Any], where: str) -> str:
+    value = item.get("id")
+    if not isinstance(value, str) or not value:
+        raise SourceError(f"{where}: every entry needs a string 'id'")
+    return value
+
+
+def parse_graph_document(document: Mapping[str, Any], where: str) -> SourceSnapshot:
+    """Turn a decoded Graph-shaped export into a snapshot."""
+    users: dict[str, SourceUser] = {}
+    for index, raw in enumerate(_list(document, "users", where)):
+        place = f"{where}: users[{index}]"
+        user_id = _id(raw, place)
+        if user_id in users:
+            raise SourceError(f"{place}: duplicate user id '{user_id}'")
+        attributes = entra_attributes(raw)
+        try:
+            enabled = boolean(raw.get("accountEnabled"))
+            deleted = bool(boolean(raw.get("deleted")))
+        except ValueError as exc:
+            raise SourceError(f"{place}: {exc}") from None
+        attributes["accountEnabled"] = enabled is not False
+        users[user_id] = SourceUser(user_id, attributes, deleted)
+    groups: dict[str, SourceGroup] = {}
+    for index, raw in enumerate(_list(document, "groups", where)):
+        place = f"{where}: groups[{index}]"
+        group_id = _id(raw, place)
+        members = raw.get("members", [])
+        if not isinstance(members, list):
+            raise SourceError(f"{place}: 'members' must be a list of ids")
+        ids = tuple(str(m.get("id") if isinstance(m, Mapping) else m) for m in members)
+        groups[group_id] = SourceGroup(group_id, entra_attributes(raw), ids)
+    roles: dict[str, AppRole] = {}
+    for index, raw in enumerate(_list(document, "appRoles", where)):
+        role_id = _id(raw, f"{where}: appRoles[{index}]")
+        name = str(raw.get("displayName") or raw.get("value") or role_id)
+        value = raw.get("value")
+        roles[role_id] = AppRole(role_id, name, str(value) if value else None)
+    assignments: list[Assignment] = []
+    for index, raw in enumerate(_list(document, "appRoleAssignments", where)):
+        place = f"{where}: appRoleAssignments[{index}]"
+        principal, kind = raw.get("principalId"), raw.get("principalType", "User")
+        if not isinstance(principal, str) or kind not in {"User", "Group"}:
+            raise SourceError(f"{place}: needs 'principalId' and principalType User or Group")
+        role = str(raw.get("appRoleId") or DEFAULT_ACCESS_ROLE_ID)
+        assignments.append(Assignment(principal, Kind(kind), role))
+    return SourceSnapshot(users, groups, roles, tuple(assignments))

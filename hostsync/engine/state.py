@@ -1,0 +1,127 @@
+"""File-backed ``SyncState`` and ``LogSink`` (:mod:`hostsync.engine.ports`).
+
+State is one JSON document beside the job (``<job>.state.json``), replaced atomically: written
+to a temporary file in the same directory, flushed, fsynced, then ``os.replace``d, so a crash
+leaves either the old state or the new one. Logs are JSON lines appended to
+``<job>.log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from hostsync.engine.errors import EngineError
+from hostsync.engine.ports import JobState, Kind, Link, Quarantine
+
+STATE_VERSION = 1
+
+
+def state_to_json(state: JobState) -> dict[str, Any]:
+    """A JSON-serialisable document of ``state``."""
+    document = asdict(state)
+    document["version"] = STATE_VERSION
+    return document
+
+
+def state_from_json(document: Mapping[str, Any]) -> JobState:
+    """Rebuild a :class:`JobState` from :func:`state_to_json`'s output."""
+    links = {
+        key: Link(
+            kind=Kind(raw["kind"]),
+            source_id=raw["source_id"],
+            target_id=raw["target_id"],
+            display=raw.get("display", ""),
+            managed=raw.get("managed", True),
+            exported=dict(raw.get("exported", {})),
+            manager=raw.get("manager"),
+            members=list(raw.get("members", [])),
+        )
+        for key, raw in document.get("links", {}).items()
+    }
+    quarantine = document.get("quarantine")
+    return JobState(
+        links=links,
+        watermark=document.get("watermark"),
+        config_digest=document.get("config_digest"),
+        staged=list(document.get("staged", [])),
+        allow_deletes=bool(document.get("allow_deletes", False)),
+        quarantine=Quarantine(**quarantine) if quarantine else None,
+        failed_cycles=int(document.get("failed_cycles", 0)),
+        cycles=int(document.get("cycles", 0)),
+        last_cycle=document.get("last_cycle"),
+        current_cycle=document.get("current_cycle"),
+    )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so readers see the old or the new content, never a mix."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class FileSyncState:
+    """A job's state in ``<job>.state.json``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> JobState:
+        """The saved state, or a fresh one when the file does not exist."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return JobState()
+        try:
+            return state_from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EngineError(f"state file {self.path} is corrupt: {exc}") from None
+
+    def save(self, state: JobState) -> None:
+        """Persist ``state`` atomically."""
+        write_atomically(self.path, json.dumps(state_to_json(state), indent=1, default=str))
+
+    def clear(self) -> None:
+        """Delete the state file."""
+        self.path.unlink(missing_ok=True)
+
+
+class FileLogSink:
+    """Provisioning log entries as JSON lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Append entries, one JSON document per line."""
+        lines = [json.dumps(entry, default=str) + "\n" for entry in entries]
+        if lines:
+            with self.path.open("a", encoding="utf-8") as file:
+                file.writelines(lines)
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every entry, oldest first (a torn last line is ignored)."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+        return entries

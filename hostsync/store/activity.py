@@ -1,0 +1,682 @@
+"""The provisioning activity log: what each SCIM request changed, or why it failed.
+
+Changes are captured by :class:`RecordingDirectory`, a decorator of
+:class:`hostsync.scim.ports.Directory` that delegates every call and notes each change (users
+and groups created, replaced or deleted, with the changed attributes old → new, and membership
+changes). :meth:`RecordingDirectory.flush` writes them on the unit of work's own connection,
+so they commit or roll back with the change itself. Failures are written by
+:func:`record_failure` in a short transaction of their own (the failed request's transaction
+was rolled back). ``password`` never reaches the log, nor does any attribute named like a
+secret. Rows older than the retention period are removed by :func:`prune`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from hostsync.scim.ports import Directory, GroupRef, Member, Page, Selection, Stored
+from hostsync.scim.resources import Document
+from hostsync.store.admin_tables import activity
+from hostsync.store.directory import now
+
+if TYPE_CHECKING:
+    from hostsync.store.database import Database
+
+log = logging.getLogger(__name__)
+
+SECRET_NAMES = frozenset({"password", "secret", "token", "apikey", "api_key", "credential"})
+MAX_LISTED_MEMBERS = 100
+MAX_VALUE_CHARS = 500
+DEFAULT_RETENTION_DAYS = 90
+OUTCOMES = ("success", "failure")
+RESOURCE_TYPES = ("User", "Group")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who asked for what: the client's User-Agent, the HTTP method and path, the actor."""
+
+    method: str
+    path: str
+    client: str | None = None
+    actor: str = "scim"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One attribute's change: its path (``emails[0].value``), old and new values."""
+
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One row of the activity log."""
+
+    id: int
+    at: datetime
+    client: str | None
+    actor: str
+    method: str
+    path: str
+    operation: str
+    resource_type: str | None
+    resource_id: str | None
+    resource_name: str | None
+    status: int
+    changes: list[dict[str, Any]]
+    detail: str | None
+
+    @property
+    def outcome(self) -> str:
+        """``success`` or ``failure``."""
+        return "failure" if self.status >= 400 else "success"
+
+
+# -- diffs -------------------------------------------------------------------------------
+def _is_secret(name: str) -> bool:
+    return name.replace("-", "_").lower() in SECRET_NAMES
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return value[:MAX_VALUE_CHARS] + "…"
+    return value
+
+
+def flatten(document: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten a document to ``{attribute path: leaf value}``; secrets are left out.
+
+    ``{"name": {"givenName": "A"}, "emails": [{"value": "a@x"}]}`` becomes
+    ``{"name.givenName": "A", "emails[0].value": "a@x"}``; empty objects and lists become
+    leaves themselves so their appearance is visible.
+    """
+    flat: dict[str, Any] = {}
+    if isinstance(document, Mapping) and document:
+        for key, value in document.items():
+            if _is_secret(str(key)):
+                continue
+            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(document, list) and document:
+        for index, value in enumerate(document):
+            flat.update(flatten(value, f"{prefix}[{index}]"))
+    elif prefix:
+        flat[prefix] = _clip(document)
+    return flat
+
+
+def diff(old: Document | None, new: Document | None) -> list[Change]:
+    """The attribute paths whose values differ between two documents, in path order."""
+    before = flatten(old or {})
+    after = flatten(new or {})
+    return [
+        Change(path, before.get(path), after.get(path))
+        for path in sorted(before.keys() | after.keys())
+        if before.get(path) != after.get(path) or (path in before) != (path in after)
+    ]
+
+
+# -- capture -----------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Pending:
+    resource_type: str
+    resource_id: str
+    operation: str
+    name: str | None
+    old: Document | None
+    new: Document | None
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    cleared: bool = False
+
+
+def _name(resource_type: str, document: Document | None) -> str | None:
+    if document is None:
+        return None
+    value = document.get("userName" if resource_type == "User" else "displayName")
+    return None if value is None else str(value)
+
+
+class RecordingDirectory:
+    """A :class:`~hostsync.scim.ports.Directory` that notes every change it passes on.
+
+    Call :meth:`flush` inside the unit of work, after the service returned and before the
+    transaction commits. Changes made inside a savepoint that rolls back are forgotten with it.
+    """
+
+    def __init__(
+        self,
+        inner: Directory,
+        connection: Connection,
+        tenant_id: str,
+        context: RequestContext,
+    ) -> None:
+        self.inner = inner
+        self.connection = connection
+        self.tenant_id = tenant_id
+        self.context = context
+        self._pending: list[_Pending] = []
+        self._seen: dict[tuple[str, str], Stored] = {}
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _current(self, resource_type: str, resource_id: str) -> Stored | None:
+        known = self._seen.get((resource_type, resource_id))
+        if known is not None:
+            return known
+        getter = self.inner.get_user if resource_type == "User" else self.inner.get_group
+        return getter(resource_id)
+
+    def _note(self, stored: Stored | None, resource_type: str) -> Stored | None:
+        if stored is not None:
+            self._seen[(resource_type, stored.id)] = stored
+        return stored
+
+    def _entry(self, resource_type: str, resource_id: str, operation: str) -> _Pending:
+        for pending in reversed(self._pending):
+            if pending.resource_type == resource_type and pending.resource_id == resource_id:
+                if operation == "delete":
+                    pending.operation = "delete"
+                return pending
+        current = self._current(resource_type, resource_id)
+        old = None if current is None else current.document
+        pending = _Pending(
+            resource_type, resource_id, operation, _name(resource_type, old), old, old
+        )
+        self._pending.append(pending)
+        return pending
+
+    @contextmanager
+    def _guarded(self) -> Iterator[object]:
+        mark = len(self._pending)
+        seen = dict(self._seen)
+        with self.inner.savepoint() as savepoint:
+            try:
+                yield savepoint
+            except BaseException:
+                del self._pending[mark:]
+                self._seen = seen
+                raise
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        """A nested transaction; the changes noted inside it are dropped if it rolls back."""
+        return self._guarded()
+
+    # -- users ---------------------------------------------------------------------------
+    def create_user(self, document: Document) -> Stored:
+        """Create (see the port) and note it."""
+        stored = self.inner.create_user(document)
+        self._note(stored, "User")
+        self._pending.append(
+            _Pending("User", stored.id, "create", _name("User", document), None, stored.document)
+        )
+        return stored
+
+    def get_user(self, user_id: str) -> Stored | None:
+        """Delegate."""
+        return self._note(self.inner.get_user(user_id), "User")
+
+    def replace_user(self, user_id: str, document: Document, *, version: int) -> Stored:
+        """Replace (see the port) and note the old and new documents."""
+        entry = self._entry("User", user_id, "update")
+        stored = self.inner.replace_user(user_id, document, version=version)
+        entry.new = stored.document
+        entry.name = _name("User", stored.document)
+        self._note(stored, "User")
+        return stored
+
+    def delete_user(self, user_id: str) -> bool:
+        """Soft-delete (see the port) and note it."""
+        current = self._current("User", user_id)
+        deleted = self.inner.delete_user(user_id)
+        if deleted and current is not None:
+            entry = self._entry("User", user_id, "delete")
+            entry.new = None
+        return deleted
+
+    def list_users(self, selection: Selection) -> Page:
+        """Delegate."""
+        return self.inner.list_users(selection)
+
+    def groups_of(self, user_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
+        """Delegate."""
+        return self.inner.groups_of(user_ids)
+
+    # -- groups --------------------------------------------------------------------------
+    def create_group(
+        self,
+        document: Document,
+        members: Sequence[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> Stored:
+        """Create (see the port) and note it with its members."""
+        stored = self.inner.create_group(document, members, displays)
+        self._note(stored, "Group")
+        pending = _Pending(
+            "Group", stored.id, "create", _name("Group", document), None, stored.document
+        )
+        pending.added = list(dict.fromkeys(members))
+        self._pending.append(pending)
+        return stored
+
+    def get_group(self, group_id: str) -> Stored | None:
+        """Delegate."""
+        return self._note(self.inner.get_group(group_id), "Group")
+
+    def replace_group(self, group_id: str, document: Document, *, version: int) -> Stored:
+        """Replace (see the port) and note the old and new documents."""
+        entry = self._entry("Group", group_id, "update")
+        stored = self.inner.replace_group(group_id, document, version=version)
+        entry.new = stored.document
+        entry.name = _name("Group", stored.document)
+        self._note(stored, "Group")
+        return stored
+
+    def delete_group(self, group_id: str) -> bool:
+        """Soft-delete (see the port) and note it."""
+        current = self._current("Group", group_id)
+        deleted = self.inner.delete_group(group_id)
+        if deleted and current is not None:
+            entry = self._entry("Group", group_id, "delete")
+            entry.new = None
+        return deleted
+
+    def list_groups(self, selection: Selection) -> Page:
+        """Delegate."""
+        return self.inner.list_groups(selection)
+
+    def members_of(self, group_ids: Sequence[str]) -> dict[str, list[Member]]:
+        """Delegate."""
+        return self.inner.members_of(group_ids)
+
+    def has_more_members_than(self, group_id: str, limit: int) -> bool:
+        """Delegate."""
+        return self.inner.has_more_members_than(group_id, limit)
+
+    def add_members(
+        self,
+        group_id: str,
+        member_ids: Sequence[str],
+        displays: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add members (see the port) and note them."""
+        self.inner.add_members(group_id, member_ids, displays)
+        if member_ids:
+            entry = self._entry("Group", group_id, "update")
+            for member_id in dict.fromkeys(member_ids):
+                if member_id in entry.removed:
+                    entry.removed.remove(member_id)
+                else:
+                    entry.added.append(member_id)
+
+    def remove_members(self, group_id: str, member_ids: Sequence[str]) -> None:
+        """Remove members (see the port) and note them."""
+        self.inner.remove_members(group_id, member_ids)
+        if member_ids:
+            entry = self._entry("Group", group_id, "update")
+            for member_id in dict.fromkeys(member_ids):
+                if member_id in entry.added:
+                    entry.added.remove(member_id)
+                else:
+                    entry.removed.append(member_id)
+
+    def clear_members(self, group_id: str) -> None:
+        """Remove every member (see the port) and note it."""
+        entry = self._entry("Group", group_id, "update")
+        entry.cleared = True
+        entry.added.clear()
+        self.inner.clear_members(group_id)
+
+    def touch_group(self, group_id: str, *, version: int) -> Stored:
+        """Delegate (a version bump is not a change of its own)."""
+        stored = self.inner.touch_group(group_id, version=version)
+        self._note(stored, "Group")
+        return stored
+
+    # -- writing -------------------------------------------------------------------------
+    def changes(self) -> list[dict[str, Any]]:
+        """The rows :meth:`flush` would write (for tests and previews)."""
+        rows = []
+        moment = now()
+        for pending in self._pending:
+            changes = [
+                {"path": c.path, "old": c.old, "new": c.new}
+                for c in diff(pending.old, pending.new)
+                if pending.operation != "delete"
+            ]
+            if pending.cleared:
+                changes.append({"path": "members", "old": "(all)", "new": None})
+            if pending.added:
+                changes.append(_member_change("members added", pending.added))
+            if pending.removed:
+                changes.append(_member_change("members removed", pending.removed))
+            if pending.operation == "update" and not changes:
+                continue
+            operation = pending.operation
+            if operation == "update" and self.context.method == "PUT":
+                operation = "replace"
+            rows.append(
+                {
+                    "tenant_id": self.tenant_id,
+                    "at": moment,
+                    "client": _client(self.context.client),
+                    "actor": self.context.actor,
+                    "method": self.context.method,
+                    "path": self.context.path,
+                    "operation": operation,
+                    "resource_type": pending.resource_type,
+                    "resource_id": pending.resource_id,
+                    "resource_name": pending.name,
+                    "status": _status(self.context.method, operation),
+                    "changes": changes,
+                    "detail": None,
+                }
+            )
+        return rows
+
+    def flush(self) -> int:
+        """Write the noted changes on the unit of work's connection; return how many rows."""
+        rows = self.changes()
+        if rows:
+            self.connection.execute(insert(activity), rows)
+        self._pending.clear()
+        return len(rows)
+
+
+def _member_change(label: str, ids: list[str]) -> dict[str, Any]:
+    shown = ids[:MAX_LISTED_MEMBERS]
+    more = len(ids) - len(shown)
+    return {"path": label, "old": None, "new": shown + ([f"… {more} more"] if more else [])}
+
+
+def _status(method: str, operation: str) -> int:
+    if operation == "create" and method == "POST":
+        return 201
+    if operation == "delete" and method == "DELETE":
+        return 204
+    return 200
+
+
+def _client(client: str | None) -> str | None:
+    return None if client is None else client[:300]
+
+
+# -- failures and admin actions ----------------------------------------------------------
+def record_failure(
+    database: Database,
+    tenant_id: str,
+    context: RequestContext,
+    status: int,
+    detail: str | None,
+    *,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+) -> None:
+    """Record a failed request in a transaction of its own; never raises."""
+    try:
+        with database.connect(write=True) as connection:
+            append(
+                connection,
+                tenant_id,
+                context,
+                operation=_operation_of(context.method),
+                status=status,
+                detail=detail,
+                resource_type=resource_type,
+                resource_id=resource_id,
+            )
+    except Exception:  # the log must never turn a failure into a different one
+        log.exception("could not record a failed request")
+
+
+def _operation_of(method: str) -> str:
+    return {
+        "POST": "create",
+        "PUT": "replace",
+        "PATCH": "update",
+        "DELETE": "delete",
+        "GET": "read",
+    }.get(method, method.lower())
+
+
+def append(
+    connection: Connection,
+    tenant_id: str,
+    context: RequestContext,
+    *,
+    operation: str,
+    status: int,
+    detail: str | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    resource_name: str | None = None,
+    changes: list[dict[str, Any]] | None = None,
+) -> None:
+    """Append one row on the given connection (inside the caller's transaction)."""
+    connection.execute(
+        insert(activity).values(
+            tenant_id=tenant_id,
+            at=now(),
+            client=_client(context.client),
+            actor=context.actor,
+            method=context.method,
+            path=context.path,
+            operation=operation,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            resource_name=resource_name,
+            status=status,
+            changes=changes or [],
+            detail=None if detail is None else detail[:2000],
+        )
+    )
+
+
+# -- reading -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ActivityFilter:
+    """Which rows a page shows: outcome, resource type or id, and a time window."""
+
+    outcome: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _conditions(tenant_id: str, selected: ActivityFilter) -> list[Any]:
+    c = activity.c
+    conditions: list[Any] = [c.tenant_id == tenant_id]
+    if selected.outcome == "failure":
+        conditions.append(c.status >= 400)
+    elif selected.outcome == "success":
+        conditions.append(c.status < 400)
+    if selected.resource_type:
+        conditions.append(c.resource_type == selected.resource_type)
+    if selected.resource_id:
+        conditions.append(c.resource_id == selected.resource_id)
+    if selected.since is not None:
+        conditions.append(c.at >= selected.since)
+    if selected.until is not None:
+        conditions.append(c.at < selected.until)
+    return conditions
+
+
+def _entry_of(row: Any) -> Entry:
+    return Entry(
+        id=row.pk,
+        at=row.at,
+        client=row.client,
+        actor=row.actor,
+        method=row.method,
+        path=row.path,
+        operation=row.operation,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        resource_name=row.resource_name,
+        status=row.status,
+        changes=list(row.changes or []),
+        detail=row.detail,
+    )
+
+
+def page(
+    connection: Connection,
+    tenant_id: str,
+    selected: ActivityFilter,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, list[Entry]]:
+    """The total matching and one page of rows, newest first."""
+    conditions = _conditions(tenant_id, selected)
+    total = connection.execute(
+        select(func.count()).select_from(activity).where(*conditions)
+    ).scalar_one()
+    rows = connection.execute(
+        select(activity)
+        .where(*conditions)
+        .order_by(activity.c.at.desc(), activity.c.pk.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, [_entry_of(row) for row in rows]
+
+
+CSV_COLUMNS = (
+    "time",
+    "client",
+    "actor",
+    "method",
+    "path",
+    "operation",
+    "resource_type",
+    "resource_id",
+    "resource_name",
+    "status",
+    "outcome",
+    "changes",
+    "detail",
+)
+
+
+def _csv_cell(value: str | None) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value or ""
+
+
+def export_csv(connection: Connection, tenant_id: str, selected: ActivityFilter) -> Iterator[str]:
+    """The matching rows as CSV text, header first, newest first, in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    rows = connection.execute(
+        select(activity)
+        .where(*_conditions(tenant_id, selected))
+        .order_by(activity.c.at.desc(), activity.c.pk.desc())
+    )
+    for count, row in enumerate(rows, start=1):
+        entry = _entry_of(row)
+        writer.writerow(
+            [
+                entry.at.isoformat(timespec="seconds") + "Z",
+                _csv_cell(entry.client),
+                _csv_cell(entry.actor),
+                entry.method,
+                _csv_cell(entry.path),
+                entry.operation,
+                entry.resource_type or "",
+                entry.resource_id or "",
+                _csv_cell(entry.resource_name),
+                entry.status,
+                entry.outcome,
+                _csv_cell(
+                    "; ".join(f"{c['path']}: {c['old']!r} → {c['new']!r}" for c in entry.changes)
+                ),
+                _csv_cell(entry.detail),
+            ]
+        )
+        if count % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Recent activity of a tenant: counts in a window and the last entries' outcomes."""
+
+    changes: int
+    failures: int
+    last_at: datetime | None
+    recent_failure_ratio: float
+    recent_count: int
+
+
+def summary(connection: Connection, tenant_id: str, window: timedelta, recent: int = 20) -> Summary:
+    """Changes and failures in ``window``, and the failure ratio of the last ``recent`` rows."""
+    since = now() - window
+    c = activity.c
+    counted = connection.execute(
+        select(
+            func.count().filter(c.status < 400),
+            func.count().filter(c.status >= 400),
+        ).where(c.tenant_id == tenant_id, c.at >= since)
+    ).one()
+    last_at = connection.execute(
+        select(func.max(c.at)).where(c.tenant_id == tenant_id)
+    ).scalar_one()
+    statuses = [
+        status
+        for (status,) in connection.execute(
+            select(c.status)
+            .where(c.tenant_id == tenant_id, c.at >= since)
+            .order_by(c.at.desc(), c.pk.desc())
+            .limit(recent)
+        )
+    ]
+    ratio = sum(1 for s in statuses if s >= 400) / len(statuses) if statuses else 0.0
+    return Summary(int(counted[0]), int(counted[1]), last_at, ratio, len(statuses))
+
+
+def prune(connection: Connection, days: int, tenant_id: str | None = None) -> int:
+    """Delete rows older than ``days`` days (of one tenant, or all); return how many."""
+    condition = activity.c.at < now() - timedelta(days=days)
+    if tenant_id is not None:
+        condition = condition & (activity.c.tenant_id == tenant_id)
+    return int(connection.execute(delete(activity).where(condition)).rowcount or 0)
+
+
+class Pruner:
+    """Prunes every tenant's activity at most once per ``interval`` seconds (per process)."""
+
+    def __init__(self, days: int = DEFAULT_RETENTION_DAYS, interval: float = 3600.0) -> None:
+        self.days = days
+        self.interval = interval
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def maybe_prune(self, database: Database) -> int | None:
+        """Prune if the interval has passed since the last run; return rows deleted or None."""
+        with self._lock:
+            moment = time.monotonic()
+            if moment < self._next:
+                return None
+            self._next = moment + self.interval
+        with database.connect(write=True) as connection:
+            return prune(connection, self.days)

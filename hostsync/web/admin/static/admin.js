@@ -1,0 +1,44 @@
+// hostsync admin console: copy buttons, confirmation prompts, live filters. No dependencies.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      if (!field) { return; }
+      var done = function () {
+        button.textContent = "Copied";
+        setTimeout(function () { button.textContent = "Copy"; }, 2000);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () {
+          field.select(); document.execCommand("copy"); done();
+        });
+      } else {
+        field.select(); document.execCommand("copy"); done();
+      }
+    });
+  });
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+  document.querySelectorAll("form[data-live]").forEach(function (form) {
+    var timer = null;
+    var submit = function () { form.requestSubmit ? form.requestSubmit() : form.submit(); };
+    form.querySelectorAll("select").forEach(function (select) {
+      select.addEventListener("change", submit);
+    });
+    form.querySelectorAll("input[type=search]").forEach(function (input) {
+      input.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(submit, 400);
+      });
+    });
+  });
+  var search = document.querySelector("form[data-live] input[type=search]");
+  if (search && search.value) {
+    search.focus();
+    search.setSelectionRange(search.value.length, search.value.length);
+  }
+})();

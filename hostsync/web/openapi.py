@@ -1,0 +1,345 @@
+"""The OpenAPI 3.0 description of the SCIM API, served at ``/openapi.json``.
+
+Hand-written from the routes in :mod:`hostsync.web.scim_routes`: it describes what a client
+may send (paths, parameters, bodies) and the status codes and media type it gets back. The
+resource schemas are deliberately open (``additionalProperties``): the authoritative schema of
+each resource is the SCIM ``/Schemas`` endpoint. schemathesis runs against this document
+(tests/hardening/test_schemathesis.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hostsync.config import SCIM_PREFIX
+
+SCIM_JSON = "application/scim+json"
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {SCIM_JSON: {"schema": schema}, "application/json": {"schema": schema}}
+
+
+def _responses(success: dict[str, Any], *errors: int) -> dict[str, Any]:
+    responses = dict(success)
+    for status in (400, 401, 429, 503, *errors):
+        responses[str(status)] = {
+            "description": "SCIM error (RFC 7644 §3.12)",
+            "content": {SCIM_JSON: {"schema": _ERROR}},
+        }
+    return responses
+
+
+def _ok(description: str, schema: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    return {str(status): {"description": description, "content": {SCIM_JSON: {"schema": schema}}}}
+
+
+_LIST_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "filter", "in": "query", "schema": {"type": "string", "maxLength": 4096}},
+    {"name": "startIndex", "in": "query", "schema": {"type": "integer"}},
+    {"name": "count", "in": "query", "schema": {"type": "integer"}},
+    {"name": "sortBy", "in": "query", "schema": {"type": "string"}},
+    {
+        "name": "sortOrder",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["ascending", "descending"]},
+    },
+    {"name": "attributes", "in": "query", "schema": {"type": "string"}},
+    {"name": "excludedAttributes", "in": "query", "schema": {"type": "string"}},
+]
+_PROJECTION_PARAMETERS = _LIST_PARAMETERS[-2:]
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string"}}
+
+
+def _resource_paths(endpoint: str, schema_ref: str) -> dict[str, Any]:
+    resource = {"$ref": f"#/components/schemas/{schema_ref}"}
+    listing = {"$ref": "#/components/schemas/ListResponse"}
+    name = endpoint.strip("/")
+    return {
+        f"{SCIM_PREFIX}{endpoint}": {
+            "get": {
+                "operationId": f"list{name}",
+                "parameters": _LIST_PARAMETERS,
+                "responses": _responses(_ok("A page of resources", listing)),
+            },
+            "post": {
+                "operationId": f"create{name}",
+                "requestBody": {"required": True, "content": _json(resource)},
+                "responses": _responses(_ok("Created", resource, 201), 409, 413, 415),
+            },
+        },
+        f"{SCIM_PREFIX}{endpoint}/.search": {
+            "post": {
+                "operationId": f"search{name}",
+                "requestBody": {
+                    "required": True,
+                    "content": _json({"$ref": "#/components/schemas/SearchRequest"}),
+                },
+                "responses": _responses(_ok("A page of resources", listing), 413, 415),
+            }
+        },
+        f"{SCIM_PREFIX}{endpoint}/{{id}}": {
+            "parameters": [_ID],
+            "get": {
+                "operationId": f"get{name}",
+                "parameters": [
+                    *_PROJECTION_PARAMETERS,
+                    {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+                ],
+                "responses": _responses(
+                    {**_ok("The resource", resource), "304": {"description": "Not modified"}},
+                    404,
+                ),
+            },
+            "put": {
+                "operationId": f"replace{name}",
+                "parameters": [*_PROJECTION_PARAMETERS, _IF_MATCH],
+                "requestBody": {"required": True, "content": _json(resource)},
+                "responses": _responses(_ok("Replaced", resource), 404, 409, 412, 413, 415),
+            },
+            "patch": {
+                "operationId": f"patch{name}",
+                "parameters": [*_PROJECTION_PARAMETERS, _IF_MATCH],
+                "requestBody": {
+                    "required": True,
+                    "content": _json({"$ref": "#/components/schemas/PatchOp"}),
+                },
+                "responses": _responses(
+                    {**_ok("Patched", resource), "204": {"description": "Patched"}},
+                    404,
+                    409,
+                    412,
+                    413,
+                    415,
+                ),
+            },
+            "delete": {
+                "operationId": f"delete{name}",
+                "parameters": [_IF_MATCH],
+                "responses": _responses({"204": {"description": "Deleted (soft)"}}, 404, 412),
+            },
+        },
+    }
+
+
+def _components() -> dict[str, Any]:
+    multi_valued = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "value": {"type": "string"},
+                "type": {"type": "string"},
+                "display": {"type": "string"},
+                "primary": {"type": "boolean"},
+            },
+            "additionalProperties": True,
+        },
+    }
+    return {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["schemas", "status"],
+                "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string"}},
+                    "status": {"type": "string"},
+                    "scimType": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+            },
+            "User": {
+                "type": "object",
+                "required": ["userName"],
+                "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string"}},
+                    "id": {"type": "string"},
+                    "externalId": {"type": "string"},
+                    "userName": {"type": "string"},
+                    "displayName": {"type": "string"},
+                    "title": {"type": "string"},
+                    "active": {"type": "boolean"},
+                    "name": {
+                        "type": "object",
+                        "properties": {
+                            "givenName": {"type": "string"},
+                            "familyName": {"type": "string"},
+                            "formatted": {"type": "string"},
+                        },
+                        "additionalProperties": True,
+                    },
+                    "emails": multi_valued,
+                    "phoneNumbers": multi_valued,
+                    "meta": _ANY_OBJECT,
+                },
+                "additionalProperties": True,
+            },
+            "Group": {
+                "type": "object",
+                "required": ["displayName"],
+                "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string"}},
+                    "id": {"type": "string"},
+                    "externalId": {"type": "string"},
+                    "displayName": {"type": "string"},
+                    "members": multi_valued,
+                    "meta": _ANY_OBJECT,
+                },
+                "additionalProperties": True,
+            },
+            "PatchOp": {
+                "type": "object",
+                "required": ["schemas", "Operations"],
+                "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string"}},
+                    "Operations": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["op"],
+                            "properties": {
+                                "op": {"type": "string", "enum": ["add", "replace", "remove"]},
+                                "path": {"type": "string"},
+                                "value": {},
+                            },
+                        },
+                    },
+                },
+            },
+            "SearchRequest": {
+                "type": "object",
+                "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string"}},
+                    "filter": {"type": "string"},
+                    "startIndex": {"type": "integer"},
+                    "count": {"type": "integer"},
+                    "sortBy": {"type": "string"},
+                    "sortOrder": {"type": "string"},
+                    "attributes": {"type": "array", "items": {"type": "string"}},
+                    "excludedAttributes": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "ListResponse": {
+                "type": "object",
+                "required": ["schemas", "totalResults"],
+                "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string"}},
+                    "totalResults": {"type": "integer"},
+                    "startIndex": {"type": "integer"},
+                    "itemsPerPage": {"type": "integer"},
+                    "Resources": {"type": "array", "items": _ANY_OBJECT},
+                },
+            },
+            "BulkRequest": {
+                "type": "object",
+                "required": ["schemas", "Operations"],
+                "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string"}},
+                    "failOnErrors": {"type": "integer"},
+                    "Operations": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["method", "path"],
+                            "properties": {
+                                "method": {
+                                    "type": "string",
+                                    "enum": ["POST", "PUT", "PATCH", "DELETE"],
+                                },
+                                "path": {"type": "string"},
+                                "bulkId": {"type": "string"},
+                                "version": {"type": "string"},
+                                "data": {},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document of the SCIM API."""
+    p = SCIM_PREFIX
+    discovery = _ok("A discovery document", _ANY_OBJECT)
+    paths: dict[str, Any] = {
+        f"{p}/ServiceProviderConfig": {
+            "get": {
+                "operationId": "serviceProviderConfig",
+                "security": [],
+                "responses": _responses(discovery),
+            }
+        },
+        f"{p}/ResourceTypes": {
+            "get": {"operationId": "resourceTypes", "responses": _responses(discovery)}
+        },
+        f"{p}/ResourceTypes/{{typeId}}": {
+            "get": {
+                "operationId": "resourceType",
+                "parameters": [
+                    {"name": "typeId", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": _responses(discovery, 404),
+            }
+        },
+        f"{p}/Schemas": {"get": {"operationId": "schemas", "responses": _responses(discovery)}},
+        f"{p}/Schemas/{{schemaId}}": {
+            "get": {
+                "operationId": "schema",
+                "parameters": [
+                    {
+                        "name": "schemaId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": _responses(discovery, 404),
+            }
+        },
+        **_resource_paths("/Users", "User"),
+        **_resource_paths("/Groups", "Group"),
+        f"{p}/.search": {
+            "post": {
+                "operationId": "searchAll",
+                "requestBody": {
+                    "required": True,
+                    "content": _json({"$ref": "#/components/schemas/SearchRequest"}),
+                },
+                "responses": _responses(
+                    _ok("A page of resources", {"$ref": "#/components/schemas/ListResponse"}),
+                    413,
+                    415,
+                ),
+            }
+        },
+        f"{p}/Bulk": {
+            "post": {
+                "operationId": "bulk",
+                "requestBody": {
+                    "required": True,
+                    "content": _json({"$ref": "#/components/schemas/BulkRequest"}),
+                },
+                "responses": _responses(_ok("Bulk results", _ANY_OBJECT), 413, 415),
+            }
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "hostsync SCIM 2.0 API",
+            "version": "2.0",
+            "description": "RFC 7643/7644 service provider for a visitor-management host "
+            "directory. Authenticate with 'Authorization: Bearer <API key>'.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": _components(),
+    }

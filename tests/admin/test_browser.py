@@ -1,0 +1,160 @@
+"""Browser tests: Playwright drives Debian's Chromium against a live server on loopback.
+
+Never downloads a browser. ``scripts/install`` installs Debian's Chromium; without it (or the
+``playwright`` package) the test fails rather than skipping, so a missing install shows.
+Screenshots of each page are written to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import playwright.sync_api as playwright_api
+import pytest
+import uvicorn
+
+from hostsync.config import SCIM_PREFIX, Settings
+from hostsync.store.database import Database
+from tests.admin.conftest import PASSWORD, console_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+assert CHROMIUM.exists(), "the browser tests need Debian's chromium at /usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(database: Database) -> Iterator[str]:
+    """The composed app served by uvicorn in a thread on a free loopback port."""
+    settings = Settings(key_cache_seconds=0)
+    port = _free_port()
+    config = uvicorn.Config(
+        console_app(database, settings), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _nav(page: object, name: str) -> object:
+    """A link of the main navigation."""
+    main = page.get_by_role("navigation", name="Main")  # type: ignore[attr-defined]
+    return main.get_by_role("link", name=name, exact=True)
+
+
+def test_admin_connects_entra_and_watches_provisioning(
+    live_server: str, admin_email: str, database: Database
+) -> None:
+    """Sign in, generate a key, provision with it, see it logged, revoke it, get 401."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{live_server}/")
+            page.get_by_label("E-mail").fill(admin_email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.screenshot(path=str(SCREENSHOTS / "signin.png"))
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{live_server}/")
+            assert page.get_by_role("heading", name="Sync status").is_visible()
+
+            _nav(page, "Integrations").click()
+            tenant_url = page.get_by_test_id("tenant-url").input_value()
+            assert tenant_url == f"{live_server}{SCIM_PREFIX}"
+            page.get_by_label("Label").fill("Entra production")
+            page.get_by_role("button", name="Generate key").click()
+            key = page.get_by_test_id("new-key").input_value()
+            assert key.startswith("hsk_")
+            page.screenshot(path=str(SCREENSHOTS / "entra-key.png"), full_page=True)
+
+            headers = {"Authorization": f"Bearer {key}", "User-Agent": "Azure AD SCIM Test"}
+            created = httpx.post(
+                f"{tenant_url}/Users",
+                headers=headers,
+                json={
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "browser.host@contoso.com",
+                    "displayName": "Browser Host",
+                    "emails": [{"value": "browser.host@contoso.com", "primary": True}],
+                },
+            )
+            assert created.status_code == 201
+            host_id = created.json()["id"]
+            group = httpx.post(
+                f"{tenant_url}/Groups",
+                headers=headers,
+                json={"displayName": "Lobby hosts", "members": [{"value": host_id}]},
+            )
+            assert group.status_code == 201
+            assert httpx.get(f"{tenant_url}/Users/nope", headers=headers).status_code == 404
+
+            _nav(page, "Activity").click()
+            row = page.locator("table.activity tbody tr", has_text="browser.host@contoso.com")
+            assert row.first.is_visible()
+            assert "Azure AD SCIM Test" in row.first.inner_text()
+            page.screenshot(path=str(SCREENSHOTS / "activity.png"), full_page=True)
+
+            _nav(page, "Hosts").click()
+            page.get_by_label("Search").fill("browser")
+            page.get_by_role("button", name="Filter").click()
+            page.screenshot(path=str(SCREENSHOTS / "hosts.png"), full_page=True)
+            page.get_by_role("link", name="Browser Host").click()
+            assert page.get_by_role("link", name="Lobby hosts").is_visible()
+            page.screenshot(path=str(SCREENSHOTS / "host.png"), full_page=True)
+
+            _nav(page, "Groups").click()
+            page.screenshot(path=str(SCREENSHOTS / "groups.png"), full_page=True)
+            page.get_by_role("link", name="Lobby hosts").click()
+            page.screenshot(path=str(SCREENSHOTS / "group.png"), full_page=True)
+
+            _nav(page, "Sync status").click()
+            page.screenshot(path=str(SCREENSHOTS / "status.png"), full_page=True)
+
+            _nav(page, "Integrations").click()
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.get_by_role("button", name="Revoke key Entra production").click()
+            assert page.get_by_role("status").inner_text().startswith("Key revoked")
+            page.screenshot(path=str(SCREENSHOTS / "entra-revoked.png"), full_page=True)
+            assert httpx.get(f"{tenant_url}/Users", headers=headers).status_code == 401
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.context.add_cookies(page.context.cookies())
+            phone.goto(f"{live_server}/activity")
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            wide = phone.evaluate(
+                "Array.from(document.querySelectorAll('body *')).filter("
+                "e => e.getBoundingClientRect().right > 391 && !e.closest('.scroll'))"
+                ".map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)"
+            )
+            assert width <= 390, f"sideways scroll at phone width ({width}px): {wide}"
+            phone.screenshot(path=str(SCREENSHOTS / "activity-phone.png"), full_page=True)
+        finally:
+            browser.close()
