@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hostsync.config import SCIM_PREFIX, Settings
+from hostsync.scim.bounds import Bounds, check_bounds
 from hostsync.scim.bulk import BulkProcessor, search_all
 from hostsync.scim.errors import (
     InvalidSyntaxError,
@@ -36,6 +37,7 @@ from hostsync.web.rendering import scim_response
 Work = Callable[[Directory], ScimResult]
 Build = Callable[[], Awaitable[Work]]
 _JSON_TYPES = ("application/json", "application/scim+json")
+BODY_BOUNDS = Bounds()
 
 
 class ScimEndpoints:
@@ -92,9 +94,11 @@ class ScimEndpoints:
         if b"\\u0000" in raw:
             raise InvalidValueError("Values cannot contain the NUL character (U+0000)")
         try:
-            return orjson.loads(raw)
+            decoded = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidSyntaxError(f"The body is not valid JSON: {exc}") from None
+        check_bounds(decoded, BODY_BOUNDS)
+        return decoded
 
     async def run(self, request: Request, build: Build, *, write: bool) -> Response:
         """Authenticate, build the work (parse the request), run it in one transaction."""

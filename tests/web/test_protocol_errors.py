@@ -149,3 +149,22 @@ async def test_unexpected_failure_is_a_generic_scim_500(
         response = await client.get("/Users")
     assert_error(response, 500)
     assert "secret" not in response.text
+
+
+async def test_deep_or_huge_bodies_are_refused_and_change_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    """A body nested too deep is 400 invalidSyntax; an over-long value 400 invalidValue."""
+    deep: object = "x"
+    for _ in range(40):
+        deep = [deep]
+    response = await client.post("/Users", json={"userName": "deep@contoso.com", "title": deep})
+    assert_error(response, 400, "invalidSyntax")
+    long_value = await client.post(
+        "/Users", json={"userName": "long@contoso.com", "title": "x" * 70_000}
+    )
+    assert_error(long_value, 400, "invalidValue")
+    listed = await client.get(
+        "/Users", params={"filter": 'userName sw "deep" or userName sw "long"'}
+    )
+    assert listed.json()["totalResults"] == 0
