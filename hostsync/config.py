@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     """Most operations one PATCH request may carry."""
     inline_members_max: int = Field(default=1000, ge=0)
     """Groups with more members answer PATCH without ``members`` unless asked for them."""
+    request_count_flush_seconds: float = Field(default=5.0, ge=0)
+    """How often each process adds its in-memory request counts to the database."""
     activity_retention_days: int = Field(default=90, ge=1)
     """How long the provisioning activity log keeps entries before pruning them."""
     key_cache_seconds: float = Field(default=5.0, ge=0)

@@ -24,10 +24,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hostsync.scim.ports import Directory, GroupRef, Member, Page, Selection, Stored
 from hostsync.scim.resources import Document
-from hostsync.store.admin_tables import activity
+from hostsync.store.admin_tables import activity, request_counts
 from hostsync.store.directory import now
 
 if TYPE_CHECKING:
@@ -680,3 +682,75 @@ class Pruner:
             self._next = moment + self.interval
         with database.connect(write=True) as connection:
             return prune(connection, self.days)
+
+
+class RequestCounter:
+    """Counts authenticated SCIM requests per tenant and hour, in memory, flushed in batches.
+
+    Counting costs a dictionary update; the totals reach the ``request_counts`` table at most
+    every ``flush_seconds`` (and when the application stops), so a crash loses at most that
+    many seconds of counts. Reads are counted too, which the activity log does not record.
+    """
+
+    def __init__(self, flush_seconds: float = 5.0) -> None:
+        self.flush_seconds = flush_seconds
+        self._pending: dict[tuple[str, datetime], list[int]] = {}
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+
+    def count(self, tenant_id: str, *, failed: bool) -> bool:
+        """Count one request; return True when a flush is due."""
+        hour = now().replace(minute=0, second=0, microsecond=0)
+        with self._lock:
+            totals = self._pending.setdefault((tenant_id, hour), [0, 0])
+            totals[0] += 1
+            totals[1] += int(failed)
+            return time.monotonic() - self._last_flush >= self.flush_seconds
+
+    def flush(self, database: Database) -> None:
+        """Add the pending counts to the table, in one short transaction."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        if not pending:
+            return
+        rows = [
+            {"tenant_id": tenant, "hour": hour, "requests": totals[0], "errors": totals[1]}
+            for (tenant, hour), totals in pending.items()
+        ]
+        dialect_insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
+        statement = dialect_insert(request_counts)
+        statement = statement.on_conflict_do_update(
+            index_elements=["tenant_id", "hour"],
+            set_={
+                "requests": request_counts.c.requests + statement.excluded.requests,
+                "errors": request_counts.c.errors + statement.excluded.errors,
+            },
+        )
+        with database.connect(write=True) as connection:
+            connection.execute(statement, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTotals:
+    """Requests and failed requests in a window."""
+
+    requests: int
+    errors: int
+
+    @property
+    def error_ratio(self) -> float:
+        """Failed requests as a share of all requests (0 when there were none)."""
+        return self.errors / self.requests if self.requests else 0.0
+
+
+def request_totals(connection: Connection, tenant_id: str, window: timedelta) -> RequestTotals:
+    """Requests and errors counted for the tenant in the last ``window`` (whole hours)."""
+    since = (now() - window).replace(minute=0, second=0, microsecond=0)
+    c = request_counts.c
+    requests, errors = connection.execute(
+        select(func.coalesce(func.sum(c.requests), 0), func.coalesce(func.sum(c.errors), 0)).where(
+            c.tenant_id == tenant_id, c.hour >= since
+        )
+    ).one()
+    return RequestTotals(int(requests), int(errors))

@@ -53,3 +53,13 @@ activity = Table(
     Index("ix_activity_tenant_id_at", "tenant_id", "at"),
     Index("ix_activity_tenant_id_resource_id", "tenant_id", "resource_id"),
 )
+
+request_counts = Table(
+    "request_counts",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("hour", DateTime, primary_key=True),
+    Column("requests", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+)
+"""Authenticated SCIM requests and failed ones per tenant and hour (reads included)."""

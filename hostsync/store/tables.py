@@ -147,6 +147,9 @@ memberships = Table(
     Column("member_type", String(8), nullable=False),
     Column("display", Text, nullable=True),
     Index("ix_memberships_member_id", "member_id"),
+    # Covers the per-group queries (count up to N, list, remove) with the tenant check, so
+    # they read the index only, never the table rows.
+    Index("ix_memberships_group_tenant_member", "group_id", "tenant_id", "member_id"),
 )
 
 # Live (not deleted) users and groups per tenant, kept by SqlDirectory in the same transaction

@@ -125,6 +125,7 @@ class CollapseSlashes:
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     yield
     await app.state.rate_limiter.aclose()
+    await run_in_threadpool(app.state.request_counter.flush, app.state.database)
 
 
 def create_app(
@@ -165,6 +166,7 @@ def create_app(
     app.state.database = database
     app.state.settings = settings
     app.state.authenticator = authenticator
+    app.state.request_counter = endpoints.request_counter
     limiter = rate_limiter if rate_limiter is not None else TenantRateLimiter(settings)
     app.state.rate_limiter = limiter
     app.add_middleware(RateLimitMiddleware, limiter=limiter)

@@ -24,6 +24,24 @@ class ApiKeyAuthenticator:
         self._cache: dict[str, tuple[Credential, float]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, authorization: str | None) -> Credential | None:
+        """The credential if this header's key was verified within ``ttl``; no I/O.
+
+        Lets the event loop skip a worker-thread hop for the usual request; None means "call
+        :meth:`credential`" (which also raises the 401s).
+        """
+        if not authorization:
+            return None
+        try:
+            key_digest = digest(_bearer(authorization))
+        except UnauthorizedError:
+            return None
+        with self._lock:
+            cached = self._cache.get(key_digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return None
+
     def credential(self, authorization: str | None) -> Credential:
         """Return the credential for the header, or raise 401."""
         key = _bearer(authorization)

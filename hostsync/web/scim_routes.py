@@ -31,6 +31,7 @@ from hostsync.scim.query import build_list_query, search_request_params
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, ResourceType
 from hostsync.scim.service import ScimResult, ScimService
 from hostsync.store.database import Database
+from hostsync.store.tenants import Credential
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.rendering import scim_response
 
@@ -102,9 +103,7 @@ class ScimEndpoints:
 
     async def run(self, request: Request, build: Build, *, write: bool) -> Response:
         """Authenticate, build the work (parse the request), run it in one transaction."""
-        credential = await run_in_threadpool(
-            self.authenticator.credential, request.headers.get("authorization")
-        )
+        credential = await self.credential(request)
         work = await build()
 
         def in_transaction() -> ScimResult:
@@ -112,6 +111,18 @@ class ScimEndpoints:
                 return work(directory)
 
         return scim_response(await run_in_threadpool(in_transaction))
+
+    async def credential(self, request: Request) -> Credential:
+        """The request's credential, or 401.
+
+        A key verified within the cache's lifetime is answered without leaving the event loop;
+        otherwise the lookup runs in a worker thread.
+        """
+        header = request.headers.get("authorization")
+        credential = self.authenticator.cached(header)
+        if credential is None:
+            credential = await run_in_threadpool(self.authenticator.credential, header)
+        return credential
 
     def projection(self, request: Request, resource_type: ResourceType) -> Projection:
         """``attributes`` / ``excludedAttributes`` of the query string."""
@@ -138,7 +149,7 @@ class ScimEndpoints:
 
     async def resource_types(self, request: Request) -> Response:
         """GET /ResourceTypes[/{id}]."""
-        await run_in_threadpool(self.authenticator.credential, request.headers.get("authorization"))
+        await self.credential(request)
         type_id = request.path_params.get("type_id")
         base = self.base_url(request)
         if type_id is None:
@@ -147,7 +158,7 @@ class ScimEndpoints:
 
     async def schemas(self, request: Request) -> Response:
         """GET /Schemas[/{urn}]."""
-        await run_in_threadpool(self.authenticator.credential, request.headers.get("authorization"))
+        await self.credential(request)
         schema_id = request.path_params.get("schema_id")
         base = self.base_url(request)
         if schema_id is None:

@@ -7,7 +7,9 @@ Screenshots of each page are written to docs/screenshots/.
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +25,12 @@ from hostsync.store.database import Database
 from tests.admin.conftest import PASSWORD, console_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# docs/screenshots is refreshed when HOSTSYNC_SCREENSHOTS=1; otherwise a temporary folder.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("HOSTSYNC_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "hostsync-screenshots"
+)
 ARGS = [
     "--no-sandbox",
     "--headless",
@@ -49,7 +56,10 @@ def live_server(database: Database) -> Iterator[str]:
     settings = Settings(key_cache_seconds=0)
     port = _free_port()
     config = uvicorn.Config(
-        console_app(database, settings), host="127.0.0.1", port=port, log_level="warning"
+        console_app(database, settings.model_copy(update={"request_count_flush_seconds": 0})),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -215,4 +215,29 @@ async def test_activity_filters_and_csv(
     assert exported.headers["content-type"].startswith("text/csv")
     assert "Okta SCIM" in exported.text
     status = await signed_in.get("/")
-    assert "Failed requests, last 24 h" in status.text
+    assert "Request errors, last 24 h" in status.text
+
+
+async def test_status_counts_requests_and_warns_of_quarantine(
+    database: Database, settings: Settings, admin_email: str, api_key: str
+) -> None:
+    """Requests and errors of the last 24 hours are counted; mostly failing → a warning."""
+    app = console_app(database, settings.model_copy(update={"request_count_flush_seconds": 0}))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        assert (await sign_in(http, admin_email)).status_code == 303
+        scim = {"Authorization": f"Bearer {api_key}"}
+        for _ in range(3):
+            ok = await http.get("/v1/usersync/SCIM/Users", headers=scim)
+            assert ok.status_code == 200
+        calm = await http.get("/")
+        assert "Most recent provisioning requests failed" not in calm.text
+        assert re.search(r"SCIM requests, last 24 h</dt><dd>3</dd>", calm.text)
+        for _ in range(9):
+            missing = await http.get("/v1/usersync/SCIM/Users/nope", headers=scim)
+            assert missing.status_code == 404
+        alarmed = await http.get("/")
+    assert re.search(r"SCIM requests, last 24 h</dt><dd>12</dd>", alarmed.text)
+    assert re.search(r"Request errors, last 24 h</dt><dd[^>]*>9</dd>", alarmed.text)
+    assert "Most recent provisioning requests failed" in alarmed.text

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +21,7 @@ from hostsync.scim.service import ScimResult
 from hostsync.store.activity import (
     RecordingDirectory,
     RequestContext,
+    RequestCounter,
     record_failure,
 )
 from hostsync.web.rendering import scim_response
@@ -41,7 +44,15 @@ def _resource_of(request: Request) -> tuple[str | None, str | None]:
 
 
 class RecordingScimEndpoints(ScimEndpoints):
-    """The SCIM endpoints, writing the provisioning activity log as they go."""
+    """The SCIM endpoints, writing the provisioning activity log as they go.
+
+    They also count every authenticated request (reads included) per tenant and hour in
+    :attr:`request_counter`, for the sync status page; the application flushes it on stop.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_counter = RequestCounter(self.settings.request_count_flush_seconds)
 
     async def run(self, request: Request, build: Build, *, write: bool) -> Response:
         """Authenticate, build, run in one transaction that also writes the activity rows."""
@@ -65,14 +76,21 @@ class RecordingScimEndpoints(ScimEndpoints):
 
             result = await run_in_threadpool(in_transaction)
         except ScimError as exc:
+            await self._count(credential.tenant_id, failed=True)
             await self._failed(request, credential.tenant_id, context, exc.status, exc.detail)
             raise
         except Exception:
+            await self._count(credential.tenant_id, failed=True)
             await self._failed(
                 request, credential.tenant_id, context, 500, "Internal error (see server log)"
             )
             raise
+        await self._count(credential.tenant_id, failed=result.status >= 400)
         return scim_response(result)
+
+    async def _count(self, tenant_id: str, *, failed: bool) -> None:
+        if self.request_counter.count(tenant_id, failed=failed):
+            await run_in_threadpool(self.request_counter.flush, self.database)
 
     async def _failed(
         self,

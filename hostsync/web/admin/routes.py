@@ -49,7 +49,7 @@ PERIODS = {
     "30d": timedelta(days=30),
 }
 ACTIVITY_PAGE = 50
-QUARANTINE_RATIO = 0.5
+QUARANTINE_RATIO = 0.4
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -280,10 +280,17 @@ class AdminConsole:
                 tenant = tenant_store.get_tenant(connection, tenant_id)
                 counted = queries.counts(connection, tenant_id)
                 recent = activity_log.summary(connection, tenant_id, timedelta(days=1))
+                totals = activity_log.request_totals(connection, tenant_id, timedelta(days=1))
                 _, failures = activity_log.page(
                     connection, tenant_id, ActivityFilter(outcome="failure"), limit=5
                 )
-            return {"tenant": tenant, "counts": counted, "recent": recent, "failures": failures}
+            return {
+                "tenant": tenant,
+                "counts": counted,
+                "recent": recent,
+                "totals": totals,
+                "failures": failures,
+            }
 
         data = await run_in_threadpool(load)
         recent: activity_log.Summary = data["recent"]
@@ -291,7 +298,13 @@ class AdminConsole:
         last_request = max(
             (m for m in (counted.last_key_use, recent.last_at) if m is not None), default=None
         )
-        quarantine = recent.recent_count >= 5 and recent.recent_failure_ratio >= QUARANTINE_RATIO
+        totals: activity_log.RequestTotals = data["totals"]
+        # shared/spec entra-scim-wire.md §9.5: Entra quarantines a job when most of its calls
+        # fail (escrow: over 40 % of events). Warn on the day's request error ratio, or on the
+        # latest changes when the counters have not been flushed yet.
+        quarantine = (totals.requests >= 10 and totals.error_ratio > QUARANTINE_RATIO) or (
+            recent.recent_count >= 5 and recent.recent_failure_ratio >= 0.5
+        )
         return self.render(
             request,
             "status.html",

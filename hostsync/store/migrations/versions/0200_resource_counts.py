@@ -1,4 +1,4 @@
-"""resource_counts: live users and groups per tenant (unfiltered totalResults without COUNT)
+"""resource_counts (unfiltered totalResults without COUNT), covering index on memberships
 
 Revision ID: 0200
 Revises: 0100
@@ -21,6 +21,12 @@ def upgrade() -> None:
         sa.Column("live", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "resource", name=op.f("pk_resource_counts")),
     )
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_memberships_group_tenant_member",
+            ["group_id", "tenant_id", "member_id"],
+            unique=False,
+        )
     for table, resource in (("users", "User"), ("groups", "Group")):
         op.execute(
             f"INSERT INTO resource_counts (tenant_id, resource, live) "  # noqa: S608 - constants
@@ -30,4 +36,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.drop_index("ix_memberships_group_tenant_member")
     op.drop_table("resource_counts")
