@@ -112,3 +112,45 @@ def test_served_process_logs_no_access_lines_keys_or_filters(tmp_path: Path) -> 
     assert password not in output
     assert marker not in output
     assert "GET /v1/usersync" not in output and "HTTP/1.1" not in output
+
+
+async def test_admin_password_and_session_never_stored_in_clear(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The console's password and session token appear in no log line and no table row."""
+    import re
+
+    from hostsync.store.admins import create_admin
+
+    caplog.set_level(logging.DEBUG)
+    tenant_id, _ = new_tenant(database, "Console secrets")
+    password = "Adm-" + secrets.token_urlsafe(16)
+    email = f"admin-{tenant_id}@example.com"
+    with database.connect(write=True) as connection:
+        create_admin(connection, tenant_id, email, password)
+    app = create_app(Settings(key_cache_seconds=0), database)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        page = await http.get("/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        signed = await http.post(
+            "/signin",
+            data={"csrf": csrf.group(1), "email": email, "password": password, "next": "/"},
+        )
+        assert signed.status_code == 303
+        session_token = next(iter(http.cookies.values()))
+        wrong = await http.post(
+            "/signin",
+            data={"csrf": csrf.group(1), "email": email, "password": password + "x", "next": "/"},
+        )
+        assert wrong.status_code in (401, 403)
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records)
+    assert password not in logged and session_token not in logged
+    with database.connect(write=False) as connection:
+        for table in metadata.sorted_tables:
+            for row in connection.execute(select(table)):
+                text = repr(tuple(row))
+                assert password not in text, table.name
+                assert session_token not in text, table.name
