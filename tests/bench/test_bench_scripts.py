@@ -1,0 +1,130 @@
+"""The benchmark scripts work: the seeder, the wrk plumbing, and (when wrk is installed) a
+tiny end-to-end run. Correctness only: nothing here measures speed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import run as bench_run  # noqa: E402 - bench/ is a directory of scripts, not a package
+import seed as bench_seed  # noqa: E402
+
+from hostsync.store.database import Database  # noqa: E402
+from hostsync.store.tenants import authenticate  # noqa: E402
+
+
+def test_seeder_fills_a_tenant_and_writes_the_data_files(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    manifest = bench_seed.seed(url, tmp_path, 40, big_group=12, quiet=True)
+    assert manifest["users"] == 40
+    assert manifest["big_group_members"] == 12
+    assert manifest["small_group_members"] == 10
+    assert manifest["pool"] == 18
+    lines = (tmp_path / "users.tsv").read_text().splitlines()
+    assert len(lines) == 40
+    user_id, user_name, external_id = lines[7].split("\t")
+    assert user_name == bench_seed.user_name(7) and external_id == "ext-0000007"
+    assert len((tmp_path / "pool.tsv").read_text().split()) == 18
+    database = Database(url)
+    with database.connect(write=False) as connection:
+        credential = authenticate(connection, manifest["api_key"])
+    assert credential is not None and credential.tenant_id == manifest["tenant_id"]
+    with database.directory(manifest["tenant_id"], write=False) as directory:
+        user = directory.get_user(user_id)
+        members = directory.members_of([manifest["big_group_id"], manifest["small_group_id"]])
+    database.dispose()
+    assert user is not None and user.document["active"] is True
+    assert len(members[manifest["big_group_id"]]) == 12
+    assert len(members[manifest["small_group_id"]]) == 10
+
+
+def test_lua_manifest_and_wrk_command(tmp_path: Path) -> None:
+    manifest = {"api_key": 'hsk_a"b', "big_group_id": "g1", "small_group_id": "g2", "x": 1}
+    text = bench_run.write_lua_manifest(tmp_path, manifest).read_text()
+    assert text == 'return { api_key = "hsk_a\\"b", big_group_id = "g1", small_group_id = "g2" }\n'
+    command = bench_run.wrk_command(
+        "wrk",
+        "http://127.0.0.1:1",
+        "lookup",
+        tmp_path,
+        duration=2,
+        connections=16,
+        threads=1,
+        tag="t",
+        offset=5,
+        base="/v1/usersync/SCIM",
+        load_cpus=None,
+    )
+    assert command[:4] == ["wrk", "-t1", "-c16", "-d2s"]
+    assert command[-6:] == ["--", "lookup", str(tmp_path), "t", "5", "/v1/usersync/SCIM"]
+
+
+def test_every_scenario_has_a_lua_generator() -> None:
+    lua = (BENCH / "scim.lua").read_text()
+    for scenario in [*bench_run.SCENARIOS, "bare"]:
+        assert f'generators["{scenario}"]' in lua
+
+
+def test_parse_wrk_output() -> None:
+    output = 'Running 1s test\nBENCH {"requests":10,"p50_ms":1.5,"errors":0}\nRequests/sec: 10\n'
+    assert bench_run.parse_wrk_output(output) == {"requests": 10, "p50_ms": 1.5, "errors": 0}
+    with pytest.raises(bench_run.BenchError):
+        bench_run.parse_wrk_output("no figures")
+
+
+@pytest.mark.skipif(shutil.which("luac") is None, reason="luac is not installed")
+def test_lua_script_compiles(tmp_path: Path) -> None:
+    subprocess.run(["luac", "-p", str(BENCH / "scim.lua")], check=True)
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (bench/run installs it)"
+)
+def test_tiny_end_to_end_run_prints_json_lines_without_errors(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--users",
+            "60",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--connections",
+            "2",
+            "--scenarios",
+            ",".join(bench_run.SCENARIOS),
+            "--workdir",
+            str(tmp_path),
+            "--server-cpus",
+            "",
+            "--load-cpus",
+            "",
+            "--no-stack",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert records == [json.loads(line) for line in out.read_text().splitlines()]
+    figures = {r["scenario"]: r for r in records if r["scenario"] != "rss"}
+    assert set(figures) == set(bench_run.SCENARIOS)
+    for scenario, record in figures.items():
+        assert record["errors"] == 0, scenario
+        assert record["requests"] > 0, scenario
+        assert record["p50_ms"] <= record["p99_ms"], scenario
