@@ -1,7 +1,8 @@
 """``hostsync sync …``: run the provisioning engine from a job file.
 
 ``run JOB [--once] [--dry-run]``, ``plan JOB``, ``test JOB``, ``status JOB``,
-``logs JOB [--json] [--user UPN] [--status S]``, ``allow-deletes JOB`` and ``restart JOB``.
+``logs JOB [--json] [--user UPN] [--status S]``, ``on-demand JOB USER``, ``allow-deletes JOB``
+and ``restart JOB``. Long cycles print progress lines on stderr.
 State lives beside the job (``<job>.state.json``), logs in ``<job>.log.jsonl``. Errors are one
 line on stderr with exit code 2.
 
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import sys
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,9 +27,12 @@ from hostsync.engine.client import ScimClient
 from hostsync.engine.errors import EngineError
 from hostsync.engine.jobs import Job, load_job
 from hostsync.engine.notify import send_email
+from hostsync.engine.on_demand import OnDemandResult, provision_on_demand
 from hostsync.engine.planner import Create, Disable, Plan, SetManager, Skip, UpdateMembers
+from hostsync.engine.progress import Progress
 from hostsync.engine.reports import render_entry, shown
 from hostsync.engine.runner import CycleReport, Runner
+from hostsync.engine.schedule import run_cycles
 from hostsync.engine.sources import open_source
 from hostsync.engine.state import FileLogSink, FileSyncState
 
@@ -78,20 +82,24 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise SyncCliError(str(exc)) from None
 
 
+def _runner(job: Job, client: ScimClient, *, dry_run: bool) -> Runner:
+    return Runner(
+        job,
+        open_source(job.config.source.type, job.source_path),
+        FileSyncState(job.state_path),
+        FileLogSink(job.log_path),
+        client,
+        dry_run=dry_run,
+        mailer=lambda message: send_email(job.settings.smtp, message),
+        progress=Progress(sys.stderr),
+    )
+
+
 async def _cycle(
     job: Job, transport: httpx.AsyncBaseTransport | None, dry_run: bool
 ) -> CycleReport:
     async with _client(job, transport, dry_run=dry_run) as client:
-        runner = Runner(
-            job,
-            open_source(job.config.source.type, job.source_path),
-            FileSyncState(job.state_path),
-            FileLogSink(job.log_path),
-            client,
-            dry_run=dry_run,
-            mailer=lambda message: send_email(job.settings.smtp, message),
-        )
-        return await runner.run_cycle()
+        return await _runner(job, client, dry_run=dry_run).run_cycle()
 
 
 def _describe(plan: Plan) -> list[str]:
@@ -121,6 +129,14 @@ def _describe(plan: Plan) -> list[str]:
     return lines
 
 
+def _print_on_demand(result: OnDemandResult) -> None:
+    for number, step in enumerate(result.steps, 1):
+        click.echo(f"{number}. {step.name}: {step.status}: {step.description}")
+        for key, value in step.details.items():
+            shown_value = json.dumps(value, default=str) if not isinstance(value, str) else value
+            click.echo(f"     {key}: {shown_value}")
+
+
 def _print_report(report: CycleReport) -> None:
     counts = ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items())) or "nothing to do"
     click.echo(
@@ -145,10 +161,14 @@ def sync() -> None:
 @click.option("--dry-run", is_flag=True, help="Read and plan only; send no write request.")
 @click.pass_context
 def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
-    """Run cycles: the first is initial, later ones send only what changed."""
+    """Run cycles: the first is initial, later ones send only what changed.
+
+    Without --once, a cycle runs every interval_minutes (later while quarantined) until the job
+    is disabled after four weeks in quarantine.
+    """
     job = _load(job_path)
     transport = _transport(ctx)
-    while True:
+    if once or dry_run:
         report = _run(lambda: _cycle(job, transport, dry_run))
         if dry_run and report.plan is not None:
             for line in _describe(report.plan):
@@ -156,20 +176,20 @@ def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
             click.echo(f"dry run: {len(report.plan.actions())} actions planned, none sent")
         else:
             _print_report(report)
-        if once or dry_run:
-            if report.state == "Failed":
-                raise SyncCliError(f"cycle failed: {report.error}")
-            return
-        _wait(job)
-
-
-def _wait(job: Job) -> None:
-    state = FileSyncState(job.state_path).load()
-    seconds = job.settings.interval_minutes * 60
-    if state.quarantine is not None:
-        due = datetime.fromisoformat(state.quarantine.next_attempt.replace("Z", "+00:00"))
-        seconds = max(seconds, (due - datetime.now(UTC)).total_seconds())
-    time.sleep(seconds)
+        if report.state in {"Failed", "Disabled"}:
+            raise SyncCliError(f"cycle {report.state.lower()}: {report.error}")
+        return
+    last = _run(
+        lambda: run_cycles(
+            lambda: _cycle(job, transport, dry_run),
+            FileSyncState(job.state_path),
+            interval=timedelta(minutes=job.settings.interval_minutes),
+            now=lambda: datetime.now(UTC),
+            sleep=asyncio.sleep,
+            on_report=_print_report,
+        )
+    )
+    raise SyncCliError(f"job disabled: {last.error}")
 
 
 @sync.command("plan")
@@ -214,7 +234,12 @@ def status(job_path: Path) -> None:
         "last cycle": state.last_cycle,
         "quarantine": None,
         "staged deletions": len(state.staged),
+        "escrowed": len(state.escrows),
+        "disabled": state.disabled,
     }
+    if state.escrows:
+        due = min(state.escrows.values(), key=lambda escrow: escrow.next_attempt)
+        info["escrowed"] = f"{len(state.escrows)} (next retry {due.next_attempt})"
     if state.quarantine is not None:
         info["quarantine"] = {
             "reason": state.quarantine.reason,
@@ -256,6 +281,33 @@ def logs(
         click.echo(json.dumps(entry) if as_json else render_entry(entry))
 
 
+@sync.command("on-demand")
+@JOB_ARGUMENT
+@click.argument("user", metavar="USER")
+@click.option("--json", "as_json", is_flag=True, help="The steps and log entries as JSON.")
+@click.pass_context
+def on_demand(ctx: click.Context, job_path: Path, user: str, as_json: bool) -> None:
+    """Provision one user now (source id, UPN or mail) and print each step, as Entra does."""
+    job = _load(job_path)
+    transport = _transport(ctx)
+
+    async def provision() -> OnDemandResult:
+        async with _client(job, transport, dry_run=False) as client:
+            return await provision_on_demand(_runner(job, client, dry_run=False), user)
+
+    result = _run(provision)
+    if as_json:
+        steps = [
+            {"name": s.name, "status": s.status, "description": s.description, **s.details}
+            for s in result.steps
+        ]
+        click.echo(json.dumps({"steps": steps, "entries": result.entries}, default=str))
+    else:
+        _print_on_demand(result)
+    if result.status == "failure":
+        raise SyncCliError(f"on-demand provisioning of {user} failed")
+
+
 @sync.command("allow-deletes")
 @JOB_ARGUMENT
 def allow_deletes(job_path: Path) -> None:
@@ -283,5 +335,7 @@ def restart(job_path: Path, full: bool) -> None:
     state.allow_deletes = False
     state.quarantine = None
     state.failed_cycles = 0
+    state.escrows.clear()
+    state.disabled = None
     store.save(state)
     click.echo("state cleared; the next cycle is initial" + (" (links dropped)" if full else ""))

@@ -139,6 +139,26 @@ class SettingsConfig(_Section):
     max_retries: int = Field(default=4, ge=0, le=20)
     exclude_default_access_role: bool = True
     member_batch_size: int = Field(default=100, ge=1, le=1000)
+    escrow_retry_minutes: list[float] = Field(
+        default_factory=lambda: [0.0, 360.0, 720.0, 1440.0], min_length=1
+    )
+    """Delays (minutes) after the 1st, 2nd, … consecutive failure of an object before it is tried
+    again: the next cycle (Entra: "retried in 40 minutes"), then +6 h, +12 h, +24 h, then every
+    last delay (shared/spec §2.7). A source change to the object retries it at once."""
+    quarantine_retry_minutes: list[float] = Field(
+        default_factory=lambda: [360.0, 720.0, 1440.0], min_length=1
+    )
+    """Delays (minutes) before the next cycles of a quarantined job: +6 h, +12 h, +24 h, then
+    every 24 h (shared/spec §2.7)."""
+    quarantine_disable_days: float = Field(default=28.0, gt=0)
+    """A job quarantined this long without a successful cycle is disabled (shared/spec §2.7)."""
+
+    @field_validator("escrow_retry_minutes", "quarantine_retry_minutes")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("delays must be ≥ 0")
+        return value
 
 
 class JobConfig(_Section):

@@ -18,6 +18,8 @@ on soft-delete-only targets. An unmanaged object that disappears is forgotten si
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +56,8 @@ class Reason(StrEnum):
 
 
 _OUT_OF_SCOPE = {Reason.UNASSIGNED, Reason.OUT_OF_SCOPE}
+ESCROWED = "Escrowed"
+"""Skip reason of an object that failed earlier and waits for its next attempt."""
 
 
 class AttributeChange(NamedTuple):
@@ -87,6 +91,26 @@ class Evaluated:
     def key(self) -> str:
         """Its link key."""
         return JobState.key(self.kind, self.source_id)
+
+
+def fingerprint(item: Evaluated | None) -> str:
+    """A digest of what an object should look like on the target (None: gone from the source).
+
+    An escrowed object whose fingerprint changed is retried at once (see ``Escrow``).
+    """
+    if item is None:
+        return "gone"
+    mapped = item.mapped
+    document = {
+        "reason": item.reason.value,
+        "error": item.error,
+        "members": sorted(item.members),
+        "values": dict(mapped.values) if mapped else None,
+        "create": dict(mapped.create_values) if mapped else None,
+        "references": dict(mapped.references) if mapped else None,
+    }
+    text = json.dumps(document, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _assignments(
@@ -268,11 +292,17 @@ class TargetLookup:
     error: str | None = None
 
 
-def lookups(evaluated: Mapping[str, Evaluated], state: JobState, *, initial: bool) -> list[Lookup]:
-    """The target reads this cycle needs, users first."""
+def lookups(
+    evaluated: Mapping[str, Evaluated],
+    state: JobState,
+    *,
+    initial: bool,
+    deferred: frozenset[str] = frozenset(),
+) -> list[Lookup]:
+    """The target reads this cycle needs, users first (none for escrowed ``deferred`` keys)."""
     needed: list[Lookup] = []
     for item in evaluated.values():
-        if not item.entitled or item.mapped is None:
+        if not item.entitled or item.mapped is None or item.key in deferred:
             continue
         link = state.links.get(item.key)
         if link is None:
@@ -537,10 +567,14 @@ def _object_actions(
     *,
     initial: bool,
     has_active: bool,
+    deferred: frozenset[str],
 ) -> list[Action]:
     actions: list[Action] = []
     for item in evaluated.values():
         if item.kind is not kind:
+            continue
+        if item.key in deferred:
+            actions.append(Skip(kind, item.source_id, item.display, ESCROWED, quiet=True))
             continue
         link = state.links.get(item.key)
         found = targets.get(item.key)
@@ -560,7 +594,7 @@ def _object_actions(
             continue
         actions.append(_provision(item, link, found, initial=initial))
     for key, link in state.links.items():
-        if link.kind is kind and key not in evaluated:
+        if link.kind is kind and key not in evaluated and key not in deferred:
             action = _deprovision(None, link, link.display or link.source_id, policy, has_active)
             if action is not None:
                 actions.append(action)
@@ -570,7 +604,11 @@ def _object_actions(
 def _references(
     evaluated: Mapping[str, Evaluated], state: JobState, users: Sequence[Action]
 ) -> list[Action]:
-    working = {a.source_id for a in users if isinstance(a, Create | Update | Skip)}
+    working = {
+        a.source_id
+        for a in users
+        if isinstance(a, Create | Update) or (isinstance(a, Skip) and a.reason != ESCROWED)
+    }
     actions: list[Action] = []
     for item in evaluated.values():
         if item.kind is not Kind.USER or item.mapped is None or item.source_id not in working:
@@ -586,12 +624,17 @@ def _references(
 
 
 def _memberships(
-    evaluated: Mapping[str, Evaluated], state: JobState, groups: Sequence[Action]
+    evaluated: Mapping[str, Evaluated],
+    state: JobState,
+    groups: Sequence[Action],
+    deferred: frozenset[str],
 ) -> list[Action]:
     fresh = {a.source_id for a in groups if isinstance(a, Create | Update) and a.kind is Kind.GROUP}
     actions: list[Action] = []
     for item in evaluated.values():
         if item.kind is not Kind.GROUP or not item.entitled or item.mapped is None:
+            continue
+        if item.key in deferred:
             continue
         link = state.links.get(item.key)
         if link is None and item.source_id not in fresh:
@@ -613,8 +656,13 @@ def plan(
     *,
     initial: bool,
     has_active_mapping: bool = True,
+    deferred: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Every action of one cycle, by phase; excess disables/deletes are staged (§2.6)."""
+    """Every action of one cycle, by phase; excess disables/deletes are staged (§2.6).
+
+    Objects whose keys are in ``deferred`` (escrowed, waiting for their next attempt) get a
+    quiet ``Skip`` and nothing else: no look-up, no reference or membership change.
+    """
     users = _object_actions(
         Kind.USER,
         evaluated,
@@ -623,15 +671,23 @@ def plan(
         policy,
         initial=initial,
         has_active=has_active_mapping,
+        deferred=deferred,
     )
     groups = _object_actions(
-        Kind.GROUP, evaluated, state, targets, policy, initial=initial, has_active=False
+        Kind.GROUP,
+        evaluated,
+        state,
+        targets,
+        policy,
+        initial=initial,
+        has_active=False,
+        deferred=deferred,
     )
     phases: dict[Phase, tuple[Action, ...]] = {
         Phase.USERS: tuple(users),
         Phase.REFERENCES: tuple(_references(evaluated, state, users)),
         Phase.GROUPS: tuple(groups),
-        Phase.MEMBERSHIPS: tuple(_memberships(evaluated, state, groups)),
+        Phase.MEMBERSHIPS: tuple(_memberships(evaluated, state, groups, deferred)),
     }
     removals = [a for a in users + groups if isinstance(a, Disable | Delete)]
     threshold = policy.deletion_threshold

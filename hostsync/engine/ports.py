@@ -121,6 +121,25 @@ class Quarantine:
     next_attempt: str
     series_count: int = 1
     detail: str = ""
+    series_began: str = ""
+    """When the first quarantine of this unbroken series began (the 4-week clock)."""
+
+
+@dataclass(slots=True)
+class Escrow:
+    """An object whose last attempt failed, retried with growing delays (Entra's escrow).
+
+    ``fingerprint`` digests what the object should look like on the target when it failed: a
+    source change alters it and the object is retried at once instead of waiting for
+    ``next_attempt`` (an improvement on Entra, whose escrows wait regardless).
+    """
+
+    failures: int
+    first_failed: str
+    next_attempt: str
+    fingerprint: str
+    code: str = ""
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -141,6 +160,10 @@ class JobState:
     cycles: int = 0
     last_cycle: dict[str, Any] | None = None
     current_cycle: dict[str, Any] | None = None
+    escrows: dict[str, Escrow] = field(default_factory=dict)
+    """Link keys of objects that failed, with their back-off."""
+    disabled: str | None = None
+    """Why the job is disabled (4 weeks in quarantine); ``sync restart`` enables it again."""
 
     @staticmethod
     def key(kind: Kind, source_id: str) -> str:

@@ -15,7 +15,12 @@ One cycle (shared/spec/entra-provisioning-engine.md §2.1-2.2, §2.11):
 5. Record: links and exported values in the state file, one log entry per object, the cycle
    summary; e-mail when the cycle fails, stops at the deletion threshold, or is quarantined.
 
-Failed objects keep their old exported values, so the next cycle retries them (Entra's escrow).
+Failed objects keep their old exported values and are *escrowed* (``JobState.escrows``): they
+are retried after growing delays (``settings.escrow_retry_minutes``: the next cycle, then +6 h,
++12 h, +24 h, then daily), or at once when their source object changes. A failed cycle
+quarantines the job; its next cycles wait ``settings.quarantine_retry_minutes`` (+6 h, +12 h,
++24 h, then daily), and a job quarantined for ``quarantine_disable_days`` (28) without a
+successful cycle is disabled until ``sync restart`` (shared/spec §2.7).
 """
 
 from __future__ import annotations
@@ -60,15 +65,23 @@ from hostsync.engine.planner import (
     Update,
     UpdateMembers,
 )
-from hostsync.engine.ports import JobState, Kind, Link, LogSink, Quarantine, Source, SyncState
+from hostsync.engine.ports import (
+    Escrow,
+    JobState,
+    Kind,
+    Link,
+    LogSink,
+    Quarantine,
+    Source,
+    SyncState,
+)
+from hostsync.engine.progress import ProgressSink
 from hostsync.engine.reports import Outcome, failure_email, log_entry
 
 T = TypeVar("T")
 R = TypeVar("R")
 Mailer = Callable[[EmailMessage], None]
 
-QUARANTINE_RETRIES = (timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
-"""Retry delays in quarantine, then every 24 h (shared/spec §2.7)."""
 ESCROW_MINIMUM = 5_000
 ESCROW_PROPORTION = 0.4
 ESCROW_TOTAL = 40_000
@@ -128,6 +141,36 @@ def _now_iso(now: datetime) -> str:
     return now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def parse_time(text: str) -> datetime:
+    """A timestamp written by :func:`_now_iso`."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def backoff(delays_minutes: Sequence[float], attempt: int) -> timedelta:
+    """The delay after the ``attempt``-th consecutive failure (1-based); the last one repeats."""
+    index = min(max(attempt, 1), len(delays_minutes)) - 1
+    return timedelta(minutes=delays_minutes[index])
+
+
+async def _counted(
+    items: Sequence[T],
+    work: Callable[[T], Awaitable[R]],
+    concurrency: int,
+    progress: ProgressSink | None,
+) -> list[R]:
+    """:func:`bounded`, advancing ``progress`` as each item finishes."""
+    if progress is None:
+        return await bounded(items, work, concurrency)
+
+    async def counted(item: T) -> R:
+        try:
+            return await work(item)
+        finally:
+            progress.advance()
+
+    return await bounded(items, counted, concurrency)
+
+
 class Runner:
     """Runs one job's cycles against one client."""
 
@@ -143,6 +186,7 @@ class Runner:
         mailer: Mailer | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        progress: ProgressSink | None = None,
     ) -> None:
         self.job = job
         self.source = source
@@ -153,6 +197,7 @@ class Runner:
         self.mailer = mailer
         self.now = now
         self.rng = rng or random.SystemRandom()
+        self.progress = progress
         self.settings = job.settings
         self.dialect = job.settings.dialect
 
@@ -169,20 +214,26 @@ class Runner:
         report = CycleReport(
             str(uuid.uuid4()), "initial" if initial else "incremental", _now_iso(self.now())
         )
+        if state.disabled is not None:
+            report.state, report.error, report.ended = "Disabled", state.disabled, report.started
+            return report
         requests_before = self.client.requests
         outcomes: list[Outcome] = []
+        evaluated: dict[str, Evaluated] = {}
+        deferred: frozenset[str] = frozenset()
         try:
             evaluated = self._evaluate(state)
-            targets = await self._look_up(planner.lookups(evaluated, state, initial=initial))
+            deferred = self._deferred(state, evaluated, self.now())
+            needed = planner.lookups(evaluated, state, initial=initial, deferred=deferred)
+            targets = await self._look_up(needed)
             plan = planner.plan(
                 evaluated,
                 state,
                 targets,
                 self._policy(state),
                 initial=initial,
-                has_active_mapping=any(
-                    m.name.lower() == ACTIVE_PATH for m in self.job.user_mappings
-                ),
+                has_active_mapping=self._has_active_mapping(),
+                deferred=deferred,
             )
             report.plan = plan
             if self.dry_run:
@@ -204,8 +255,61 @@ class Runner:
             for o in outcomes
         ]
         report.counts = dict(Counter(f"{o.action}:{o.status}" for o in outcomes))
+        if deferred:
+            report.counts["escrow:deferred"] = len(deferred)
+        self._escrow(state, evaluated, outcomes, deferred, finished=report.state != "Failed")
         self._finish(state, report, outcomes, initial)
         return report
+
+    def _has_active_mapping(self) -> bool:
+        return any(m.name.lower() == ACTIVE_PATH for m in self.job.user_mappings)
+
+    # ------------------------------------------------------------------ escrow
+
+    def _deferred(
+        self, state: JobState, evaluated: Mapping[str, Evaluated], now: datetime
+    ) -> frozenset[str]:
+        """Escrowed objects still waiting for their next attempt, unchanged in the source."""
+        return frozenset(
+            key
+            for key, escrow in state.escrows.items()
+            if parse_time(escrow.next_attempt) > now
+            and planner.fingerprint(evaluated.get(key)) == escrow.fingerprint
+        )
+
+    def _escrow(
+        self,
+        state: JobState,
+        evaluated: Mapping[str, Evaluated],
+        outcomes: Sequence[Outcome],
+        deferred: frozenset[str],
+        *,
+        finished: bool,
+    ) -> None:
+        """Escrow the objects that failed; release those that went through."""
+        now = self.now()
+        failed: dict[str, Outcome] = {}
+        for outcome in outcomes:
+            key = f"{outcome.kind}:{outcome.source_id}"
+            if outcome.status == "failure":
+                failed.setdefault(key, outcome)
+            else:
+                state.escrows.pop(key, None)
+        if finished:  # an escrowed object with nothing to do any more is released too
+            for key in [k for k in state.escrows if k not in deferred and k not in failed]:
+                del state.escrows[key]
+        for key, outcome in failed.items():
+            previous = state.escrows.get(key)
+            failures = previous.failures + 1 if previous is not None else 1
+            delay = backoff(self.settings.escrow_retry_minutes, failures)
+            state.escrows[key] = Escrow(
+                failures=failures,
+                first_failed=previous.first_failed if previous is not None else _now_iso(now),
+                next_attempt=_now_iso(now + delay),
+                fingerprint=planner.fingerprint(evaluated.get(key)),
+                code=outcome.error_code or "",
+                reason=outcome.reason or "",
+            )
 
     def _evaluate(self, state: JobState) -> dict[str, Evaluated]:
         snapshot = self.source.read()
@@ -228,7 +332,11 @@ class Runner:
     # ------------------------------------------------------------------ look-ups
 
     async def _look_up(self, needed: list[Lookup]) -> dict[str, TargetLookup]:
-        found = await bounded(needed, self._look_up_one, self.settings.concurrency)
+        if self.progress is not None:
+            self.progress.start("look-up", len(needed))
+        found = await _counted(needed, self._look_up_one, self.settings.concurrency, self.progress)
+        if self.progress is not None:
+            self.progress.finish()
         return {lookup.key: result for lookup, result in zip(needed, found, strict=True)}
 
     async def _look_up_one(self, lookup: Lookup) -> TargetLookup:
@@ -270,6 +378,9 @@ class Runner:
         *,
         initial: bool,
     ) -> None:
+        progress = self.progress
+        if progress is not None:
+            progress.start("provision", len(plan.actions()))
         for phase in Phase:
             actions = plan.phases.get(phase, ())
 
@@ -278,12 +389,14 @@ class Runner:
                 if outcome is not None:
                     outcomes.append(outcome)
 
-            await bounded(list(actions), record, self.settings.concurrency)
-            if state.current_cycle is not None:
-                state.current_cycle["completed"] = state.current_cycle.get("completed", 0) + len(
-                    actions
-                )
-                self.store.save(state)
+            await _counted(list(actions), record, self.settings.concurrency, progress)
+            if state.current_cycle is not None:  # progress for `sync status`
+                done = state.current_cycle.get("completed", 0) + len(actions)
+                state.current_cycle["completed"] = done
+                if any(not (isinstance(a, Skip) and a.quiet) for a in actions):
+                    self.store.save(state)
+        if progress is not None:
+            progress.finish()
         for action in plan.staged:
             outcomes.append(
                 Outcome(
@@ -566,20 +679,30 @@ class Runner:
         self.store.save(state)
         self.logs.append(report.entries)
         current = state.quarantine.reason if state.quarantine else None
-        if current is not None and current != previous:
+        if state.disabled is not None:
+            report.emailed = self._notify(report, "the job was disabled after weeks in quarantine")
+        elif current is not None and current != previous:
             report.emailed = self._notify(report, current)
         elif report.state == "Failed" and previous is None:
             report.emailed = self._notify(report, "the cycle failed")
 
     def _quarantine(self, state: JobState, reason: str, detail: str, now: datetime) -> None:
-        series = state.quarantine.series_count + 1 if state.quarantine else 1
-        delay = QUARANTINE_RETRIES[min(series, len(QUARANTINE_RETRIES)) - 1]
-        began = (
-            state.quarantine.began
-            if state.quarantine and state.quarantine.reason == reason
-            else _now_iso(now)
+        """Enter or extend quarantine; disable the job after ``quarantine_disable_days``."""
+        old = state.quarantine
+        series = old.series_count + 1 if old else 1
+        delay = backoff(self.settings.quarantine_retry_minutes, series)
+        began = old.began if old and old.reason == reason else _now_iso(now)
+        series_began = (old.series_began or old.began) if old else _now_iso(now)
+        state.quarantine = Quarantine(
+            reason, began, _now_iso(now + delay), series, detail, series_began
         )
-        state.quarantine = Quarantine(reason, began, _now_iso(now + delay), series, detail)
+        limit = timedelta(days=self.settings.quarantine_disable_days)
+        if now - parse_time(series_began) >= limit:
+            state.disabled = (
+                f"quarantined since {series_began} ({reason}: {detail}); disabled after "
+                f"{self.settings.quarantine_disable_days:g} days without a successful cycle; "
+                "fix the cause, then run 'hostsync sync restart'"
+            )
 
     def _notify(self, report: CycleReport, reason: str) -> bool:
         settings = self.settings

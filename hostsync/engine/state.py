@@ -12,19 +12,30 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from hostsync.engine.errors import EngineError
-from hostsync.engine.ports import JobState, Kind, Link, Quarantine
+from hostsync.engine.ports import Escrow, JobState, Kind, Link, Quarantine
 
 STATE_VERSION = 1
 
 
 def state_to_json(state: JobState) -> dict[str, Any]:
-    """A JSON-serialisable document of ``state``."""
-    document = asdict(state)
+    """A JSON-serialisable document of ``state``.
+
+    Built field by field rather than with ``dataclasses.asdict`` (which deep-copies every
+    exported value): the document is serialised at once, and a 10,000-link state is saved
+    several times per cycle.
+    """
+    document = {f.name: getattr(state, f.name) for f in fields(state)}
+    document["links"] = {
+        key: {f.name: getattr(link, f.name) for f in fields(link)}
+        for key, link in state.links.items()
+    }
+    document["escrows"] = {key: asdict(escrow) for key, escrow in state.escrows.items()}
+    document["quarantine"] = asdict(state.quarantine) if state.quarantine else None
     document["version"] = STATE_VERSION
     return document
 
@@ -56,6 +67,8 @@ def state_from_json(document: Mapping[str, Any]) -> JobState:
         cycles=int(document.get("cycles", 0)),
         last_cycle=document.get("last_cycle"),
         current_cycle=document.get("current_cycle"),
+        escrows={key: Escrow(**raw) for key, raw in document.get("escrows", {}).items()},
+        disabled=document.get("disabled"),
     )
 
 
@@ -92,7 +105,8 @@ class FileSyncState:
 
     def save(self, state: JobState) -> None:
         """Persist ``state`` atomically."""
-        write_atomically(self.path, json.dumps(state_to_json(state), indent=1, default=str))
+        text = json.dumps(state_to_json(state), separators=(",", ":"), default=str)
+        write_atomically(self.path, text)
 
     def clear(self) -> None:
         """Delete the state file."""

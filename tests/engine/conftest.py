@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.engine.client import ScimClient
 from hostsync.engine.jobs import Job, load_job
+from hostsync.engine.progress import ProgressSink
 from hostsync.engine.runner import Mailer, Runner
 from hostsync.engine.sources import open_source
 from hostsync.engine.state import FileLogSink, FileSyncState
@@ -113,6 +115,24 @@ class VirtualClock:
         self.now += seconds
 
 
+class WallClock:
+    """A fake wall clock (the runner's ``now``) whose ``sleep`` moves it forward instantly."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.current += timedelta(seconds=seconds)
+
+
 def make_runner(
     job: Job,
     transport: httpx.AsyncBaseTransport,
@@ -120,6 +140,8 @@ def make_runner(
     dry_run: bool = False,
     mailer: Mailer | None = None,
     clock: VirtualClock | None = None,
+    now: WallClock | None = None,
+    progress: ProgressSink | None = None,
 ) -> Runner:
     """A runner over the job's files and the given transport."""
     settings = job.settings
@@ -143,4 +165,6 @@ def make_runner(
         client,
         dry_run=dry_run,
         mailer=mailer,
+        progress=progress,
+        **({"now": now} if now is not None else {}),
     )

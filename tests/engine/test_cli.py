@@ -12,6 +12,8 @@ from click.testing import CliRunner
 
 from hostsync.cli.sync import sync
 from hostsync.config import Settings
+from hostsync.engine.ports import Escrow
+from hostsync.engine.state import FileSyncState
 from hostsync.store.database import Database
 from hostsync.web.app import create_app
 from tests.engine.conftest import FIXTURES, TENANT_URL
@@ -90,3 +92,36 @@ def test_test_connection_and_bad_job_errors(job: Path, invoke, tmp_path: Path) -
     failed = invoke("run", str(bad), "--once")
     assert failed.exit_code == 2
     assert "bad.toml: scop: unknown key" in failed.output
+
+
+def test_cli_on_demand_prints_numbered_steps(job: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """``sync on-demand JOB USER`` prints each step; --json gives steps and entries."""
+    result = invoke("on-demand", str(job), "cy@contoso.com")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line[:2] in {"1.", "2.", "3.", "4."}]
+    assert lines[0].startswith("1. Import user: success")
+    assert lines[3].startswith("4. Perform action: success: created ")
+    as_json = invoke("on-demand", str(job), "cy@contoso.com", "--json")
+    document = json.loads(as_json.output)
+    assert document["steps"][3]["status"] == "skipped"
+    unknown = invoke("on-demand", str(job), "nobody")
+    assert unknown.exit_code == 2
+    assert "no user 'nobody' in the source" in unknown.output
+
+
+def test_disabled_job_refuses_to_run_until_restart(job: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """A job disabled by four weeks of quarantine: run --once exits 2; restart enables it."""
+    store = FileSyncState(job.with_name("job.toml.state.json"))
+    state = store.load()
+    state.disabled = "quarantined since 2025-01-01T00:00:00Z; disabled after 28 days"
+    state.escrows["User:u-ana"] = Escrow(3, "2025-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "x")
+    store.save(state)
+    status = invoke("status", str(job))
+    assert "disabled: quarantined since" in status.output
+    assert "escrowed: 1 (next retry 2999-01-01T00:00:00Z)" in status.output
+    refused = invoke("run", str(job), "--once")
+    assert refused.exit_code == 2 and "cycle disabled" in refused.output
+    invoke("restart", str(job))
+    after = store.load()
+    assert (after.disabled, after.escrows) == (None, {})
+    assert invoke("run", str(job), "--once").exit_code == 0

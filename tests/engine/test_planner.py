@@ -6,14 +6,18 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hostsync.engine import planner
 from hostsync.engine.jobs import Job, parse_job
+from hostsync.engine.mappings import Mapped
 from hostsync.engine.planner import (
     Create,
     Delete,
     Disable,
+    Evaluated,
     Failure,
     Phase,
     Policy,
+    Reason,
     SetManager,
     Skip,
     TargetLookup,
@@ -220,3 +224,38 @@ def test_expression_failure_fails_only_that_object() -> None:
     kinds = {a.source_id: a for a in result.phases[Phase.USERS]}
     assert isinstance(kinds["ana"], Failure) and "mapping 'title'" in kinds["ana"].reason
     assert isinstance(kinds["bob"], Create)
+
+
+def test_deferred_objects_get_no_lookup_and_a_quiet_skip() -> None:
+    """An escrowed key waiting for its next attempt is neither looked up nor acted on."""
+    evaluated = {
+        "User:u1": Evaluated(
+            Kind.USER,
+            "u1",
+            "u1@x",
+            Reason.ENTITLED,
+            Mapped({"userName": "u1@x"}, {"userName": "u1@x"}),
+            None,
+            (("userName", "u1@x"),),
+        )
+    }
+    state = JobState()
+    deferred = frozenset({"User:u1"})
+    assert planner.lookups(evaluated, state, initial=True, deferred=deferred) == []
+    assert len(planner.lookups(evaluated, state, initial=True)) == 1
+    result = planner.plan(evaluated, state, {}, Policy(), initial=True, deferred=deferred)
+    [action] = result.actions()
+    assert isinstance(action, Skip) and action.quiet and action.reason == planner.ESCROWED
+
+
+def test_fingerprint_follows_values_and_scope() -> None:
+    """The escrow fingerprint changes with a mapped value or the scope reason, not otherwise."""
+
+    def item(title: str, reason: Reason = Reason.ENTITLED) -> Evaluated:
+        values = {"userName": "u1@x", "title": title}
+        return Evaluated(Kind.USER, "u1", "u1@x", reason, Mapped(values, values))
+
+    assert planner.fingerprint(item("a")) == planner.fingerprint(item("a"))
+    assert planner.fingerprint(item("a")) != planner.fingerprint(item("b"))
+    assert planner.fingerprint(item("a")) != planner.fingerprint(item("a", Reason.UNASSIGNED))
+    assert planner.fingerprint(None) == "gone"
