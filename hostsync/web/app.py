@@ -31,13 +31,12 @@ from hostsync.scim.errors import (
 from hostsync.scim.service import ScimService
 from hostsync.store.database import Database
 from hostsync.web.admin import admin_routes
-from hostsync.web.admin.integration import RecordingScimEndpoints
 from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.openapi import openapi_document
 from hostsync.web.ratelimit import RateLimitMiddleware, TenantRateLimiter
 from hostsync.web.rendering import ScimJsonResponse, error_response
-from hostsync.web.scim_routes import scim_routes
+from hostsync.web.scim_routes import ScimEndpoints, scim_routes
 
 log = logging.getLogger("hostsync.web")
 
@@ -142,7 +141,7 @@ def create_app(
     """
     service = ScimService(capabilities_from(settings))
     authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds)
-    endpoints = RecordingScimEndpoints(service, database, authenticator, settings)
+    endpoints = ScimEndpoints(service, database, authenticator, settings)
     routes: list[Any] = [
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),

@@ -3,12 +3,23 @@
 Each endpoint authenticates the bearer key, reads and decodes the body (size cap, media type,
 JSON syntax), opens the tenant's directory as one transaction, calls one service method, and
 renders the :class:`~hostsync.scim.service.ScimResult` as ``application/scim+json``.
+
+A writing unit of work goes through a :class:`~hostsync.store.activity.RecordingDirectory`, so
+the provisioning activity rows commit in the same transaction as the change they record; a
+failure is recorded in a short transaction of its own. Every authenticated request is counted
+per tenant and hour (:class:`~hostsync.store.activity.RequestCounter`, flushed in batches).
+
+Where the database work runs (:meth:`ScimEndpoints.blocking`): on SQLite, on the event loop
+itself. A unit of work there is tens of microseconds of CPU in the same process, so a worker
+thread adds only its hand-off and GIL contention (measured: lookups 2,087/s with p99 53 ms in
+threads, 3,118/s with p99 10 ms inline). On PostgreSQL the work waits on the network and runs
+in worker threads so the loop keeps serving.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +34,7 @@ from hostsync.scim.errors import (
     InvalidSyntaxError,
     InvalidValueError,
     PayloadTooLargeError,
+    ScimError,
     UnsupportedMediaTypeError,
 )
 from hostsync.scim.ports import Directory
@@ -30,6 +42,12 @@ from hostsync.scim.projection import Projection, parse_projection, split_names
 from hostsync.scim.query import build_list_query, search_request_params
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, ResourceType
 from hostsync.scim.service import ScimResult, ScimService
+from hostsync.store.activity import (
+    RecordingDirectory,
+    RequestContext,
+    RequestCounter,
+    record_failure,
+)
 from hostsync.store.database import Database
 from hostsync.store.tenants import Credential
 from hostsync.web.auth import ApiKeyAuthenticator
@@ -39,6 +57,7 @@ Work = Callable[[Directory], ScimResult]
 Build = Callable[[], Awaitable[Work]]
 _JSON_TYPES = ("application/json", "application/scim+json")
 BODY_BOUNDS = Bounds()
+T = TypeVar("T")
 
 
 class ScimEndpoints:
@@ -56,6 +75,8 @@ class ScimEndpoints:
         self.authenticator = authenticator
         self.settings = settings
         self.bulk_processor = BulkProcessor(service, settings.bulk_max_operations)
+        self.request_counter = RequestCounter(settings.request_count_flush_seconds)
+        self.inline = database.dialect == "sqlite"
 
     # -- plumbing ------------------------------------------------------------------------
     def base_url(self, request: Request) -> str:
@@ -101,27 +122,78 @@ class ScimEndpoints:
         check_bounds(decoded, BODY_BOUNDS)
         return decoded
 
+    async def blocking(self, function: Callable[[], T]) -> T:
+        """Run database work: inline on SQLite, in a worker thread otherwise (module doc)."""
+        if self.inline:
+            return function()
+        return await run_in_threadpool(function)
+
     async def run(self, request: Request, build: Build, *, write: bool) -> Response:
-        """Authenticate, build the work (parse the request), run it in one transaction."""
+        """Authenticate, build the work (parse the request), run it in one transaction.
+
+        A writing unit of work also writes its activity rows; a failure is recorded apart.
+        """
         credential = await self.credential(request)
-        work = await build()
+        tenant_id = credential.tenant_id
+        context = RequestContext(
+            method=request.method,
+            path=request.url.path,
+            client=request.headers.get("user-agent"),
+        )
 
         def in_transaction() -> ScimResult:
-            with self.database.directory(credential.tenant_id, write=write) as directory:
-                return work(directory)
+            with self.database.directory(tenant_id, write=write) as directory:
+                if not write:
+                    return work(directory)
+                recorder = RecordingDirectory(directory, directory.connection, tenant_id, context)
+                result = work(recorder)
+                recorder.flush()
+                return result
 
-        return scim_response(await run_in_threadpool(in_transaction))
+        try:
+            work = await build()
+            result = await self.blocking(in_transaction)
+        except ScimError as exc:
+            await self._failed(request, tenant_id, context, exc.status, exc.detail)
+            raise
+        except Exception:
+            await self._failed(request, tenant_id, context, 500, "Internal error (see server log)")
+            raise
+        await self._count(tenant_id, failed=result.status >= 400)
+        return scim_response(result)
+
+    async def _count(self, tenant_id: str, *, failed: bool) -> None:
+        if self.request_counter.count(tenant_id, failed=failed):
+            await self.blocking(lambda: self.request_counter.flush(self.database))
+
+    async def _failed(
+        self, request: Request, tenant_id: str, context: RequestContext, status: int, detail: str
+    ) -> None:
+        await self._count(tenant_id, failed=True)
+        resource_type = request.scope.get("hostsync.resource_type")
+        resource_id = request.path_params.get("resource_id")
+        await self.blocking(
+            lambda: record_failure(
+                self.database,
+                tenant_id,
+                context,
+                status,
+                detail,
+                resource_type=None if resource_type is None else resource_type.name,
+                resource_id=resource_id,
+            )
+        )
 
     async def credential(self, request: Request) -> Credential:
         """The request's credential, or 401.
 
-        A key verified within the cache's lifetime is answered without leaving the event loop;
-        otherwise the lookup runs in a worker thread.
+        A key verified within the cache's lifetime is answered without any I/O; otherwise it
+        is looked up (and its last use stamped) in the database.
         """
         header = request.headers.get("authorization")
         credential = self.authenticator.cached(header)
         if credential is None:
-            credential = await run_in_threadpool(self.authenticator.credential, header)
+            credential = await self.blocking(lambda: self.authenticator.credential(header))
         return credential
 
     def projection(self, request: Request, resource_type: ResourceType) -> Projection:

@@ -109,7 +109,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
         assert doc.get("externalId") == external_id, user_id
 
     with (
-        served(url, log, port=free_port()) as (_, base),
+        served(url, log, port=free_port(), env=UNTHROTTLED) as (_, base),
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http,
     ):
         for user in users:
