@@ -12,6 +12,7 @@ resource apply one after the other and none is lost.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -162,4 +163,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(connection: Connection) -> None:
     statement = connection.get_execution_options().get("hostsync_begin", "BEGIN")
-    connection.exec_driver_sql(statement)
+    # Straight on the driver: exec_driver_sql would run SQLAlchemy's execute machinery for it.
+    driver = connection.connection.driver_connection
+    assert driver is not None  # noqa: S101 - a live connection in its "begin" event
+    try:
+        driver.execute(statement)
+    except sqlite3.OperationalError as exc:  # "database is locked" past busy_timeout
+        raise OperationalError(statement, None, exc) from exc

@@ -45,6 +45,7 @@ from hostsync.scim.ports import GroupRef, Member, Page, Selection, SortOrder, St
 from hostsync.scim.resources import Document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
+from hostsync.store.raw import RawSqlite
 from hostsync.store.tables import groups, memberships, resource_counts, users
 
 _CHUNK = 500
@@ -250,6 +251,16 @@ class SqlDirectory:
         self.lock = lock
         self.user_target, self.group_target = _targets(dialect)
         self.sql = _statements(dialect)
+        driver: Any = connection.connection.driver_connection
+        self.raw = RawSqlite(driver) if dialect == "sqlite" else None
+
+    def _run(self, statement: Any, params: Any) -> Any:
+        """Execute a prebuilt statement: on SQLite straight on the driver (store/raw.py)."""
+        if self.raw is None:
+            return self.connection.execute(statement, params)
+        if isinstance(params, list):
+            return self.raw.executemany(statement, params)
+        return self.raw.execute(statement, params)
 
     def savepoint(self) -> AbstractContextManager[object]:
         """A nested transaction (SAVEPOINT) on the unit of work's connection."""
@@ -272,7 +283,7 @@ class SqlDirectory:
     def _get(self, table: Table, resource_id: str) -> Stored | None:
         statements = self.sql.of(table)
         locked = self.lock and self.dialect == "postgresql"
-        row = self.connection.execute(
+        row = self._run(
             statements.get_locked if locked else statements.get,
             {"b_tenant": self.tenant_id, "b_id": resource_id},
         ).first()
@@ -290,7 +301,7 @@ class SqlDirectory:
 
     def _count(self, table: Table, delta: int) -> None:
         """Keep the tenant's live count of users or groups (same transaction as the write)."""
-        self.connection.execute(
+        self._run(
             self.sql.count_change,
             {"b_tenant": self.tenant_id, "b_resource": _RESOURCE[table.name], "b_delta": delta},
         )
@@ -298,7 +309,7 @@ class SqlDirectory:
     def _insert(self, table: Table, values: dict[str, Any], conflict: str) -> None:
         try:
             with self._guard():
-                self.connection.execute(self.sql.of(table).insert, values)
+                self._run(self.sql.of(table).insert, values)
         except IntegrityError:
             raise UniquenessError(conflict) from None
         self._count(table, 1)
@@ -317,9 +328,7 @@ class SqlDirectory:
             params.update((f"b_{key}", value) for key, value in values.items())
         try:
             with self._guard():
-                row = self.connection.execute(
-                    statements.replace if values else statements.touch, params
-                ).first()
+                row = self._run(statements.replace if values else statements.touch, params).first()
         except IntegrityError:
             raise UniquenessError(conflict) from None
         if row is None:
@@ -329,7 +338,7 @@ class SqlDirectory:
         return self._stored(row)
 
     def _soft_delete(self, table: Table, resource_id: str) -> bool:
-        result = self.connection.execute(
+        result = self._run(
             self.sql.of(table).soft_delete,
             {"b_tenant": self.tenant_id, "b_id": resource_id, "b_moment": now()},
         )
@@ -341,7 +350,7 @@ class SqlDirectory:
     def _total(self, target: Target, condition: Any, params: dict[str, Any]) -> int:
         """How many resources match: the live counter when unfiltered, else COUNT(*)."""
         if condition is None:
-            live = self.connection.execute(
+            live = self._run(
                 self.sql.live,
                 {"b_tenant": self.tenant_id, "b_resource": target.resource_type.name},
             ).scalar()
@@ -359,16 +368,19 @@ class SqlDirectory:
         }
         # ``condition`` is None for "every visible resource" (counted by the live counter).
         condition: Any = None
+        prebuilt = True
         simple = None if selection.sort_by is not None else self._simple_lookup(target, selection)
         if simple is not None:
             statement, params["b_value"] = simple
             condition = statement.whereclause
         elif selection.filter is not None:
+            prebuilt = False
             compiled = FilterCompiler(target).compile(selection.filter)
             condition = and_(self._visible(table), compiled)
             statement = self._order(select(table).where(condition), target, selection)
             statement = statement.offset(offset).limit(selection.count)
         elif selection.sort_by is not None:
+            prebuilt = False
             statement = self._order(select(table).where(self._visible(table)), target, selection)
             statement = statement.offset(offset).limit(selection.count)
         else:
@@ -376,7 +388,8 @@ class SqlDirectory:
             statement = self.sql.of(table).page
         if selection.count == 0:
             return Page(total=self._total(target, condition, params), resources=[])
-        rows = self.connection.execute(statement, params).all()
+        run = self._run if prebuilt else self.connection.execute
+        rows = run(statement, params).all()
         if (rows and len(rows) < selection.count) or (not rows and offset == 0):
             # A partial page is the last one: the total needs no COUNT.
             total = offset + len(rows)
@@ -476,7 +489,7 @@ class SqlDirectory:
         ]
         try:
             for start in range(0, len(rows), _CHUNK):
-                self.connection.execute(self.sql.users.insert, rows[start : start + _CHUNK])
+                self._run(self.sql.users.insert, rows[start : start + _CHUNK])
         except IntegrityError:
             raise UniquenessError("a userName in the batch is already taken") from None
         if rows:
@@ -501,7 +514,7 @@ class SqlDirectory:
         """Soft-delete the user and drop its memberships (see the port)."""
         deleted = self._soft_delete(users, user_id)
         if deleted:
-            self.connection.execute(
+            self._run(
                 self.sql.drop_member_everywhere, {"b_tenant": self.tenant_id, "b_id": user_id}
             )
         return deleted
@@ -514,9 +527,7 @@ class SqlDirectory:
         """Return each user's direct groups (see the port)."""
         found: dict[str, list[GroupRef]] = {}
         for chunk in _chunks(user_ids):
-            rows = self.connection.execute(
-                self.sql.groups_of, {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
-            )
+            rows = self._run(self.sql.groups_of, {"b_tenant": self.tenant_id, "b_ids": list(chunk)})
             for member_id, group_id, display in rows:
                 found.setdefault(member_id, []).append(GroupRef(group_id, display))
         return found
@@ -570,7 +581,7 @@ class SqlDirectory:
         """Soft-delete the group and drop its memberships (see the port)."""
         deleted = self._soft_delete(groups, group_id)
         if deleted:
-            self.connection.execute(
+            self._run(
                 self.sql.drop_group_memberships, {"b_tenant": self.tenant_id, "b_id": group_id}
             )
         return deleted
@@ -583,7 +594,7 @@ class SqlDirectory:
         """Return the members of each group (see the port)."""
         found: dict[str, list[Member]] = {group_id: [] for group_id in group_ids}
         for chunk in _chunks(group_ids):
-            rows = self.connection.execute(
+            rows = self._run(
                 self.sql.members_of, {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
             )
             for group_id, member_id, member_type, display in rows:
@@ -592,7 +603,7 @@ class SqlDirectory:
 
     def has_more_members_than(self, group_id: str, limit: int) -> bool:
         """Count at most ``limit + 1`` membership rows (see the port)."""
-        count = self.connection.execute(
+        count = self._run(
             self.sql.count_members,
             {"b_tenant": self.tenant_id, "b_group": group_id, "b_limit": limit + 1},
         ).scalar_one()
@@ -601,7 +612,7 @@ class SqlDirectory:
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
         for chunk in _chunks(member_ids):
-            rows = self.connection.execute(
+            rows = self._run(
                 self.sql.group_ids_in, {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
             )
             types.update((row_id, "Group") for (row_id,) in rows)
@@ -631,18 +642,16 @@ class SqlDirectory:
             for member_id in unique
         ]
         for start in range(0, len(rows), _CHUNK):
-            self.connection.execute(self.sql.add_members, rows[start : start + _CHUNK])
+            self._run(self.sql.add_members, rows[start : start + _CHUNK])
 
     def remove_members(self, group_id: str, member_ids: Sequence[str]) -> None:
         """Remove members, ignoring those absent (see the port)."""
         for chunk in _chunks(list(member_ids)):
-            self.connection.execute(
+            self._run(
                 self.sql.remove_members,
                 {"b_tenant": self.tenant_id, "b_group": group_id, "b_ids": list(chunk)},
             )
 
     def clear_members(self, group_id: str) -> None:
         """Remove every member (see the port)."""
-        self.connection.execute(
-            self.sql.clear_members, {"b_tenant": self.tenant_id, "b_group": group_id}
-        )
+        self._run(self.sql.clear_members, {"b_tenant": self.tenant_id, "b_group": group_id})
