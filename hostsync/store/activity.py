@@ -31,6 +31,7 @@ from hostsync.scim.ports import Directory, GroupRef, Member, Page, Selection, St
 from hostsync.scim.resources import Document
 from hostsync.store.admin_tables import activity, request_counts
 from hostsync.store.directory import now
+from hostsync.store.raw import run_prebuilt
 
 if TYPE_CHECKING:
     from hostsync.store.database import Database
@@ -89,6 +90,9 @@ class Entry:
 
 
 # -- diffs -------------------------------------------------------------------------------
+_INSERT_ACTIVITY = insert(activity)
+
+
 def _is_secret(name: str) -> bool:
     return name.replace("-", "_").lower() in SECRET_NAMES
 
@@ -107,17 +111,21 @@ def flatten(document: Any, prefix: str = "") -> dict[str, Any]:
     leaves themselves so their appearance is visible.
     """
     flat: dict[str, Any] = {}
+    _flatten_into(flat, document, prefix)
+    return flat
+
+
+def _flatten_into(flat: dict[str, Any], document: Any, prefix: str) -> None:
     if isinstance(document, Mapping) and document:
         for key, value in document.items():
-            if _is_secret(str(key)):
-                continue
-            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+            name = str(key)
+            if not _is_secret(name):
+                _flatten_into(flat, value, f"{prefix}.{name}" if prefix else name)
     elif isinstance(document, list) and document:
         for index, value in enumerate(document):
-            flat.update(flatten(value, f"{prefix}[{index}]"))
+            _flatten_into(flat, value, f"{prefix}[{index}]")
     elif prefix:
         flat[prefix] = _clip(document)
-    return flat
 
 
 def diff(old: Document | None, new: Document | None) -> list[Change]:
@@ -392,7 +400,7 @@ class RecordingDirectory:
         """Write the noted changes on the unit of work's connection; return how many rows."""
         rows = self.changes()
         if rows:
-            self.connection.execute(insert(activity), rows)
+            run_prebuilt(self.connection, _INSERT_ACTIVITY, rows)
         self._pending.clear()
         return len(rows)
 

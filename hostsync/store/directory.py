@@ -45,7 +45,7 @@ from hostsync.scim.ports import GroupRef, Member, Page, Selection, SortOrder, St
 from hostsync.scim.resources import Document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
-from hostsync.store.raw import RawSqlite
+from hostsync.store.raw import run_prebuilt
 from hostsync.store.tables import groups, memberships, resource_counts, users
 
 _CHUNK = 500
@@ -251,16 +251,10 @@ class SqlDirectory:
         self.lock = lock
         self.user_target, self.group_target = _targets(dialect)
         self.sql = _statements(dialect)
-        driver: Any = connection.connection.driver_connection
-        self.raw = RawSqlite(driver) if dialect == "sqlite" else None
 
     def _run(self, statement: Any, params: Any) -> Any:
         """Execute a prebuilt statement: on SQLite straight on the driver (store/raw.py)."""
-        if self.raw is None:
-            return self.connection.execute(statement, params)
-        if isinstance(params, list):
-            return self.raw.executemany(statement, params)
-        return self.raw.execute(statement, params)
+        return run_prebuilt(self.connection, statement, params)
 
     def savepoint(self) -> AbstractContextManager[object]:
         """A nested transaction (SAVEPOINT) on the unit of work's connection."""

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, Boolean, DateTime
+from sqlalchemy import JSON, Boolean, Connection, DateTime
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql import ClauseElement
@@ -210,6 +210,20 @@ class RawSqlite:
             return RawResult([], cursor.rowcount)
 
 
+def run_prebuilt(connection: Connection, statement: Any, params: Any) -> Any:
+    """Execute a prebuilt statement on a unit of work's connection.
+
+    Straight on sqlite3 for SQLite, through SQLAlchemy otherwise; ``params`` is a mapping, or
+    a list of them for many rows.
+    """
+    if connection.dialect.name != "sqlite":
+        return connection.execute(statement, params)
+    raw = RawSqlite(cast(sqlite3.Connection, connection.connection.driver_connection))
+    if isinstance(params, list):
+        return raw.executemany(statement, params)
+    return raw.execute(statement, params)
+
+
 @contextmanager
 def _sqlalchemy_errors(sql: str) -> Iterator[None]:
     """Re-raise sqlite3's errors as SQLAlchemy's, which the store already handles."""
@@ -223,4 +237,4 @@ def _sqlalchemy_errors(sql: str) -> Iterator[None]:
         raise sa_exc.DataError(sql, None, exc) from exc
 
 
-__all__ = ["RawResult", "RawSqlite"]
+__all__ = ["RawResult", "RawSqlite", "run_prebuilt"]
