@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeAlias
 
 import orjson
@@ -316,10 +317,13 @@ def parse_filter(text: str) -> Filter:
     return _Parser(text, InvalidFilterError).parse_filter()
 
 
+@lru_cache(maxsize=1024)
 def parse_patch_path(text: str) -> PatchPath:
     """Parse a PATCH ``path`` (RFC 7644 §3.5.2); raise 400 ``invalidPath`` on any error.
 
     ``emails[type eq "work"].value`` → ``PatchPath(emails, type eq "work", "value")``.
+    Clients send the same few paths over and over, and the result is immutable, so parses
+    are cached (errors are not).
     """
     if not text.strip():
         raise InvalidPathError("The PATCH path is empty")

@@ -19,7 +19,6 @@ of §3.5-3.17 and §4.2-4.3 (P1-P27). Where Entra differs from RFC 7644, Entra w
 
 from __future__ import annotations
 
-import copy
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from hostsync.scim.paths import AttrPath, resolve, resolve_sub
 from hostsync.scim.resources import (
     Document,
     coerce_boolean,
+    copy_document,
     is_empty,
     member_values,
     normalize_single,
@@ -226,7 +226,7 @@ def apply_patch(
         ScimError: Any operation fails (``invalidPath``, ``mutability``, ``invalidValue``,
             ``noTarget``); then no result exists, so nothing is partially applied.
     """
-    patcher = _Patcher(copy.deepcopy(document), resource_type)
+    patcher = _Patcher(copy_document(document), resource_type)
     for operation in operations:
         patcher.apply(operation)
     new_document = _pruned(patcher.document) or {}

@@ -17,8 +17,11 @@ Microsoft's Postman suite PUTs a misspelled ``adreses`` and expects 200).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from hostsync.scim.errors import InvalidSyntaxError, InvalidValueError
 from hostsync.scim.schema import (
@@ -38,6 +41,15 @@ Document = dict[str, Any]
 # Attributes a client may send but that never become part of the stored document.
 _NOT_STORED = frozenset({"id", "meta", "schemas", "groups", "password"})
 _MANAGER = "manager"
+
+
+def copy_document(document: Document) -> Document:
+    """A deep copy of a JSON document (an orjson round trip: several times deepcopy's speed)."""
+    try:
+        copied: Document = orjson.loads(orjson.dumps(document))
+    except TypeError:  # a value JSON cannot hold: copy it the slow way
+        return copy.deepcopy(document)
+    return copied
 
 
 def coerce_boolean(value: Any, where: str) -> bool:

@@ -116,7 +116,7 @@ def flatten(document: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _flatten_into(flat: dict[str, Any], document: Any, prefix: str) -> None:
-    if isinstance(document, Mapping) and document:
+    if isinstance(document, dict | Mapping) and document:
         for key, value in document.items():
             name = str(key)
             if not _is_secret(name):
@@ -128,10 +128,26 @@ def _flatten_into(flat: dict[str, Any], document: Any, prefix: str) -> None:
         flat[prefix] = _clip(document)
 
 
+_ABSENT = object()
+
+
 def diff(old: Document | None, new: Document | None) -> list[Change]:
-    """The attribute paths whose values differ between two documents, in path order."""
-    before = flatten(old or {})
-    after = flatten(new or {})
+    """The attribute paths whose values differ between two documents, in path order.
+
+    The same as comparing ``flatten(old)`` with ``flatten(new)``, but only the top-level
+    attributes that differ are flattened (a PATCH changes a few of a document's many).
+    """
+    before_doc, after_doc = old or {}, new or {}
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for key in before_doc.keys() | after_doc.keys():
+        was, now_ = before_doc.get(key, _ABSENT), after_doc.get(key, _ABSENT)
+        if was == now_ or _is_secret(str(key)):
+            continue
+        if was is not _ABSENT:
+            _flatten_into(before, was, str(key))
+        if now_ is not _ABSENT:
+            _flatten_into(after, now_, str(key))
     return [
         Change(path, before.get(path), after.get(path))
         for path in sorted(before.keys() | after.keys())

@@ -7,7 +7,6 @@ delete lives only here: DELETE stamps ``deleted_at`` and keeps the row and its d
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -42,7 +41,7 @@ from hostsync.scim.errors import (
 from hostsync.scim.filters import Compare, CompareOp
 from hostsync.scim.paths import resolve
 from hostsync.scim.ports import GroupRef, Member, Page, Selection, SortOrder, Stored
-from hostsync.scim.resources import Document
+from hostsync.scim.resources import Document, copy_document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
 from hostsync.store.raw import run_prebuilt
@@ -467,7 +466,7 @@ class SqlDirectory:
             {**self._new_row(user_id, moment), **self._user_values(document)},
             f"userName '{document['userName']}' is already taken",
         )
-        return Stored(user_id, copy.deepcopy(document), moment, moment, 1)
+        return Stored(user_id, copy_document(document), moment, moment, 1)
 
     def import_users(self, documents: Sequence[Document]) -> list[str]:
         """Insert many canonical user documents at once; return their new ids, in order.
@@ -551,7 +550,7 @@ class SqlDirectory:
             f"displayName '{document['displayName']}' is already taken",
         )
         self.add_members(group_id, members, displays)
-        return Stored(group_id, copy.deepcopy(document), moment, moment, 1)
+        return Stored(group_id, copy_document(document), moment, moment, 1)
 
     def get_group(self, group_id: str) -> Stored | None:
         """Return the group or None (see the port)."""

@@ -49,6 +49,38 @@ def test_diff_lists_changed_added_and_removed_paths() -> None:
     ]
 
 
+def test_diff_equals_comparing_the_flattened_documents() -> None:
+    """diff() flattens only differing attributes; the result is the full comparison's."""
+    old = {
+        "userName": "a",
+        "name": {"givenName": "A", "familyName": "B"},
+        "emails": [{"value": "a@x", "type": "work"}, {"value": "b@x"}],
+        "password": "secret",
+        "tags": [],
+        "x": {},
+        "same": {"deep": [1, 2, {"k": "v"}]},
+    }
+    new = {
+        "userName": "a",
+        "name": {"givenName": "A2"},
+        "emails": [{"value": "a@x", "type": "home"}],
+        "password": "other",
+        "tags": ["t"],
+        "y": 1,
+        "same": {"deep": [1, 2, {"k": "v"}]},
+    }
+    before, after = flatten(old), flatten(new)
+    expected = [
+        (path, before.get(path), after.get(path))
+        for path in sorted(before.keys() | after.keys())
+        if before.get(path) != after.get(path) or (path in before) != (path in after)
+    ]
+    assert [(c.path, c.old, c.new) for c in diff(old, new)] == expected
+    assert ("name.familyName", "B", None) in expected and not any(
+        path.startswith(("same", "password")) for path, _, _ in expected
+    )
+
+
 def test_recording_directory_writes_in_the_same_transaction(
     database: Database, tenant_id: str
 ) -> None:
