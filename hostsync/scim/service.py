@@ -56,7 +56,7 @@ class ScimResult:
 
 def timestamp(moment: datetime) -> str:
     """RFC 7643 §2.3.5 dateTime in UTC with milliseconds, as Entra's samples show."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def _members_value(body: Mapping[str, Any]) -> Any:

@@ -110,8 +110,10 @@ class _TableStatements:
 
     def __init__(self, table: Table, value_columns: Sequence[str]) -> None:
         c = table.c
+        # What a Stored is made of: reads and RETURNING fetch these columns only.
+        self.stored = (c.id, c.document, c.created_at, c.modified_at, c.version)
         self.visible = and_(c.tenant_id == _param("tenant"), c.deleted_at.is_(None))
-        self.get = select(table).where(self.visible, c.id == _param("id"))
+        self.get = select(*self.stored).where(self.visible, c.id == _param("id"))
         self.get_locked = self.get.with_for_update()
         self.exists = select(c.id).where(self.visible, c.id == _param("id"))
         guard = and_(self.visible, c.id == _param("id"), c.version == _param("expected"))
@@ -124,13 +126,13 @@ class _TableStatements:
                     "version": _param("expected") + 1,
                 }
             )
-            .returning(table)
+            .returning(*self.stored)
         )
         self.touch = (
             update(table)
             .where(guard)
             .values(modified_at=_param("modified_at", c.modified_at), version=c.version + 1)
-            .returning(table)
+            .returning(*self.stored)
         )
         self.soft_delete = (
             update(table)
@@ -149,7 +151,7 @@ class _TableStatements:
             .limit(_param("limit"))
             .offset(_param("offset"))
         )
-        self.page = select(table).where(c.pk.in_(page_of_pks)).order_by(c.pk)
+        self.page = select(*self.stored).where(c.pk.in_(page_of_pks)).order_by(c.pk)
 
 
 class _Statements:
@@ -167,7 +169,7 @@ class _Statements:
         m = memberships.c
         in_tenant = m.tenant_id == _param("tenant")
         self.user_by = {
-            column: select(users)
+            column: select(*self.users.stored)
             .where(self.users.visible, users.c[column] == _param("value"))
             .order_by(users.c.pk)
             .limit(_param("limit"))
@@ -370,11 +372,13 @@ class SqlDirectory:
             prebuilt = False
             compiled = FilterCompiler(target).compile(selection.filter)
             condition = and_(self._visible(table), compiled)
-            statement = self._order(select(table).where(condition), target, selection)
+            columns = self.sql.of(table).stored
+            statement = self._order(select(*columns).where(condition), target, selection)
             statement = statement.offset(offset).limit(selection.count)
         elif selection.sort_by is not None:
             prebuilt = False
-            statement = self._order(select(table).where(self._visible(table)), target, selection)
+            columns = self.sql.of(table).stored
+            statement = self._order(select(*columns).where(self._visible(table)), target, selection)
             statement = statement.offset(offset).limit(selection.count)
         else:
             # Deep pages: OFFSET walks the (tenant, pk) index only, then the rows are read.

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import bindparam, select
 from sqlalchemy import exc as sa_exc
 
 from hostsync.scim.resources import normalize_resource
@@ -13,6 +14,7 @@ from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE
 from hostsync.store.database import Database
 from hostsync.store.directory import _statements
 from hostsync.store.raw import RawSqlite
+from hostsync.store.tables import users
 from hostsync.store.tenants import create_tenant
 
 
@@ -63,7 +65,10 @@ def test_rows_and_types_match_sqlalchemy(sqlite_db: Database) -> None:
             got = raw.execute(statement, params).all()
             assert [tuple(row) for row in got] == expected, statement
             assert expected, f"the case {statement} found nothing: it would prove nothing"
-        row = raw.execute(sql.users.get, {"b_tenant": tenant, "b_id": user_ids[1]}).first()
+        typed = select(users.c.active, users.c.document, users.c.created_at).where(
+            users.c.id == bindparam("b_id")
+        )
+        row = raw.execute(typed, {"b_id": user_ids[1]}).first()
     assert isinstance(row.created_at, datetime) and row.active is False
     assert row.document["userName"] == "U1@Example.com"
 
