@@ -68,6 +68,17 @@ class Database:
         # SQLite's busy handler, which polls with sleeps of up to 100 ms (p99 in seconds
         # under load). Writers of other processes still queue on busy_timeout.
         self._sqlite_writer = threading.RLock()
+        # A file database's units of work reuse one open Connection per thread (the event
+        # loop's, each worker thread's): checking one out of the pool and building the
+        # Connection object cost more than a lookup's SQL (docs/architecture.md).
+        self._reuse = self.dialect == "sqlite" and make_url(self.url).database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._local = threading.local()
+        self._held: list[Connection] = []
+        self._held_lock = threading.Lock()
 
     def _create_engine(self, echo: bool) -> Engine:
         if self.dialect == "sqlite":
@@ -106,19 +117,34 @@ class Database:
         """Create or upgrade the schema to the newest Alembic revision."""
         upgrade(self.engine)
 
+    def _checkout(self) -> tuple[Connection, bool]:
+        """A connection for one unit of work, and whether it is this thread's reused one."""
+        if self._reuse:
+            held: Connection | None = getattr(self._local, "connection", None)
+            if held is not None and not held.closed and not held.invalidated:
+                if not held.in_transaction():  # else: a nested unit of work needs its own
+                    return held, True
+            elif held is None or held.closed or held.invalidated:
+                held = self.engine.connect()
+                self._local.connection = held
+                with self._held_lock:
+                    self._held.append(held)
+                return held, True
+        return self.engine.connect(), False
+
     @contextmanager
     def connect(self, *, write: bool) -> Iterator[Connection]:
         """A transaction: committed when the block ends, rolled back if it raises."""
         try:
-            connection = self.engine.connect()
+            connection, reused = self._checkout()
         except OperationalError as exc:
             raise UnavailableError(
                 "The database is unavailable; retry shortly", RETRY_AFTER
             ) from exc
-        with connection:
+        try:
             serialized: AbstractContextManager[object] = nullcontext()
             if self.dialect == "sqlite":
-                connection.execution_options(hostsync_begin="BEGIN IMMEDIATE" if write else "BEGIN")
+                connection.info["hostsync_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
                 if write:
                     serialized = self._sqlite_writer
             try:
@@ -131,6 +157,9 @@ class Database:
                 raise UnavailableError(
                     "The database is unavailable; retry shortly", RETRY_AFTER
                 ) from exc
+        finally:
+            if not reused:
+                connection.close()
 
     @contextmanager
     def directory(self, tenant_id: str, *, write: bool = True) -> Iterator[SqlDirectory]:
@@ -139,7 +168,12 @@ class Database:
             yield SqlDirectory(connection, tenant_id, dialect=self.dialect, lock=write)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and every thread's reused one)."""
+        with self._held_lock:
+            held, self._held = self._held, []
+        for connection in held:
+            connection.close()
+        self._local = threading.local()
         self.engine.dispose()
 
 
@@ -162,7 +196,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
-    statement = connection.get_execution_options().get("hostsync_begin", "BEGIN")
+    statement = connection.info.get("hostsync_begin", "BEGIN")
     # Straight on the driver: exec_driver_sql would run SQLAlchemy's execute machinery for it.
     driver = connection.connection.driver_connection
     assert driver is not None  # noqa: S101 - a live connection in its "begin" event
