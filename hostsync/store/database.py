@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from hostsync.scim.errors import InvalidValueError, UnavailableError
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.migrate import upgrade
+from hostsync.store.paging import PageAnchors
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Database:
             ":memory:",
         )
         self._local = threading.local()
+        self.page_anchors = PageAnchors() if self.dialect == "sqlite" else None
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
 
@@ -165,7 +167,9 @@ class Database:
     def directory(self, tenant_id: str, *, write: bool = True) -> Iterator[SqlDirectory]:
         """One tenant's directory as a unit of work (one transaction)."""
         with self.connect(write=write) as connection:
-            yield SqlDirectory(connection, tenant_id, dialect=self.dialect, lock=write)
+            yield SqlDirectory(
+                connection, tenant_id, dialect=self.dialect, lock=write, anchors=self.page_anchors
+            )
 
     def dispose(self) -> None:
         """Close every pooled connection (and every thread's reused one)."""

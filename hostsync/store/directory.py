@@ -44,6 +44,7 @@ from hostsync.scim.ports import GroupRef, Member, Page, Selection, SortOrder, St
 from hostsync.scim.resources import Document, copy_document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
+from hostsync.store.paging import MIN_OFFSET, STEP, PageAnchors, Start
 from hostsync.store.raw import run_prebuilt
 from hostsync.store.tables import groups, memberships, resource_counts, users
 
@@ -152,6 +153,25 @@ class _TableStatements:
             .offset(_param("offset"))
         )
         self.page = select(*self.stored).where(c.pk.in_(page_of_pks)).order_by(c.pk)
+        # Deep pages from an anchor (store/paging.py): skip from a known pk, not from the start.
+        anchored_pks = (
+            select(c.pk)
+            .where(self.visible, c.pk >= _param("from"))
+            .order_by(c.pk)
+            .limit(_param("limit"))
+            .offset(_param("offset"))
+        )
+        self.anchored_page = select(*self.stored).where(c.pk.in_(anchored_pks)).order_by(c.pk)
+        numbered = (
+            select(c.pk, (func.row_number().over(order_by=c.pk) - 1).label("position"))
+            .where(self.visible)
+            .subquery()
+        )
+        self.anchor_pks = (
+            select(numbered.c.pk)
+            .where(numbered.c.position % _param("step") == 0)
+            .order_by(numbered.c.pk)
+        )
 
 
 class _Statements:
@@ -240,13 +260,23 @@ def _statements(dialect: str) -> _Statements:
 
 
 _RESOURCE = {"users": "User", "groups": "Group"}
+_DELETIONS = {"users": "UserDel", "groups": "GroupDel"}  # resource_counts rows (paging.py)
 
 
 class SqlDirectory:
     """The :class:`~hostsync.scim.ports.Directory` of one tenant inside one transaction."""
 
-    def __init__(self, connection: Connection, tenant_id: str, *, dialect: str, lock: bool) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        tenant_id: str,
+        *,
+        dialect: str,
+        lock: bool,
+        anchors: PageAnchors | None = None,
+    ) -> None:
         self.connection = connection
+        self.anchors = anchors
         self.tenant_id = tenant_id
         self.dialect = dialect
         self.lock = lock
@@ -340,7 +370,33 @@ class SqlDirectory:
         deleted = bool(result.rowcount)
         if deleted:
             self._count(table, -1)
+            self._count_deletion(table)
         return deleted
+
+    def _count_deletion(self, table: Table) -> None:
+        """Bump the tenant's deletion counter, which dates page anchors (store/paging.py)."""
+        self._run(
+            self.sql.count_change,
+            {"b_tenant": self.tenant_id, "b_resource": _DELETIONS[table.name], "b_delta": 1},
+        )
+
+    def _anchored(self, table: Table, offset: int) -> Start | None:
+        """Where a deep unfiltered page starts, from the page anchors; None: plain OFFSET."""
+        if self.anchors is None or offset < MIN_OFFSET:
+            return None
+        resource = _RESOURCE[table.name]
+        generation = self._run(
+            self.sql.live, {"b_tenant": self.tenant_id, "b_resource": _DELETIONS[table.name]}
+        ).scalar()
+        generation = int(generation or 0)
+        start = self.anchors.start(self.tenant_id, resource, generation, offset)
+        if start is None and self.anchors.should_build(self.tenant_id, resource):
+            rows = self._run(
+                self.sql.of(table).anchor_pks, {"b_tenant": self.tenant_id, "b_step": STEP}
+            )
+            self.anchors.store(self.tenant_id, resource, generation, [pk for (pk,) in rows])
+            start = self.anchors.start(self.tenant_id, resource, generation, offset)
+        return start
 
     def _total(self, target: Target, condition: Any, params: dict[str, Any]) -> int:
         """How many resources match: the live counter when unfiltered, else COUNT(*)."""
@@ -381,8 +437,13 @@ class SqlDirectory:
             statement = self._order(select(*columns).where(self._visible(table)), target, selection)
             statement = statement.offset(offset).limit(selection.count)
         else:
-            # Deep pages: OFFSET walks the (tenant, pk) index only, then the rows are read.
+            # OFFSET walks the (tenant, pk) index only, then the rows are read; deep pages
+            # start from an anchor (store/paging.py) when there is one.
             statement = self.sql.of(table).page
+            start = self._anchored(table, offset) if selection.count else None
+            if start is not None:
+                statement = self.sql.of(table).anchored_page
+                params["b_from"], params["b_offset"] = start.pk, start.skip
         if selection.count == 0:
             return Page(total=self._total(target, condition, params), resources=[])
         run = self._run if prebuilt else self.connection.execute

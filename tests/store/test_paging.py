@@ -1,0 +1,73 @@
+"""Deep pages from page anchors (store/paging.py) list exactly what OFFSET lists."""
+
+from __future__ import annotations
+
+import pytest
+
+from hostsync.scim.ports import Selection
+from hostsync.scim.resources import normalize_resource
+from hostsync.scim.schema import USER_RESOURCE
+from hostsync.store import directory as directory_module
+from hostsync.store import paging
+from hostsync.store.database import Database
+
+
+def _user(name: str) -> dict[str, object]:
+    return normalize_resource({"userName": name}, USER_RESOURCE)
+
+
+def _all_pages(database: Database, tenant_id: str, size: int) -> list[list[str]]:
+    """Every page at every start index: [ids of the page starting at i] for i = 1…total."""
+    pages = []
+    with database.directory(tenant_id, write=False) as directory:
+        total = directory.list_users(Selection(count=0)).total
+        for start in range(1, total + 1):
+            page = directory.list_users(Selection(start_index=start, count=size))
+            assert page.total == total, start
+            pages.append([stored.id for stored in page.resources])
+    return pages
+
+
+def _expected(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(len(ids))]
+
+
+@pytest.fixture
+def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anchors every 4 rows, used from offset 4, rebuilt whenever stale."""
+    monkeypatch.setattr(directory_module, "STEP", 4)
+    monkeypatch.setattr(directory_module, "MIN_OFFSET", 4)
+    monkeypatch.setattr(paging, "STEP", 4)
+    monkeypatch.setattr(paging, "REBUILD_SECONDS", 0.0)
+
+
+@pytest.mark.usefixtures("small_steps")
+def test_anchored_pages_follow_creates_and_deletes(database: Database, tenant_id: str) -> None:
+    with database.directory(tenant_id) as directory:
+        ids = directory.import_users([_user(f"a{i:03d}") for i in range(30)])
+    assert _all_pages(database, tenant_id, 3) == _expected(ids, 3)
+    if database.page_anchors is not None:  # SQLite: the walk above built anchors
+        assert database.page_anchors.start(tenant_id, "User", 0, 9) is not None
+
+    with database.directory(tenant_id) as directory:  # deletes shift every later position
+        for index in (0, 7, 8, 29):
+            assert directory.delete_user(ids[index])
+        more = [directory.create_user(_user(f"b{i:03d}")).id for i in range(25)]
+    alive = [user_id for n, user_id in enumerate(ids) if n not in (0, 7, 8, 29)] + more
+    assert _all_pages(database, tenant_id, 3) == _expected(alive, 3)
+
+
+def test_stale_anchors_fall_back_to_offset_until_rebuilt(
+    database: Database, tenant_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory_module, "STEP", 4)
+    monkeypatch.setattr(directory_module, "MIN_OFFSET", 4)
+    monkeypatch.setattr(paging, "STEP", 4)
+    monkeypatch.setattr(paging, "REBUILD_SECONDS", 3600.0)  # no rebuild in this test
+    with database.directory(tenant_id) as directory:
+        ids = directory.import_users([_user(f"c{i:03d}") for i in range(20)])
+    assert _all_pages(database, tenant_id, 5) == _expected(ids, 5)
+    with database.directory(tenant_id) as directory:
+        directory.delete_user(ids[2])
+    alive = ids[:2] + ids[3:]
+    assert _all_pages(database, tenant_id, 5) == _expected(alive, 5)
