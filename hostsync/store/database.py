@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from hostsync.scim.errors import InvalidValueError, UnavailableError
+from hostsync.store.checkpoint import JOURNAL_SIZE_LIMIT, WalCheckpointer
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.migrate import upgrade
 from hostsync.store.paging import PageAnchors
@@ -63,6 +64,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
+        self.checkpointer: WalCheckpointer | None = None
         self.engine = self._create_engine(echo)
         # SQLite has one writer at a time. Writers of this process queue on this lock, and
         # the next one starts the moment the last commits; without it they would all wait in
@@ -101,7 +103,7 @@ class Database:
                 json_deserializer=orjson.loads,
                 **sizing,
             )
-            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "connect", self._sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
             return engine
         return create_engine(
@@ -114,6 +116,40 @@ class Database:
             pool_pre_ping=True,
             connect_args={"connect_timeout": 5},
         )
+
+    def _sqlite_on_connect(self, dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            if self.checkpointer is not None:  # it checkpoints; commits need not
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
+                cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+        finally:
+            cursor.close()
+
+    def start_checkpointer(self, interval: float = 0.2) -> None:
+        """Checkpoint the log in a background thread from now on (store/checkpoint.py).
+
+        For a long-running server on a SQLite file; a no-op otherwise. Connections opened
+        before are closed, so that every connection from now on leaves checkpoints to it.
+        """
+        database = make_url(self.url).database
+        if not self._reuse or self.checkpointer is not None or not database:
+            return
+        self.dispose()
+        self.checkpointer = WalCheckpointer(database, interval)
+        self.checkpointer.start()
+
+    def stop_checkpointer(self) -> None:
+        """Stop the background checkpoints (the server is stopping)."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest Alembic revision."""
@@ -184,19 +220,6 @@ class Database:
 def _json_text(value: Any) -> str:
     """JSON columns are written with orjson (documents hold only JSON values)."""
     return orjson.dumps(value).decode()
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is off).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-    finally:
-        cursor.close()
 
 
 def _sqlite_on_begin(connection: Connection) -> None:

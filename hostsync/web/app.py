@@ -122,9 +122,14 @@ class CollapseSlashes:
 
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
-    yield
-    await app.state.rate_limiter.aclose()
-    await run_in_threadpool(app.state.request_counter.flush, app.state.database)
+    database: Database = app.state.database
+    database.start_checkpointer()  # SQLite: WAL checkpoints off the request path
+    try:
+        yield
+    finally:
+        await app.state.rate_limiter.aclose()
+        await run_in_threadpool(app.state.request_counter.flush, database)
+        database.stop_checkpointer()
 
 
 def create_app(
