@@ -211,13 +211,14 @@ class _Statements:
             .where(in_tenant, m.group_id.in_(_param("ids", expanding=True)))
             .order_by(m.group_id, m.member_id)
         )
-        window = (
+        # A row exists iff the group has more than b_limit members: skips b_limit index
+        # entries and reads one, without counting.
+        self.member_beyond = (
             select(literal(1))
             .where(in_tenant, m.group_id == _param("group"))
-            .limit(_param("limit"))
-            .subquery()
+            .limit(1)
+            .offset(_param("limit"))
         )
-        self.count_members = select(func.count()).select_from(window)
         self.group_ids_in = select(groups.c.id).where(
             self.groups.visible, groups.c.id.in_(_param("ids", expanding=True))
         )
@@ -660,12 +661,12 @@ class SqlDirectory:
         return found
 
     def has_more_members_than(self, group_id: str, limit: int) -> bool:
-        """Count at most ``limit + 1`` membership rows (see the port)."""
-        count = self._run(
-            self.sql.count_members,
-            {"b_tenant": self.tenant_id, "b_group": group_id, "b_limit": limit + 1},
-        ).scalar_one()
-        return bool(count > limit)
+        """Whether a membership row exists past the first ``limit`` (see the port)."""
+        beyond = self._run(
+            self.sql.member_beyond,
+            {"b_tenant": self.tenant_id, "b_group": group_id, "b_limit": limit},
+        ).first()
+        return beyond is not None
 
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
