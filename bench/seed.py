@@ -101,10 +101,22 @@ def seed(
         "seconds": round(time.perf_counter() - started, 1),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    refresh_statistics(database)
     database.dispose()
     if not quiet:
         print(f"seed: {users} users in {manifest['seconds']} s", file=sys.stderr)
     return manifest
+
+
+def refresh_statistics(database: Database) -> None:
+    """What autovacuum would do after a bulk load, now: PostgreSQL plans deep pages with an
+    index-only scan of (tenant, pk) only once the table's statistics and visibility map know
+    its rows (without it, an OFFSET of 50,000 took 150 ms instead of 8 ms)."""
+    if database.dialect != "postgresql":
+        return
+    with database.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("VACUUM ANALYZE users, groups, memberships")
 
 
 def _group(directory: Any, name: str, members: list[str]) -> str:
