@@ -130,6 +130,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         await app.state.rate_limiter.aclose()
         await run_in_threadpool(app.state.request_counter.flush, database)
         database.stop_checkpointer()
+        database.dispose()  # the last connection to close checkpoints and removes the WAL
 
 
 def create_app(
