@@ -8,7 +8,6 @@ Screenshots of each page are written to docs/screenshots/.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -23,6 +22,7 @@ import uvicorn
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.store.database import Database
 from tests.admin.conftest import PASSWORD, console_app
+from tests.live_server import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # docs/screenshots is refreshed when HOSTSYNC_SCREENSHOTS=1; otherwise a temporary folder.
@@ -44,17 +44,11 @@ ARGS = [
 assert CHROMIUM.exists(), "the browser tests need Debian's chromium at /usr/bin/chromium"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(database: Database) -> Iterator[str]:
     """The composed app served by uvicorn in a thread on a free loopback port."""
     settings = Settings(key_cache_seconds=0)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         console_app(database, settings.model_copy(update={"request_count_flush_seconds": 0})),
         host="127.0.0.1",

@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,63 +44,6 @@ def assert_scim_error(response: httpx.Response, status: int | None = None) -> No
     body = response.json()
     assert body["schemas"] == [ERROR_SCHEMA], body
     assert body["status"] == str(response.status_code), body
-
-
-def free_port() -> int:
-    """An unused TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def served(
-    database_url: str, log: Path, *, port: int | None = None, env: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A ``hostsync serve`` process on loopback; yields (process, SCIM base URL)."""
-    port = port or free_port()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hostsync",
-                "serve",
-                "--port",
-                str(port),
-                "--database-url",
-                database_url,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield process, f"http://127.0.0.1:{port}{SCIM_PREFIX}"
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_healthy(root: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until ``root``/healthz answers 200 (or fail with the server's log)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{root}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server did not start: {log.read_text()}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -23,7 +23,8 @@ from hostsync.store.database import Database
 from hostsync.web.app import create_app
 
 from ..conftest import POSTGRES_URL
-from .conftest import assert_scim_error, client_for, free_port, new_tenant
+from ..live_server import free_port
+from .conftest import assert_scim_error, client_for, new_tenant
 
 
 class TcpProxy:

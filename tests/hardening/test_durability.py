@@ -15,7 +15,8 @@ import orjson
 
 from hostsync.store.database import Database
 
-from .conftest import GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, free_port, new_tenant, served
+from ..live_server import free_port, served
+from .conftest import GROUP_SCHEMA, PATCH_OP, USER_SCHEMA, new_tenant
 
 WRITERS = 8
 LOAD_SECONDS = 1.5

@@ -18,7 +18,8 @@ from hostsync.store.database import Database
 from hostsync.store.tables import metadata
 from hostsync.web.app import create_app
 
-from .conftest import PATCH_OP, USER_SCHEMA, client_for, new_tenant, served
+from ..live_server import served
+from .conftest import PATCH_OP, USER_SCHEMA, client_for, new_tenant
 
 
 def _secret_traffic(key: str, password: str) -> list[tuple[str, str, dict[str, object]]]:

@@ -7,10 +7,6 @@ against one database lose no write.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +19,7 @@ from hostsync.store.database import Database
 from hostsync.store.tenants import create_key, create_tenant
 
 from ..conftest import POSTGRES_URL
+from ..live_server import served
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -42,12 +39,6 @@ class Live:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=["sqlite", *(["postgres"] if POSTGRES_URL else [])])
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -55,50 +46,19 @@ def live(
     """A `hostsync serve` process (two workers on PostgreSQL) and a tenant key."""
     if request.param == "postgres":
         assert POSTGRES_URL is not None
-        url, workers = POSTGRES_URL, "2"
+        url, workers = POSTGRES_URL, 2
     else:
-        url, workers = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}", "1"
+        url, workers = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}", 1
     database = Database(url)
     database.migrate()
     with database.connect(write=True) as connection:
         tenant = create_tenant(connection, "Live")
         _, key = create_key(connection, tenant.id, "live")
     database.dispose()
-    port = _free_port()
     log = Path(tmp_path_factory.mktemp("log")) / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hostsync",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                workers,
-                "--database-url",
-                url,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "HOSTSYNC_KEY_CACHE_SECONDS": "5", "HOSTSYNC_RATE_LIMIT": "none"},
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"server did not start: {log.read_text()}")
-            time.sleep(0.1)
-        yield Live(f"http://127.0.0.1:{port}/v1/usersync/SCIM", key)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    unthrottled = {"HOSTSYNC_KEY_CACHE_SECONDS": "5", "HOSTSYNC_RATE_LIMIT": "none"}
+    with served(url, log, workers=workers, env=unthrottled) as (_, base):
+        yield Live(base, key)
 
 
 async def test_identical_creates_give_one_201_and_the_rest_409(live: Live) -> None:
