@@ -80,7 +80,7 @@ class Database:
             ":memory:",
         )
         self._local = threading.local()
-        self.page_anchors = PageAnchors() if self.dialect == "sqlite" else None
+        self.page_anchors = PageAnchors()
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
 

@@ -1,17 +1,22 @@
-"""Page anchors: deep ``startIndex`` pages without walking the whole index (SQLite).
+"""Page anchors: deep ``startIndex`` pages without walking the whole index.
 
-``startIndex=90001&count=100`` is an OFFSET: SQLite steps over 90,000 index entries (about
-5 ms at 100,000 users, 50 ms at a million) before it reads the page. :class:`PageAnchors`
-remembers, per tenant and resource, the ``pk`` of every :data:`STEP`-th visible row; a deep
-page then starts at the nearest anchor and skips fewer than :data:`STEP` entries.
+``startIndex=90001&count=100`` is an OFFSET: the database steps over 90,000 index entries
+(about 5 ms at 100,000 users and 50 ms at a million on SQLite; 25 ms at 100,000 on
+PostgreSQL) before it reads the page. :class:`PageAnchors` remembers, per tenant and
+resource, the ``pk`` of every :data:`STEP`-th visible row; a deep page then starts at the
+nearest anchor and skips fewer than :data:`STEP` entries.
 
-Why anchors stay true: rows are listed in ``pk`` order, a new row always gets a ``pk`` above
-every existing one (SQLite's rowid), and a row leaves the visible set only by a soft DELETE,
-which bumps the tenant's deletion counter (``resource_counts``, resource ``UserDel`` /
-``GroupDel``). Anchors are therefore valid for as long as that counter has the value they were
-built with, whatever any process created since; positions past the last anchor are reached
-from it. After a delete they are rebuilt (one window query) on the next deep page, at most
-once per :data:`REBUILD_SECONDS`; in between, deep pages fall back to the plain OFFSET.
+Why anchors stay true: rows are listed in ``pk`` order, and a row committed later always has
+a ``pk`` above every row committed before it. On SQLite that is the rowid under its single
+writer; on PostgreSQL, where a sequence hands out values in the order transactions ask, not
+the order they commit, every insert first takes the tenant's live-count row
+(``resource_counts``) and holds its lock to the commit, so a tenant's inserts of one resource
+allocate and commit one after another. A row leaves the visible set only by a soft DELETE,
+which bumps the tenant's deletion counter (resource ``UserDel`` / ``GroupDel``). Anchors are
+therefore valid for as long as that counter has the value they were built with, whatever any
+process created since; positions past the last anchor are reached from it. After a delete
+they are rebuilt (one window query) on the next deep page, at most once per
+:data:`REBUILD_SECONDS`; in between, deep pages fall back to the plain OFFSET.
 """
 
 from __future__ import annotations

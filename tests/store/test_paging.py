@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
+import time
 
+import pytest
+from sqlalchemy import Connection, select
+
+from hostsync.scim.errors import UniquenessError
 from hostsync.scim.ports import Selection
 from hostsync.scim.resources import normalize_resource
 from hostsync.scim.schema import USER_RESOURCE
 from hostsync.store import directory as directory_module
 from hostsync.store import paging
 from hostsync.store.database import Database
+from hostsync.store.tables import users
 
 
 def _user(name: str) -> dict[str, object]:
@@ -46,8 +52,8 @@ def test_anchored_pages_follow_creates_and_deletes(database: Database, tenant_id
     with database.directory(tenant_id) as directory:
         ids = directory.import_users([_user(f"a{i:03d}") for i in range(30)])
     assert _all_pages(database, tenant_id, 3) == _expected(ids, 3)
-    if database.page_anchors is not None:  # SQLite: the walk above built anchors
-        assert database.page_anchors.start(tenant_id, "User", 0, 9) is not None
+    # The walk above built anchors (both backends).
+    assert database.page_anchors.start(tenant_id, "User", 0, 9) is not None
 
     with database.directory(tenant_id) as directory:  # deletes shift every later position
         for index in (0, 7, 8, 29):
@@ -71,3 +77,52 @@ def test_stale_anchors_fall_back_to_offset_until_rebuilt(
         directory.delete_user(ids[2])
     alive = ids[:2] + ids[3:]
     assert _all_pages(database, tenant_id, 5) == _expected(alive, 5)
+
+
+def test_a_failed_create_leaves_the_live_count_alone(database: Database, tenant_id: str) -> None:
+    """The count is taken before the insert; a taken userName gives it back."""
+    with database.directory(tenant_id) as directory:
+        directory.create_user(_user("taken"))
+    with database.directory(tenant_id) as directory:
+        with pytest.raises(UniquenessError):
+            directory.create_user(_user("TAKEN"))
+        assert directory.list_users(Selection(count=0)).total == 1
+        directory.create_user(_user("free"))
+    with database.directory(tenant_id, write=False) as directory:
+        assert directory.list_users(Selection(count=0)).total == 2
+
+
+def test_postgres_inserts_of_one_tenant_take_pks_in_commit_order(
+    database: Database, tenant_id: str
+) -> None:
+    """While one unit of work has created a user and not committed, another tenant-mate's
+    create waits before drawing a pk: pks are drawn in commit order, as anchors need."""
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time; its rowids are in commit order")
+    sequence = "SELECT last_value FROM users_pk_seq"
+    done = threading.Event()
+    second: list[int] = []
+
+    def create_second() -> None:
+        with database.directory(tenant_id) as directory:
+            stored = directory.create_user(_user("second"))
+        with database.connect(write=False) as connection:
+            second.append(_pk(connection, stored.id))
+        done.set()
+
+    with database.directory(tenant_id) as directory:
+        first = directory.create_user(_user("first"))
+        first_pk = _pk(directory.connection, first.id)
+        thread = threading.Thread(target=create_second)
+        thread.start()
+        time.sleep(0.5)  # the second create would have drawn its pk by now if it could
+        assert not done.is_set()
+        with database.connect(write=False) as observer:
+            assert observer.exec_driver_sql(sequence).scalar_one() == first_pk
+    thread.join(10)
+    assert done.is_set()
+    assert second[0] > first_pk
+
+
+def _pk(connection: Connection, user_id: str) -> int:
+    return int(connection.execute(select(users.c.pk).where(users.c.id == user_id)).scalar_one())
