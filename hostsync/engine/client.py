@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from hostsync.engine.errors import (
     ConflictError,
@@ -198,10 +199,11 @@ class ScimClient:
                 await self.sleep(wait)
             await self.limiter.acquire()
             headers = {"Content-Type": MEDIA_TYPE} if body is not None else None
+            content = orjson.dumps(body) if body is not None else None
             self.requests += 1
             try:
                 response = await self.http.request(
-                    method, path, params=params, json=body, headers=headers
+                    method, path, params=params, content=content, headers=headers
                 )
             except httpx.TimeoutException as exc:
                 raise TransientError(
@@ -249,8 +251,8 @@ class ScimClient:
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
             raise RejectedError(

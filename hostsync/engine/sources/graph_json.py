@@ -8,10 +8,11 @@ are Graph user objects (``"deleted": true`` marks a soft-deleted user), groups a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from hostsync.engine.errors import SourceError
 from hostsync.engine.ports import (
@@ -35,10 +36,10 @@ class GraphJsonSource:
     def read(self) -> SourceSnapshot:
         """Read and validate the whole export."""
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            document = orjson.loads(self.path.read_bytes())
         except OSError as exc:
             raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except orjson.JSONDecodeError as exc:
             raise SourceError(f"{self.path} is not valid JSON: {exc}") from None
         if not isinstance(document, Mapping):
             raise SourceError(f"{self.path}: the top level must be an object")
