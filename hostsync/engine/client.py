@@ -278,6 +278,26 @@ class ScimClient:
             )
         return [item for item in resources if isinstance(item, dict)]
 
+    async def list_page(
+        self, kind: Kind, *, attributes: Sequence[str], start_index: int, count: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """``GET /Users?attributes=…&startIndex=…&count=…``: one page and ``totalResults``."""
+        params = {"startIndex": str(start_index), "count": str(count)}
+        if attributes:
+            params["attributes"] = ",".join(attributes)
+        elif kind is Kind.GROUP:
+            params["excludedAttributes"] = "members"
+        response = await self._send("GET", _endpoint(kind), params=params)
+        body = self._json(response)
+        resources = body.get("Resources", [])
+        total = body.get("totalResults")
+        if not isinstance(resources, list) or not isinstance(total, int):
+            raise RejectedError(
+                "the ListResponse has no Resources list or no totalResults",
+                code="SystemForCrossDomainIdentityManagementServiceIncompatible",
+            )
+        return [item for item in resources if isinstance(item, dict)], total
+
     async def get(self, kind: Kind, target_id: str) -> dict[str, Any]:
         """``GET /Users/{id}`` (groups without members)."""
         params = {"excludedAttributes": "members"} if kind is Kind.GROUP else None

@@ -47,7 +47,8 @@ from hostsync.engine.errors import (
     TransientError,
 )
 from hostsync.engine.jobs import Job
-from hostsync.engine.mappings import ACTIVE_PATH
+from hostsync.engine.mappings import ACTIVE_PATH, matching
+from hostsync.engine.matching import TargetIndex, projection
 from hostsync.engine.planner import (
     Action,
     Create,
@@ -81,6 +82,13 @@ from hostsync.engine.reports import Outcome, failure_email, log_entry
 T = TypeVar("T")
 R = TypeVar("R")
 Mailer = Callable[[EmailMessage], None]
+
+LISTING_MINIMUM = 100
+"""Fewer look-ups of a kind than this are always per-object filter queries."""
+LISTING_PAGE = 1000
+"""Objects asked for per listing page (the target may clamp it: its ``maxResults``)."""
+PAGE_COST = 10
+"""About how many match queries one listing page costs (measured on hostsync, SQLite)."""
 
 ESCROW_MINIMUM = 5_000
 ESCROW_PROPORTION = 0.4
@@ -332,12 +340,71 @@ class Runner:
     # ------------------------------------------------------------------ look-ups
 
     async def _look_up(self, needed: list[Lookup]) -> dict[str, TargetLookup]:
-        if self.progress is not None:
-            self.progress.start("look-up", len(needed))
-        found = await _counted(needed, self._look_up_one, self.settings.concurrency, self.progress)
-        if self.progress is not None:
+        results: dict[str, TargetLookup] = {}
+        for kind in Kind:
+            wanted = [lookup for lookup in needed if lookup.kind is kind]
+            index = await self._listing(kind, len(wanted))
+            if index is not None:
+                results.update((lookup.key, index.resolve(lookup)) for lookup in wanted)
+        queries = [lookup for lookup in needed if lookup.key not in results]
+        if self.progress is not None and queries:
+            self.progress.start("look-up", len(queries))
+        found = await _counted(queries, self._look_up_one, self.settings.concurrency, self.progress)
+        if self.progress is not None and queries:
             self.progress.finish()
-        return {lookup.key: result for lookup, result in zip(needed, found, strict=True)}
+        results.update((lookup.key, result) for lookup, result in zip(queries, found, strict=True))
+        return results
+
+    async def _listing(self, kind: Kind, wanted: int) -> TargetIndex | None:
+        """The whole target listing of ``kind`` when that is cheaper than ``wanted`` queries.
+
+        ``settings.matching``: ``query`` never lists (Entra: one filter query per object);
+        ``list`` always does; ``auto`` lists when at least :data:`LISTING_MINIMUM` objects need
+        a look-up and the listing's pages cost less than their queries (a page of
+        :data:`LISTING_PAGE` objects ≈ :data:`PAGE_COST` queries, measured on hostsync). An
+        unusable listing (an error, pages that do not add up to ``totalResults``) falls back to
+        the queries.
+        """
+        setting = self.settings.matching
+        if wanted == 0 or setting == "query" or (setting == "auto" and wanted < LISTING_MINIMUM):
+            return None
+        mappings = self.job.user_mappings if kind is Kind.USER else self.job.group_mappings
+        attributes = projection(mappings)
+        try:
+            first, total = await self.client.list_page(
+                kind, attributes=attributes, start_index=1, count=LISTING_PAGE
+            )
+            size = len(first)
+            if size == 0 and total > 0:
+                return None
+            pages = -(-(total - size) // size) if total > size else 0
+            if setting == "auto" and (pages + 1) * PAGE_COST > wanted:
+                return None
+            starts = [1 + size * page for page in range(1, pages + 1)]
+
+            async def page(start: int) -> list[dict[str, Any]]:
+                found, _ = await self.client.list_page(
+                    kind, attributes=attributes, start_index=start, count=size
+                )
+                if self.progress is not None:
+                    self.progress.advance(len(found))
+                return found
+
+            if self.progress is not None and starts:
+                self.progress.start(f"list {kind.value}s", total)
+                self.progress.advance(size)
+            rest = await bounded(starts, page, self.settings.concurrency)
+            if self.progress is not None and starts:
+                self.progress.finish()
+        except StopSync:
+            raise
+        except SyncError:
+            return None
+        documents = {str(d.get("id")): d for chunk in (first, *rest) for d in chunk}
+        if len(documents) != total:
+            return None  # the target changed while it was listed, or it does not page
+        paths = [mapping.name for mapping in matching(mappings)]
+        return TargetIndex(documents.values(), paths)
 
     async def _look_up_one(self, lookup: Lookup) -> TargetLookup:
         try:
