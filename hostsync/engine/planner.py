@@ -336,6 +336,8 @@ class Create:
     values: Mapping[str, Value]
     changes: tuple[AttributeChange, ...]
     match_keys: tuple[tuple[str, str], ...] = ()
+    manager: str | None = None
+    """The manager's source id: sent in the POST when the manager is already on the target."""
     action: str = "create"
 
 
@@ -553,8 +555,15 @@ def _provision(
     if not item.match_keys:
         return Skip(item.kind, item.source_id, item.display, "ImportSkipped")
     changes = tuple(AttributeChange(p, None, v) for p, v in mapped.create_values.items())
+    manager = mapped.references.get(MANAGER_PATH) if item.kind is Kind.USER else None
     return Create(
-        item.kind, item.source_id, item.display, mapped.create_values, changes, item.match_keys
+        item.kind,
+        item.source_id,
+        item.display,
+        mapped.create_values,
+        changes,
+        item.match_keys,
+        str(manager) if manager is not None else None,
     )
 
 
@@ -621,6 +630,38 @@ def _references(
         if str(manager) != old:
             actions.append(SetManager(item.source_id, item.display, str(manager), old))
     return actions
+
+
+def waves(actions: Sequence[Action]) -> list[list[Action]]:
+    """The users phase in waves: each user created after the manager this cycle creates.
+
+    A user's POST can carry its manager only once the manager exists on the target, so wave 0
+    holds every action except creates whose manager is also created this cycle; wave n + 1
+    holds the creates whose manager is in wave n (topological order of the manager chain). A
+    manager cycle (a → b → a) is cut where it is found: that create goes without its manager,
+    and the reference phase PATCHes it afterwards.
+    """
+    creates = {a.source_id: a for a in actions if isinstance(a, Create) and a.kind is Kind.USER}
+    depth: dict[str, int] = {}
+    for source_id in creates:
+        chain: list[str] = []
+        current: str | None = source_id
+        while current is not None and current in creates and current not in depth:
+            if current in chain:  # a cycle: cut it here
+                break
+            chain.append(current)
+            current = creates[current].manager
+        level = depth.get(current, -1) if current is not None else -1
+        for member in reversed(chain):
+            level += 1
+            depth[member] = level
+    result: list[list[Action]] = []
+    for action in actions:
+        level = depth.get(action.source_id, 0) if isinstance(action, Create) else 0
+        while len(result) <= level:
+            result.append([])
+        result[level].append(action)
+    return result
 
 
 def _memberships(

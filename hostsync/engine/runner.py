@@ -51,6 +51,7 @@ from hostsync.engine.mappings import ACTIVE_PATH, matching
 from hostsync.engine.matching import TargetIndex, projection
 from hostsync.engine.planner import (
     Action,
+    AttributeChange,
     Create,
     Delete,
     Disable,
@@ -456,7 +457,9 @@ class Runner:
                 if outcome is not None:
                     outcomes.append(outcome)
 
-            await _counted(list(actions), record, self.settings.concurrency, progress)
+            batches = planner.waves(actions) if phase is Phase.USERS else [list(actions)]
+            for batch in batches:  # managers are created before the users they manage
+                await _counted(batch, record, self.settings.concurrency, progress)
             if state.current_cycle is not None:  # progress for `sync status`
                 done = state.current_cycle.get("completed", 0) + len(actions)
                 state.current_cycle["completed"] = done
@@ -573,6 +576,9 @@ class Runner:
 
     async def _create(self, action: Create, state: JobState, base: Outcome) -> Outcome:
         body = wire.build_resource(action.kind, action.values, self.dialect)
+        manager = self._manager_in_post(action, state)
+        if manager is not None:
+            wire.add_manager(body, manager.target_id)
         attempt = throttled = 0
         while True:
             try:
@@ -598,10 +604,30 @@ class Runner:
                 matched = await self._match(action.kind, action.match_keys)
                 if matched.document is not None:
                     return await self._adopt(action, state, base, matched)
-        state.links[JobState.key(action.kind, action.source_id)] = Link(
+        link = Link(
             action.kind, action.source_id, target_id, action.display, exported=dict(action.values)
         )
-        return replace(base, status="success", target_id=target_id, changes=action.changes)
+        state.links[JobState.key(action.kind, action.source_id)] = link
+        changes = list(action.changes)
+        if manager is not None:
+            link.manager = action.manager
+            changes.append(AttributeChange("manager", None, manager.target_id))
+        return replace(base, status="success", target_id=target_id, changes=changes)
+
+    def _manager_in_post(self, action: Create, state: JobState) -> Link | None:
+        """The manager's link when a user's POST can carry it (it is on the target already).
+
+        Entra creates the user, then links the manager with a PATCH (shared/spec §2.1 step 6);
+        in the ``compliant`` dialect the POST carries ``manager`` when it can, which saves that
+        PATCH for every user but the first of each manager chain. ``entra-legacy`` keeps
+        Entra's two requests.
+        """
+        if action.kind is not Kind.USER or action.manager is None:
+            return None
+        if self.dialect is not wire.Dialect.COMPLIANT:
+            return None
+        manager = state.link(Kind.USER, action.manager)
+        return manager if manager is not None and manager.managed else None
 
     async def _adopt(
         self, action: Create, state: JobState, base: Outcome, matched: TargetLookup
@@ -660,6 +686,8 @@ class Runner:
         manager = state.link(Kind.USER, action.manager_source_id)
         if user is None:
             return None  # the user itself failed this cycle; its entry says why
+        if user.manager == action.manager_source_id:
+            return None  # its POST carried the manager
         if manager is None or not manager.managed:
             if not initial:
                 return None
