@@ -27,6 +27,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+import orjson
+
 from hostsync.engine import mappings
 from hostsync.engine.errors import ExpressionError
 from hostsync.engine.expressions import Context, Value
@@ -81,6 +83,10 @@ class Evaluated:
     match_keys: tuple[tuple[str, str], ...] = ()
     members: tuple[str, ...] = ()
     scoping: Mapping[str, str] = field(default_factory=dict)
+    digest: str | None = None
+    """Digest of the source attributes the mappings read (:func:`source_digest`)."""
+    unchanged: bool = False
+    """Linked, and its source attributes have the digest its link records: nothing to plan."""
 
     @property
     def entitled(self) -> bool:
@@ -111,6 +117,37 @@ def fingerprint(item: Evaluated | None) -> str:
     }
     text = json.dumps(document, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def source_digest(attributes: Mapping[str, Any]) -> str | None:
+    """A digest of what a user's mappings read (None: attributes that cannot be digested).
+
+    Incremental cycles process only the objects that changed in the source since the last
+    cycle, as Entra's do (shared/spec §2.2 step 1): a user whose digest matches its link's is
+    neither mapped nor planned. A ``Now()`` or ``RandomString()`` mapping is therefore
+    re-evaluated when the user changes, not every cycle.
+    """
+    try:
+        data = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:
+        return None
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def settled(item: Evaluated, link: Link | None) -> bool:
+    """Whether ``link`` holds everything ``item`` maps to: its values and its manager."""
+    if link is None or not link.managed or item.mapped is None or not item.entitled:
+        return False
+    manager = item.mapped.references.get(MANAGER_PATH)
+    if link.manager != (str(manager) if manager is not None else None):
+        return False
+    return not _diff(item.mapped.values, link.exported)
+
+
+def _unchanged(kind: Kind, source_id: str, display: str, link: Link, **extra: Any) -> Evaluated:
+    references = {MANAGER_PATH: link.manager} if link.manager is not None else {}
+    mapped = Mapped(link.exported, link.exported, references)
+    return Evaluated(kind, source_id, display, Reason.ENTITLED, mapped, unchanged=True, **extra)
 
 
 def _assignments(
@@ -198,8 +235,13 @@ def evaluate_source(
     *,
     clock: Callable[[], datetime],
     rng: random.Random,
+    previous: JobState | None = None,
 ) -> dict[str, Evaluated]:
-    """Import, scope and map every source object (steps Import, Scoping of Entra's log)."""
+    """Import, scope and map every source object (steps Import, Scoping of Entra's log).
+
+    With ``previous`` (incremental cycles), an entitled user whose source digest equals its
+    link's, and which is not escrowed, is not mapped again: it comes back ``unchanged``.
+    """
     config = job.config
     assigned_users, assigned_groups, roles = _assignments(
         snapshot, config.settings.exclude_default_access_role
@@ -219,17 +261,31 @@ def evaluate_source(
             "Assigned": str(assigned),
             "ScopeEvaluationResult": reason.value,
         }
-        evaluated = _map(
-            Kind.USER,
-            user.id,
-            display,
-            reason,
-            attrs,
-            job.user_mappings,
-            clock,
-            rng,
-            scoping=scoping,
-        )
+        digest = source_digest(attrs) if reason is Reason.ENTITLED else None
+        key = JobState.key(Kind.USER, user.id)
+        link = previous.links.get(key) if previous is not None else None
+        if (
+            previous is not None
+            and link is not None
+            and digest is not None
+            and link.digest == digest
+            and link.managed
+            and key not in previous.escrows
+        ):
+            evaluated = _unchanged(Kind.USER, user.id, display, link, scoping=scoping)
+        else:
+            evaluated = _map(
+                Kind.USER,
+                user.id,
+                display,
+                reason,
+                attrs,
+                job.user_mappings,
+                clock,
+                rng,
+                scoping=scoping,
+                digest=digest,
+            )
         result[evaluated.key] = evaluated
         if evaluated.entitled:
             entitled_users.add(user.id)
@@ -585,6 +641,8 @@ def _object_actions(
         if item.key in deferred:
             actions.append(Skip(kind, item.source_id, item.display, ESCROWED, quiet=True))
             continue
+        if item.unchanged:
+            continue  # linked, and unchanged in the source since its values were exported
         link = state.links.get(item.key)
         found = targets.get(item.key)
         if found is not None and found.anchor_lost:

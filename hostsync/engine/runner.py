@@ -231,7 +231,7 @@ class Runner:
         evaluated: dict[str, Evaluated] = {}
         deferred: frozenset[str] = frozenset()
         try:
-            evaluated = self._evaluate(state)
+            evaluated = self._evaluate(state, initial=initial)
             deferred = self._deferred(state, evaluated, self.now())
             needed = planner.lookups(evaluated, state, initial=initial, deferred=deferred)
             targets = await self._look_up(needed)
@@ -267,6 +267,7 @@ class Runner:
         if deferred:
             report.counts["escrow:deferred"] = len(deferred)
         self._escrow(state, evaluated, outcomes, deferred, finished=report.state != "Failed")
+        _record_digests(state, evaluated)
         self._finish(state, report, outcomes, initial)
         return report
 
@@ -320,7 +321,7 @@ class Runner:
                 reason=outcome.reason or "",
             )
 
-    def _evaluate(self, state: JobState) -> dict[str, Evaluated]:
+    def _evaluate(self, state: JobState, *, initial: bool) -> dict[str, Evaluated]:
         snapshot = self.source.read()
         linked_users = any(link.kind is Kind.USER for link in state.links.values())
         if not snapshot.users and linked_users:
@@ -328,7 +329,10 @@ class Runner:
                 "the source returned no users while users are provisioned; "
                 "refusing to deprovision everyone (check the source export)"
             )
-        return planner.evaluate_source(self.job, snapshot, clock=self.now, rng=self.rng)
+        previous = None if initial else state
+        return planner.evaluate_source(
+            self.job, snapshot, clock=self.now, rng=self.rng, previous=previous
+        )
 
     def _policy(self, state: JobState) -> Policy:
         return Policy(
@@ -821,6 +825,22 @@ class Runner:
         )
         self.mailer(message)
         return True
+
+
+def _record_digests(state: JobState, evaluated: Mapping[str, Evaluated]) -> None:
+    """Record each mapped user's source digest on its link when the link holds all of it.
+
+    A user whose action failed, was escrowed or deferred, whose manager is not linked yet, or
+    that left scope keeps no digest: the next cycle maps and plans it again.
+    """
+    for key, item in evaluated.items():
+        if item.kind is not Kind.USER or item.unchanged:
+            continue
+        link = state.links.get(key)
+        if link is None:
+            continue
+        settled = item.digest is not None and key not in state.escrows
+        link.digest = item.digest if settled and planner.settled(item, link) else None
 
 
 def _escrow_exceeded(failures: int, total: int) -> bool:

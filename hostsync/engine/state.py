@@ -53,6 +53,7 @@ def state_from_json(document: Mapping[str, Any]) -> JobState:
             exported=dict(raw.get("exported", {})),
             manager=raw.get("manager"),
             members=list(raw.get("members", [])),
+            digest=raw.get("digest"),
         )
         for key, raw in document.get("links", {}).items()
     }
