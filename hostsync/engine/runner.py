@@ -84,6 +84,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 Mailer = Callable[[EmailMessage], None]
 
+CHECKPOINT_MINIMUM = 1000
+"""A plan with this many actions saves the state before it starts and after each phase."""
 LISTING_MINIMUM = 100
 """Fewer look-ups of a kind than this are always per-object filter queries."""
 LISTING_PAGE = 1000
@@ -250,10 +252,20 @@ class Runner:
                 report.ended = _now_iso(self.now())
                 report.requests = self.client.requests - requests_before
                 return report
-            state.current_cycle = {**report.summary(), "total": len(plan.actions())}
-            if not self.dry_run:
+            total = len(plan.actions())
+            state.current_cycle = {**report.summary(), "total": total}
+            checkpoints = total >= CHECKPOINT_MINIMUM
+            if checkpoints:
                 self.store.save(state)
-            await self._execute(plan, state, evaluated, targets, outcomes, initial=initial)
+            await self._execute(
+                plan,
+                state,
+                evaluated,
+                targets,
+                outcomes,
+                initial=initial,
+                checkpoints=checkpoints,
+            )
         except (SourceError, StopSync) as exc:
             report.state = "Failed"
             report.error = str(exc)
@@ -449,7 +461,15 @@ class Runner:
         outcomes: list[Outcome],
         *,
         initial: bool,
+        checkpoints: bool,
     ) -> None:
+        """Run the plan phase by phase; with ``checkpoints``, save the state after each phase.
+
+        A long cycle (:data:`CHECKPOINT_MINIMUM` actions or more) saves its links and progress
+        (for ``sync status``) before it starts and after every phase that sent something; a
+        short one saves once, at the end: should it be interrupted, the next cycle's match
+        queries find what it created.
+        """
         progress = self.progress
         if progress is not None:
             progress.start("provision", len(plan.actions()))
@@ -461,13 +481,14 @@ class Runner:
                 if outcome is not None:
                     outcomes.append(outcome)
 
+            before = len(outcomes)
             batches = planner.waves(actions) if phase is Phase.USERS else [list(actions)]
             for batch in batches:  # managers are created before the users they manage
                 await _counted(batch, record, self.settings.concurrency, progress)
             if state.current_cycle is not None:  # progress for `sync status`
                 done = state.current_cycle.get("completed", 0) + len(actions)
                 state.current_cycle["completed"] = done
-                if any(not (isinstance(a, Skip) and a.quiet) for a in actions):
+                if checkpoints and len(outcomes) > before:
                     self.store.save(state)
         if progress is not None:
             progress.finish()
