@@ -41,6 +41,8 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 MEDIA_TYPE = "application/scim+json"
+POOL_CONNECTIONS = 4
+"""Connections per httpx pool; ``concurrency`` above it is spread over several pools."""
 MAX_THROTTLED_RETRIES = 20
 """How many 429 answers one request waits out before it fails (then it is escrowed)."""
 
@@ -150,19 +152,32 @@ class ScimClient:
         self.sleep = sleep
         self.clock = clock
         self.limiter = RateLimiter(rate, clock, sleep)
-        self.slots = asyncio.Semaphore(concurrency)
         self.paused_until = 0.0
         self.requests = 0
-        self.http = httpx.AsyncClient(
-            base_url=base + "/",
-            transport=transport,
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": MEDIA_TYPE,
-                "User-Agent": "hostsync-engine",
-            },
-        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": MEDIA_TYPE,
+            "User-Agent": "hostsync-engine",
+        }
+        # httpcore's pool scans every connection, idle ones twice over, each time a request
+        # starts or ends: at 16 connections that scan cost more than the request itself
+        # (py-spy, docs/engine.md). Pools of at most POOL_CONNECTIONS keep it small; a
+        # request takes a free lane, so no pool ever has more requests than connections.
+        pools = 1 if transport is not None else -(-concurrency // POOL_CONNECTIONS)
+        size = -(-concurrency // pools)
+        self.pools = [
+            httpx.AsyncClient(
+                base_url=base + "/",
+                transport=transport,
+                timeout=timeout,
+                headers=headers,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            )
+            for _ in range(pools)
+        ]
+        self.lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for lane in range(concurrency):
+            self.lanes.put_nowait(self.pools[lane % pools])
 
     async def __aenter__(self) -> ScimClient:
         return self
@@ -172,7 +187,8 @@ class ScimClient:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self.http.aclose()
+        for pool in self.pools:
+            await pool.aclose()
 
     @property
     def users_url(self) -> str:
@@ -194,7 +210,8 @@ class ScimClient:
     ) -> httpx.Response:
         if self.dry_run and method not in SAFE_METHODS:
             raise DryRunRejected(f"dry run: refused {method} {path}", code="DryRunRejected")
-        async with self.slots:
+        http = await self.lanes.get()  # bounds concurrency
+        try:
             while (wait := self.paused_until - self.clock()) > 0:
                 await self.sleep(wait)
             await self.limiter.acquire()
@@ -202,7 +219,7 @@ class ScimClient:
             content = orjson.dumps(body) if body is not None else None
             self.requests += 1
             try:
-                response = await self.http.request(
+                response = await http.request(
                     method, path, params=params, content=content, headers=headers
                 )
             except httpx.TimeoutException as exc:
@@ -214,6 +231,8 @@ class ScimClient:
                     f"{method} {path}: {type(exc).__name__}: {exc}",
                     code="WebExceptionProtocolError",
                 ) from None
+        finally:
+            self.lanes.put_nowait(http)
         error = classify(response)
         if error is not None:
             if isinstance(error, TransientError) and error.code == "TooManyRequests":

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from hostsync.engine import planner
+from hostsync.engine.client import ScimClient
 from hostsync.engine.jobs import Job
 from hostsync.engine.mappings import MANAGER_PATH
 from hostsync.engine.matching import TargetIndex
@@ -346,3 +347,16 @@ async def test_a_long_cycle_saves_checkpoints(
     # start, users, groups, memberships, end: ana's manager went in the POST, so the
     # references phase sent nothing and saved nothing
     assert store.saves == 5
+
+
+# --------------------------------------------------------------------------- connection pools
+
+
+async def test_concurrency_is_spread_over_small_connection_pools() -> None:
+    """concurrency 16 → four pools of four connections, four lanes each, all released."""
+    async with ScimClient("http://127.0.0.1:9/scim", "t", concurrency=16) as client:
+        assert len(client.pools) == 4 and client.lanes.qsize() == 16
+        lanes = [client.lanes.get_nowait() for _ in range(16)]
+        assert {id(pool): lanes.count(pool) for pool in client.pools} == {
+            id(pool): 4 for pool in client.pools
+        }
