@@ -159,15 +159,19 @@ def _assignments(
     users: set[str] = set()
     groups: set[str] = set()
     roles: dict[str, list[dict[str, Any]]] = {}
+    values: dict[str, dict[str, Any]] = {}  # one value per role: `in held` compares by identity
     for assignment in snapshot.assignments:
         if exclude_default and assignment.app_role_id == DEFAULT_ACCESS_ROLE_ID:
             continue  # Default Access is excluded from provisioning (shared/spec §1.2)
-        role = snapshot.app_roles.get(assignment.app_role_id)
-        role_value = (
-            {"id": role.id, "displayName": role.display_name, "value": role.value}
-            if role
-            else {"id": assignment.app_role_id, "displayName": None, "value": None}
-        )
+        role_value = values.get(assignment.app_role_id)
+        if role_value is None:
+            role = snapshot.app_roles.get(assignment.app_role_id)
+            role_value = (
+                {"id": role.id, "displayName": role.display_name, "value": role.value}
+                if role
+                else {"id": assignment.app_role_id, "displayName": None, "value": None}
+            )
+            values[assignment.app_role_id] = role_value
         if assignment.principal_type is Kind.USER:
             principals = [assignment.principal_id]
         else:

@@ -92,11 +92,13 @@ def parse_graph_document(document: Mapping[str, Any], where: str) -> SourceSnaps
         value = raw.get("value")
         roles[role_id] = AppRole(role_id, name, str(value) if value else None)
     assignments: list[Assignment] = []
+    kinds = {kind.value: kind for kind in Kind}
     for index, raw in enumerate(_list(document, "appRoleAssignments", where)):
-        place = f"{where}: appRoleAssignments[{index}]"
-        principal, kind = raw.get("principalId"), raw.get("principalType", "User")
-        if not isinstance(principal, str) or kind not in {"User", "Group"}:
+        principal, named = raw.get("principalId"), raw.get("principalType", "User")
+        kind = kinds.get(named) if isinstance(named, str) else None
+        if not isinstance(principal, str) or kind is None:
+            place = f"{where}: appRoleAssignments[{index}]"
             raise SourceError(f"{place}: needs 'principalId' and principalType User or Group")
         role = str(raw.get("appRoleId") or DEFAULT_ACCESS_ROLE_ID)
-        assignments.append(Assignment(principal, Kind(kind), role))
+        assignments.append(Assignment(principal, kind, role))
     return SourceSnapshot(users, groups, roles, tuple(assignments))
