@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from hostsync.engine.errors import (
     ConflictError,
@@ -40,6 +41,8 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 MEDIA_TYPE = "application/scim+json"
+POOL_CONNECTIONS = 4
+"""Connections per httpx pool; ``concurrency`` above it is spread over several pools."""
 MAX_THROTTLED_RETRIES = 20
 """How many 429 answers one request waits out before it fails (then it is escrowed)."""
 
@@ -149,19 +152,32 @@ class ScimClient:
         self.sleep = sleep
         self.clock = clock
         self.limiter = RateLimiter(rate, clock, sleep)
-        self.slots = asyncio.Semaphore(concurrency)
         self.paused_until = 0.0
         self.requests = 0
-        self.http = httpx.AsyncClient(
-            base_url=base + "/",
-            transport=transport,
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": MEDIA_TYPE,
-                "User-Agent": "hostsync-engine",
-            },
-        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": MEDIA_TYPE,
+            "User-Agent": "hostsync-engine",
+        }
+        # httpcore's pool scans every connection, idle ones twice over, each time a request
+        # starts or ends: at 16 connections that scan cost more than the request itself
+        # (py-spy, docs/engine.md). Pools of at most POOL_CONNECTIONS keep it small; a
+        # request takes a free lane, so no pool ever has more requests than connections.
+        pools = 1 if transport is not None else -(-concurrency // POOL_CONNECTIONS)
+        size = -(-concurrency // pools)
+        self.pools = [
+            httpx.AsyncClient(
+                base_url=base + "/",
+                transport=transport,
+                timeout=timeout,
+                headers=headers,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            )
+            for _ in range(pools)
+        ]
+        self.lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for lane in range(concurrency):
+            self.lanes.put_nowait(self.pools[lane % pools])
 
     async def __aenter__(self) -> ScimClient:
         return self
@@ -171,7 +187,8 @@ class ScimClient:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self.http.aclose()
+        for pool in self.pools:
+            await pool.aclose()
 
     @property
     def users_url(self) -> str:
@@ -193,15 +210,17 @@ class ScimClient:
     ) -> httpx.Response:
         if self.dry_run and method not in SAFE_METHODS:
             raise DryRunRejected(f"dry run: refused {method} {path}", code="DryRunRejected")
-        async with self.slots:
+        http = await self.lanes.get()  # bounds concurrency
+        try:
             while (wait := self.paused_until - self.clock()) > 0:
                 await self.sleep(wait)
             await self.limiter.acquire()
             headers = {"Content-Type": MEDIA_TYPE} if body is not None else None
+            content = orjson.dumps(body) if body is not None else None
             self.requests += 1
             try:
-                response = await self.http.request(
-                    method, path, params=params, json=body, headers=headers
+                response = await http.request(
+                    method, path, params=params, content=content, headers=headers
                 )
             except httpx.TimeoutException as exc:
                 raise TransientError(
@@ -212,6 +231,8 @@ class ScimClient:
                     f"{method} {path}: {type(exc).__name__}: {exc}",
                     code="WebExceptionProtocolError",
                 ) from None
+        finally:
+            self.lanes.put_nowait(http)
         error = classify(response)
         if error is not None:
             if isinstance(error, TransientError) and error.code == "TooManyRequests":
@@ -249,8 +270,8 @@ class ScimClient:
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
             raise RejectedError(
@@ -275,6 +296,26 @@ class ScimClient:
                 code="SystemForCrossDomainIdentityManagementServiceIncompatible",
             )
         return [item for item in resources if isinstance(item, dict)]
+
+    async def list_page(
+        self, kind: Kind, *, attributes: Sequence[str], start_index: int, count: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """``GET /Users?attributes=…&startIndex=…&count=…``: one page and ``totalResults``."""
+        params = {"startIndex": str(start_index), "count": str(count)}
+        if attributes:
+            params["attributes"] = ",".join(attributes)
+        elif kind is Kind.GROUP:
+            params["excludedAttributes"] = "members"
+        response = await self._send("GET", _endpoint(kind), params=params)
+        body = self._json(response)
+        resources = body.get("Resources", [])
+        total = body.get("totalResults")
+        if not isinstance(resources, list) or not isinstance(total, int):
+            raise RejectedError(
+                "the ListResponse has no Resources list or no totalResults",
+                code="SystemForCrossDomainIdentityManagementServiceIncompatible",
+            )
+        return [item for item in resources if isinstance(item, dict)], total
 
     async def get(self, kind: Kind, target_id: str) -> dict[str, Any]:
         """``GET /Users/{id}`` (groups without members)."""

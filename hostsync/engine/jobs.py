@@ -139,6 +139,10 @@ class SettingsConfig(_Section):
     max_retries: int = Field(default=4, ge=0, le=20)
     exclude_default_access_role: bool = True
     member_batch_size: int = Field(default=100, ge=1, le=1000)
+    matching: Literal["auto", "list", "query"] = "auto"
+    """How unlinked objects are matched: ``query`` sends one ``filter=… eq …`` query per
+    object (Entra, shared/spec §1.5); ``list`` pages through the target once and matches in
+    memory; ``auto`` lists when that is cheaper (many objects to match, a small target)."""
     escrow_retry_minutes: list[float] = Field(
         default_factory=lambda: [0.0, 360.0, 720.0, 1440.0], min_length=1
     )

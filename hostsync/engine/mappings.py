@@ -16,6 +16,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,8 +58,12 @@ class TargetPath:
         return self.filter_attr is not None
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_path(text: str) -> TargetPath:
-    """Parse a target path; raise ValueError when it is not one the engine can write."""
+    """Parse a target path; raise ValueError when it is not one the engine can write.
+
+    Cached: a cycle parses the same few paths for every object it builds or reads.
+    """
     match = _PATH.match(text.strip())
     if match is None:
         raise ValueError(f"'{text}' is not a target attribute path")

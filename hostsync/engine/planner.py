@@ -27,6 +27,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+import orjson
+
 from hostsync.engine import mappings
 from hostsync.engine.errors import ExpressionError
 from hostsync.engine.expressions import Context, Value
@@ -81,6 +83,10 @@ class Evaluated:
     match_keys: tuple[tuple[str, str], ...] = ()
     members: tuple[str, ...] = ()
     scoping: Mapping[str, str] = field(default_factory=dict)
+    digest: str | None = None
+    """Digest of the source attributes the mappings read (:func:`source_digest`)."""
+    unchanged: bool = False
+    """Linked, and its source attributes have the digest its link records: nothing to plan."""
 
     @property
     def entitled(self) -> bool:
@@ -113,6 +119,37 @@ def fingerprint(item: Evaluated | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def source_digest(attributes: Mapping[str, Any]) -> str | None:
+    """A digest of what a user's mappings read (None: attributes that cannot be digested).
+
+    Incremental cycles process only the objects that changed in the source since the last
+    cycle, as Entra's do (shared/spec §2.2 step 1): a user whose digest matches its link's is
+    neither mapped nor planned. A ``Now()`` or ``RandomString()`` mapping is therefore
+    re-evaluated when the user changes, not every cycle.
+    """
+    try:
+        data = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:
+        return None
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def settled(item: Evaluated, link: Link | None) -> bool:
+    """Whether ``link`` holds everything ``item`` maps to: its values and its manager."""
+    if link is None or not link.managed or item.mapped is None or not item.entitled:
+        return False
+    manager = item.mapped.references.get(MANAGER_PATH)
+    if link.manager != (str(manager) if manager is not None else None):
+        return False
+    return not _diff(item.mapped.values, link.exported)
+
+
+def _unchanged(kind: Kind, source_id: str, display: str, link: Link, **extra: Any) -> Evaluated:
+    references = {MANAGER_PATH: link.manager} if link.manager is not None else {}
+    mapped = Mapped(link.exported, link.exported, references)
+    return Evaluated(kind, source_id, display, Reason.ENTITLED, mapped, unchanged=True, **extra)
+
+
 def _assignments(
     snapshot: SourceSnapshot, exclude_default: bool
 ) -> tuple[set[str] | None, set[str], dict[str, list[dict[str, Any]]]]:
@@ -122,15 +159,19 @@ def _assignments(
     users: set[str] = set()
     groups: set[str] = set()
     roles: dict[str, list[dict[str, Any]]] = {}
+    values: dict[str, dict[str, Any]] = {}  # one value per role: `in held` compares by identity
     for assignment in snapshot.assignments:
         if exclude_default and assignment.app_role_id == DEFAULT_ACCESS_ROLE_ID:
             continue  # Default Access is excluded from provisioning (shared/spec §1.2)
-        role = snapshot.app_roles.get(assignment.app_role_id)
-        role_value = (
-            {"id": role.id, "displayName": role.display_name, "value": role.value}
-            if role
-            else {"id": assignment.app_role_id, "displayName": None, "value": None}
-        )
+        role_value = values.get(assignment.app_role_id)
+        if role_value is None:
+            role = snapshot.app_roles.get(assignment.app_role_id)
+            role_value = (
+                {"id": role.id, "displayName": role.display_name, "value": role.value}
+                if role
+                else {"id": assignment.app_role_id, "displayName": None, "value": None}
+            )
+            values[assignment.app_role_id] = role_value
         if assignment.principal_type is Kind.USER:
             principals = [assignment.principal_id]
         else:
@@ -198,8 +239,13 @@ def evaluate_source(
     *,
     clock: Callable[[], datetime],
     rng: random.Random,
+    previous: JobState | None = None,
 ) -> dict[str, Evaluated]:
-    """Import, scope and map every source object (steps Import, Scoping of Entra's log)."""
+    """Import, scope and map every source object (steps Import, Scoping of Entra's log).
+
+    With ``previous`` (incremental cycles), an entitled user whose source digest equals its
+    link's, and which is not escrowed, is not mapped again: it comes back ``unchanged``.
+    """
     config = job.config
     assigned_users, assigned_groups, roles = _assignments(
         snapshot, config.settings.exclude_default_access_role
@@ -219,17 +265,31 @@ def evaluate_source(
             "Assigned": str(assigned),
             "ScopeEvaluationResult": reason.value,
         }
-        evaluated = _map(
-            Kind.USER,
-            user.id,
-            display,
-            reason,
-            attrs,
-            job.user_mappings,
-            clock,
-            rng,
-            scoping=scoping,
-        )
+        digest = source_digest(attrs) if reason is Reason.ENTITLED else None
+        key = JobState.key(Kind.USER, user.id)
+        link = previous.links.get(key) if previous is not None else None
+        if (
+            previous is not None
+            and link is not None
+            and digest is not None
+            and link.digest == digest
+            and link.managed
+            and key not in previous.escrows
+        ):
+            evaluated = _unchanged(Kind.USER, user.id, display, link, scoping=scoping)
+        else:
+            evaluated = _map(
+                Kind.USER,
+                user.id,
+                display,
+                reason,
+                attrs,
+                job.user_mappings,
+                clock,
+                rng,
+                scoping=scoping,
+                digest=digest,
+            )
         result[evaluated.key] = evaluated
         if evaluated.entitled:
             entitled_users.add(user.id)
@@ -336,6 +396,8 @@ class Create:
     values: Mapping[str, Value]
     changes: tuple[AttributeChange, ...]
     match_keys: tuple[tuple[str, str], ...] = ()
+    manager: str | None = None
+    """The manager's source id: sent in the POST when the manager is already on the target."""
     action: str = "create"
 
 
@@ -553,8 +615,15 @@ def _provision(
     if not item.match_keys:
         return Skip(item.kind, item.source_id, item.display, "ImportSkipped")
     changes = tuple(AttributeChange(p, None, v) for p, v in mapped.create_values.items())
+    manager = mapped.references.get(MANAGER_PATH) if item.kind is Kind.USER else None
     return Create(
-        item.kind, item.source_id, item.display, mapped.create_values, changes, item.match_keys
+        item.kind,
+        item.source_id,
+        item.display,
+        mapped.create_values,
+        changes,
+        item.match_keys,
+        str(manager) if manager is not None else None,
     )
 
 
@@ -576,6 +645,8 @@ def _object_actions(
         if item.key in deferred:
             actions.append(Skip(kind, item.source_id, item.display, ESCROWED, quiet=True))
             continue
+        if item.unchanged:
+            continue  # linked, and unchanged in the source since its values were exported
         link = state.links.get(item.key)
         found = targets.get(item.key)
         if found is not None and found.anchor_lost:
@@ -621,6 +692,38 @@ def _references(
         if str(manager) != old:
             actions.append(SetManager(item.source_id, item.display, str(manager), old))
     return actions
+
+
+def waves(actions: Sequence[Action]) -> list[list[Action]]:
+    """The users phase in waves: each user created after the manager this cycle creates.
+
+    A user's POST can carry its manager only once the manager exists on the target, so wave 0
+    holds every action except creates whose manager is also created this cycle; wave n + 1
+    holds the creates whose manager is in wave n (topological order of the manager chain). A
+    manager cycle (a → b → a) is cut where it is found: that create goes without its manager,
+    and the reference phase PATCHes it afterwards.
+    """
+    creates = {a.source_id: a for a in actions if isinstance(a, Create) and a.kind is Kind.USER}
+    depth: dict[str, int] = {}
+    for source_id in creates:
+        chain: list[str] = []
+        current: str | None = source_id
+        while current is not None and current in creates and current not in depth:
+            if current in chain:  # a cycle: cut it here
+                break
+            chain.append(current)
+            current = creates[current].manager
+        level = depth.get(current, -1) if current is not None else -1
+        for member in reversed(chain):
+            level += 1
+            depth[member] = level
+    result: list[list[Action]] = []
+    for action in actions:
+        level = depth.get(action.source_id, 0) if isinstance(action, Create) else 0
+        while len(result) <= level:
+            result.append([])
+        result[level].append(action)
+    return result
 
 
 def _memberships(

@@ -110,6 +110,9 @@ class Link:
     """Source id of the manager last linked on the target."""
     members: list[str] = field(default_factory=list)
     """Source ids of the group members last confirmed on the target."""
+    digest: str | None = None
+    """Digest of the source attributes that ``exported`` and ``manager`` reflect in full; an
+    incremental cycle skips the mapping and planning of a user whose digest is unchanged."""
 
 
 @dataclass(slots=True)

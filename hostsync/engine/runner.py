@@ -47,9 +47,11 @@ from hostsync.engine.errors import (
     TransientError,
 )
 from hostsync.engine.jobs import Job
-from hostsync.engine.mappings import ACTIVE_PATH
+from hostsync.engine.mappings import ACTIVE_PATH, matching
+from hostsync.engine.matching import TargetIndex, projection
 from hostsync.engine.planner import (
     Action,
+    AttributeChange,
     Create,
     Delete,
     Disable,
@@ -81,6 +83,15 @@ from hostsync.engine.reports import Outcome, failure_email, log_entry
 T = TypeVar("T")
 R = TypeVar("R")
 Mailer = Callable[[EmailMessage], None]
+
+CHECKPOINT_MINIMUM = 1000
+"""A plan with this many actions saves the state before it starts and after each phase."""
+LISTING_MINIMUM = 100
+"""Fewer look-ups of a kind than this are always per-object filter queries."""
+LISTING_PAGE = 1000
+"""Objects asked for per listing page (the target may clamp it: its ``maxResults``)."""
+PAGE_COST = 10
+"""About how many match queries one listing page costs (measured on hostsync, SQLite)."""
 
 ESCROW_MINIMUM = 5_000
 ESCROW_PROPORTION = 0.4
@@ -222,7 +233,7 @@ class Runner:
         evaluated: dict[str, Evaluated] = {}
         deferred: frozenset[str] = frozenset()
         try:
-            evaluated = self._evaluate(state)
+            evaluated = self._evaluate(state, initial=initial)
             deferred = self._deferred(state, evaluated, self.now())
             needed = planner.lookups(evaluated, state, initial=initial, deferred=deferred)
             targets = await self._look_up(needed)
@@ -241,10 +252,20 @@ class Runner:
                 report.ended = _now_iso(self.now())
                 report.requests = self.client.requests - requests_before
                 return report
-            state.current_cycle = {**report.summary(), "total": len(plan.actions())}
-            if not self.dry_run:
+            total = len(plan.actions())
+            state.current_cycle = {**report.summary(), "total": total}
+            checkpoints = total >= CHECKPOINT_MINIMUM
+            if checkpoints:
                 self.store.save(state)
-            await self._execute(plan, state, evaluated, targets, outcomes, initial=initial)
+            await self._execute(
+                plan,
+                state,
+                evaluated,
+                targets,
+                outcomes,
+                initial=initial,
+                checkpoints=checkpoints,
+            )
         except (SourceError, StopSync) as exc:
             report.state = "Failed"
             report.error = str(exc)
@@ -258,6 +279,7 @@ class Runner:
         if deferred:
             report.counts["escrow:deferred"] = len(deferred)
         self._escrow(state, evaluated, outcomes, deferred, finished=report.state != "Failed")
+        _record_digests(state, evaluated)
         self._finish(state, report, outcomes, initial)
         return report
 
@@ -311,7 +333,7 @@ class Runner:
                 reason=outcome.reason or "",
             )
 
-    def _evaluate(self, state: JobState) -> dict[str, Evaluated]:
+    def _evaluate(self, state: JobState, *, initial: bool) -> dict[str, Evaluated]:
         snapshot = self.source.read()
         linked_users = any(link.kind is Kind.USER for link in state.links.values())
         if not snapshot.users and linked_users:
@@ -319,7 +341,10 @@ class Runner:
                 "the source returned no users while users are provisioned; "
                 "refusing to deprovision everyone (check the source export)"
             )
-        return planner.evaluate_source(self.job, snapshot, clock=self.now, rng=self.rng)
+        previous = None if initial else state
+        return planner.evaluate_source(
+            self.job, snapshot, clock=self.now, rng=self.rng, previous=previous
+        )
 
     def _policy(self, state: JobState) -> Policy:
         return Policy(
@@ -332,12 +357,71 @@ class Runner:
     # ------------------------------------------------------------------ look-ups
 
     async def _look_up(self, needed: list[Lookup]) -> dict[str, TargetLookup]:
-        if self.progress is not None:
-            self.progress.start("look-up", len(needed))
-        found = await _counted(needed, self._look_up_one, self.settings.concurrency, self.progress)
-        if self.progress is not None:
+        results: dict[str, TargetLookup] = {}
+        for kind in Kind:
+            wanted = [lookup for lookup in needed if lookup.kind is kind]
+            index = await self._listing(kind, len(wanted))
+            if index is not None:
+                results.update((lookup.key, index.resolve(lookup)) for lookup in wanted)
+        queries = [lookup for lookup in needed if lookup.key not in results]
+        if self.progress is not None and queries:
+            self.progress.start("look-up", len(queries))
+        found = await _counted(queries, self._look_up_one, self.settings.concurrency, self.progress)
+        if self.progress is not None and queries:
             self.progress.finish()
-        return {lookup.key: result for lookup, result in zip(needed, found, strict=True)}
+        results.update((lookup.key, result) for lookup, result in zip(queries, found, strict=True))
+        return results
+
+    async def _listing(self, kind: Kind, wanted: int) -> TargetIndex | None:
+        """The whole target listing of ``kind`` when that is cheaper than ``wanted`` queries.
+
+        ``settings.matching``: ``query`` never lists (Entra: one filter query per object);
+        ``list`` always does; ``auto`` lists when at least :data:`LISTING_MINIMUM` objects need
+        a look-up and the listing's pages cost less than their queries (a page of
+        :data:`LISTING_PAGE` objects ≈ :data:`PAGE_COST` queries, measured on hostsync). An
+        unusable listing (an error, pages that do not add up to ``totalResults``) falls back to
+        the queries.
+        """
+        setting = self.settings.matching
+        if wanted == 0 or setting == "query" or (setting == "auto" and wanted < LISTING_MINIMUM):
+            return None
+        mappings = self.job.user_mappings if kind is Kind.USER else self.job.group_mappings
+        attributes = projection(mappings)
+        try:
+            first, total = await self.client.list_page(
+                kind, attributes=attributes, start_index=1, count=LISTING_PAGE
+            )
+            size = len(first)
+            if size == 0 and total > 0:
+                return None
+            pages = -(-(total - size) // size) if total > size else 0
+            if setting == "auto" and (pages + 1) * PAGE_COST > wanted:
+                return None
+            starts = [1 + size * page for page in range(1, pages + 1)]
+
+            async def page(start: int) -> list[dict[str, Any]]:
+                found, _ = await self.client.list_page(
+                    kind, attributes=attributes, start_index=start, count=size
+                )
+                if self.progress is not None:
+                    self.progress.advance(len(found))
+                return found
+
+            if self.progress is not None and starts:
+                self.progress.start(f"list {kind.value}s", total)
+                self.progress.advance(size)
+            rest = await bounded(starts, page, self.settings.concurrency)
+            if self.progress is not None and starts:
+                self.progress.finish()
+        except StopSync:
+            raise
+        except SyncError:
+            return None
+        documents = {str(d.get("id")): d for chunk in (first, *rest) for d in chunk}
+        if len(documents) != total:
+            return None  # the target changed while it was listed, or it does not page
+        paths = [mapping.name for mapping in matching(mappings)]
+        return TargetIndex(documents.values(), paths)
 
     async def _look_up_one(self, lookup: Lookup) -> TargetLookup:
         try:
@@ -377,7 +461,15 @@ class Runner:
         outcomes: list[Outcome],
         *,
         initial: bool,
+        checkpoints: bool,
     ) -> None:
+        """Run the plan phase by phase; with ``checkpoints``, save the state after each phase.
+
+        A long cycle (:data:`CHECKPOINT_MINIMUM` actions or more) saves its links and progress
+        (for ``sync status``) before it starts and after every phase that sent something; a
+        short one saves once, at the end: should it be interrupted, the next cycle's match
+        queries find what it created.
+        """
         progress = self.progress
         if progress is not None:
             progress.start("provision", len(plan.actions()))
@@ -389,11 +481,14 @@ class Runner:
                 if outcome is not None:
                     outcomes.append(outcome)
 
-            await _counted(list(actions), record, self.settings.concurrency, progress)
+            before = len(outcomes)
+            batches = planner.waves(actions) if phase is Phase.USERS else [list(actions)]
+            for batch in batches:  # managers are created before the users they manage
+                await _counted(batch, record, self.settings.concurrency, progress)
             if state.current_cycle is not None:  # progress for `sync status`
                 done = state.current_cycle.get("completed", 0) + len(actions)
                 state.current_cycle["completed"] = done
-                if any(not (isinstance(a, Skip) and a.quiet) for a in actions):
+                if checkpoints and len(outcomes) > before:
                     self.store.save(state)
         if progress is not None:
             progress.finish()
@@ -506,6 +601,9 @@ class Runner:
 
     async def _create(self, action: Create, state: JobState, base: Outcome) -> Outcome:
         body = wire.build_resource(action.kind, action.values, self.dialect)
+        manager = self._manager_in_post(action, state)
+        if manager is not None:
+            wire.add_manager(body, manager.target_id)
         attempt = throttled = 0
         while True:
             try:
@@ -531,10 +629,30 @@ class Runner:
                 matched = await self._match(action.kind, action.match_keys)
                 if matched.document is not None:
                     return await self._adopt(action, state, base, matched)
-        state.links[JobState.key(action.kind, action.source_id)] = Link(
+        link = Link(
             action.kind, action.source_id, target_id, action.display, exported=dict(action.values)
         )
-        return replace(base, status="success", target_id=target_id, changes=action.changes)
+        state.links[JobState.key(action.kind, action.source_id)] = link
+        changes = list(action.changes)
+        if manager is not None:
+            link.manager = action.manager
+            changes.append(AttributeChange("manager", None, manager.target_id))
+        return replace(base, status="success", target_id=target_id, changes=changes)
+
+    def _manager_in_post(self, action: Create, state: JobState) -> Link | None:
+        """The manager's link when a user's POST can carry it (it is on the target already).
+
+        Entra creates the user, then links the manager with a PATCH (shared/spec §2.1 step 6);
+        in the ``compliant`` dialect the POST carries ``manager`` when it can, which saves that
+        PATCH for every user but the first of each manager chain. ``entra-legacy`` keeps
+        Entra's two requests.
+        """
+        if action.kind is not Kind.USER or action.manager is None:
+            return None
+        if self.dialect is not wire.Dialect.COMPLIANT:
+            return None
+        manager = state.link(Kind.USER, action.manager)
+        return manager if manager is not None and manager.managed else None
 
     async def _adopt(
         self, action: Create, state: JobState, base: Outcome, matched: TargetLookup
@@ -593,6 +711,8 @@ class Runner:
         manager = state.link(Kind.USER, action.manager_source_id)
         if user is None:
             return None  # the user itself failed this cycle; its entry says why
+        if user.manager == action.manager_source_id:
+            return None  # its POST carried the manager
         if manager is None or not manager.managed:
             if not initial:
                 return None
@@ -726,6 +846,22 @@ class Runner:
         )
         self.mailer(message)
         return True
+
+
+def _record_digests(state: JobState, evaluated: Mapping[str, Evaluated]) -> None:
+    """Record each mapped user's source digest on its link when the link holds all of it.
+
+    A user whose action failed, was escrowed or deferred, whose manager is not linked yet, or
+    that left scope keeps no digest: the next cycle maps and plans it again.
+    """
+    for key, item in evaluated.items():
+        if item.kind is not Kind.USER or item.unchanged:
+            continue
+        link = state.links.get(key)
+        if link is None:
+            continue
+        settled = item.digest is not None and key not in state.escrows
+        link.digest = item.digest if settled and planner.settled(item, link) else None
 
 
 def _escrow_exceeded(failures: int, total: int) -> bool:

@@ -8,7 +8,6 @@ leaves either the old state or the new one. Logs are JSON lines appended to
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -16,10 +15,13 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from hostsync.engine.errors import EngineError
 from hostsync.engine.ports import Escrow, JobState, Kind, Link, Quarantine
 
 STATE_VERSION = 1
+_KINDS = {kind.value: kind for kind in Kind}  # a dict lookup; Kind(value) costs 6 µs a link
 
 
 def state_to_json(state: JobState) -> dict[str, Any]:
@@ -30,9 +32,9 @@ def state_to_json(state: JobState) -> dict[str, Any]:
     several times per cycle.
     """
     document = {f.name: getattr(state, f.name) for f in fields(state)}
+    names = [f.name for f in fields(Link)]
     document["links"] = {
-        key: {f.name: getattr(link, f.name) for f in fields(link)}
-        for key, link in state.links.items()
+        key: {name: getattr(link, name) for name in names} for key, link in state.links.items()
     }
     document["escrows"] = {key: asdict(escrow) for key, escrow in state.escrows.items()}
     document["quarantine"] = asdict(state.quarantine) if state.quarantine else None
@@ -44,7 +46,7 @@ def state_from_json(document: Mapping[str, Any]) -> JobState:
     """Rebuild a :class:`JobState` from :func:`state_to_json`'s output."""
     links = {
         key: Link(
-            kind=Kind(raw["kind"]),
+            kind=_KINDS[raw["kind"]],
             source_id=raw["source_id"],
             target_id=raw["target_id"],
             display=raw.get("display", ""),
@@ -52,6 +54,7 @@ def state_from_json(document: Mapping[str, Any]) -> JobState:
             exported=dict(raw.get("exported", {})),
             manager=raw.get("manager"),
             members=list(raw.get("members", [])),
+            digest=raw.get("digest"),
         )
         for key, raw in document.get("links", {}).items()
     }
@@ -72,12 +75,13 @@ def state_from_json(document: Mapping[str, Any]) -> JobState:
     )
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so readers see the old or the new content, never a mix."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Replace ``path`` with ``content`` so readers see the old or the new one, never a mix."""
+    data = content.encode() if isinstance(content, str) else content
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -95,18 +99,17 @@ class FileSyncState:
     def load(self) -> JobState:
         """The saved state, or a fresh one when the file does not exist."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = self.path.read_bytes()
         except FileNotFoundError:
             return JobState()
         try:
-            return state_from_json(json.loads(text))
+            return state_from_json(orjson.loads(text))
         except (ValueError, KeyError, TypeError) as exc:
             raise EngineError(f"state file {self.path} is corrupt: {exc}") from None
 
     def save(self, state: JobState) -> None:
         """Persist ``state`` atomically."""
-        text = json.dumps(state_to_json(state), separators=(",", ":"), default=str)
-        write_atomically(self.path, text)
+        write_atomically(self.path, orjson.dumps(state_to_json(state), default=str))
 
     def clear(self) -> None:
         """Delete the state file."""
@@ -121,9 +124,9 @@ class FileLogSink:
 
     def append(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Append entries, one JSON document per line."""
-        lines = [json.dumps(entry, default=str) + "\n" for entry in entries]
+        lines = [orjson.dumps(entry, default=str) + b"\n" for entry in entries]
         if lines:
-            with self.path.open("a", encoding="utf-8") as file:
+            with self.path.open("ab") as file:
                 file.writelines(lines)
 
     def read(self) -> list[dict[str, Any]]:
@@ -135,7 +138,7 @@ class FileLogSink:
         entries = []
         for line in lines:
             try:
-                entries.append(json.loads(line))
-            except ValueError:
+                entries.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
                 continue
         return entries

@@ -85,6 +85,13 @@ def build_resource(kind: Kind, values: Mapping[str, Value], dialect: Dialect) ->
     return body
 
 
+def add_manager(body: dict[str, Any], manager_id: str) -> None:
+    """Put ``manager`` in a user's POST body (RFC 7643 §4.3 enterprise extension)."""
+    body.setdefault(ENTERPRISE, {})["manager"] = {"value": manager_id}
+    if ENTERPRISE not in body["schemas"]:
+        body["schemas"].append(ENTERPRISE)
+
+
 def _get(document: Mapping[str, Any], key: str) -> Any:
     if key in document:
         return document[key]

@@ -8,10 +8,11 @@ are Graph user objects (``"deleted": true`` marks a soft-deleted user), groups a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from hostsync.engine.errors import SourceError
 from hostsync.engine.ports import (
@@ -35,10 +36,10 @@ class GraphJsonSource:
     def read(self) -> SourceSnapshot:
         """Read and validate the whole export."""
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            document = orjson.loads(self.path.read_bytes())
         except OSError as exc:
             raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except orjson.JSONDecodeError as exc:
             raise SourceError(f"{self.path} is not valid JSON: {exc}") from None
         if not isinstance(document, Mapping):
             raise SourceError(f"{self.path}: the top level must be an object")
@@ -91,11 +92,13 @@ def parse_graph_document(document: Mapping[str, Any], where: str) -> SourceSnaps
         value = raw.get("value")
         roles[role_id] = AppRole(role_id, name, str(value) if value else None)
     assignments: list[Assignment] = []
+    kinds = {kind.value: kind for kind in Kind}
     for index, raw in enumerate(_list(document, "appRoleAssignments", where)):
-        place = f"{where}: appRoleAssignments[{index}]"
-        principal, kind = raw.get("principalId"), raw.get("principalType", "User")
-        if not isinstance(principal, str) or kind not in {"User", "Group"}:
+        principal, named = raw.get("principalId"), raw.get("principalType", "User")
+        kind = kinds.get(named) if isinstance(named, str) else None
+        if not isinstance(principal, str) or kind is None:
+            place = f"{where}: appRoleAssignments[{index}]"
             raise SourceError(f"{place}: needs 'principalId' and principalType User or Group")
         role = str(raw.get("appRoleId") or DEFAULT_ACCESS_ROLE_ID)
-        assignments.append(Assignment(principal, Kind(kind), role))
+        assignments.append(Assignment(principal, kind, role))
     return SourceSnapshot(users, groups, roles, tuple(assignments))
