@@ -26,6 +26,7 @@ successful cycle is disabled until ``sync restart`` (shared/spec §2.7).
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 import uuid
@@ -49,6 +50,7 @@ from hostsync.engine.errors import (
 from hostsync.engine.jobs import Job
 from hostsync.engine.mappings import ACTIVE_PATH, matching
 from hostsync.engine.matching import TargetIndex, projection
+from hostsync.engine.memory import collector_paused, frozen_heap
 from hostsync.engine.planner import (
     Action,
     AttributeChange,
@@ -85,7 +87,8 @@ R = TypeVar("R")
 Mailer = Callable[[EmailMessage], None]
 
 CHECKPOINT_MINIMUM = 1000
-"""A plan with this many actions saves the state before it starts and after each phase."""
+"""A plan with this many actions that send requests (skips do not count) saves the state
+before it starts and after each phase."""
 LISTING_MINIMUM = 100
 """Fewer look-ups of a kind than this are always per-object filter queries."""
 LISTING_PAGE = 1000
@@ -217,6 +220,10 @@ class Runner:
     async def run_cycle(self) -> CycleReport:
         """Run one cycle (initial or incremental) and record it; never raises SyncError."""
         state = self.store.load()
+        with frozen_heap():
+            return await self._cycle(state)
+
+    async def _cycle(self, state: JobState) -> CycleReport:
         digest = self.job.digest()
         if state.config_digest != digest:
             state.watermark = None
@@ -233,9 +240,11 @@ class Runner:
         evaluated: dict[str, Evaluated] = {}
         deferred: frozenset[str] = frozenset()
         try:
-            evaluated = self._evaluate(state, initial=initial)
-            deferred = self._deferred(state, evaluated, self.now())
-            needed = planner.lookups(evaluated, state, initial=initial, deferred=deferred)
+            with collector_paused():  # then frozen: run_cycle's frozen_heap ends after us
+                evaluated = self._evaluate(state, initial=initial)
+                deferred = self._deferred(state, evaluated, self.now())
+                needed = planner.lookups(evaluated, state, initial=initial, deferred=deferred)
+            gc.freeze()
             targets = await self._look_up(needed)
             plan = planner.plan(
                 evaluated,
@@ -254,7 +263,8 @@ class Runner:
                 return report
             total = len(plan.actions())
             state.current_cycle = {**report.summary(), "total": total}
-            checkpoints = total >= CHECKPOINT_MINIMUM
+            sending = sum(not isinstance(action, Skip) for action in plan.actions())
+            checkpoints = sending >= CHECKPOINT_MINIMUM
             if checkpoints:
                 self.store.save(state)
             await self._execute(

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from hostsync.engine.errors import EngineError
+from hostsync.engine.memory import collector_paused
 from hostsync.engine.ports import Escrow, JobState, Kind, Link, Quarantine
 
 STATE_VERSION = 1
@@ -103,13 +104,16 @@ class FileSyncState:
         except FileNotFoundError:
             return JobState()
         try:
-            return state_from_json(orjson.loads(text))
+            with collector_paused():  # a link is several objects; see engine.memory
+                return state_from_json(orjson.loads(text))
         except (ValueError, KeyError, TypeError) as exc:
             raise EngineError(f"state file {self.path} is corrupt: {exc}") from None
 
     def save(self, state: JobState) -> None:
         """Persist ``state`` atomically."""
-        write_atomically(self.path, orjson.dumps(state_to_json(state), default=str))
+        with collector_paused():
+            document = orjson.dumps(state_to_json(state), default=str)
+        write_atomically(self.path, document)
 
     def clear(self) -> None:
         """Delete the state file."""

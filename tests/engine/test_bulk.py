@@ -14,7 +14,7 @@ from hostsync.engine.client import ScimClient
 from hostsync.engine.jobs import Job
 from hostsync.engine.mappings import MANAGER_PATH
 from hostsync.engine.matching import TargetIndex
-from hostsync.engine.planner import Create, Lookup, Update
+from hostsync.engine.planner import Create, Lookup, Skip, Update
 from hostsync.engine.ports import JobState, Kind
 from hostsync.engine.runner import Runner
 from hostsync.engine.sources import open_source
@@ -360,3 +360,23 @@ async def test_concurrency_is_spread_over_small_connection_pools() -> None:
         assert {id(pool): lanes.count(pool) for pool in client.pools} == {
             id(pool): 4 for pool in client.pools
         }
+
+
+async def test_skips_do_not_make_a_cycle_long(
+    job_dir: JobDir, target: Target, monkeypatch: Any
+) -> None:
+    """Only actions that send requests count towards CHECKPOINT_MINIMUM: a changed cycle with
+    one update among many skips (unchanged groups) still saves once."""
+    job = _job(job_dir, target)
+    runner, _ = _counting_runner(job, target.transport)
+    assert (await runner.run_cycle()).state == "Succeeded"
+    document = job_dir.source()
+    job_dir.user(document, "u-ana")["jobTitle"] = "Head Receptionist"
+    job_dir.write_source(document)
+    monkeypatch.setattr("hostsync.engine.runner.CHECKPOINT_MINIMUM", 2)
+    runner, store = _counting_runner(job, target.transport)
+    report = await runner.run_cycle()
+    assert report.plan is not None
+    skips = [action for action in report.plan.actions() if isinstance(action, Skip)]
+    assert len(skips) >= 2 and len(report.plan.actions()) - len(skips) == 1
+    assert store.saves == 1
