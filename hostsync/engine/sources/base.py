@@ -11,6 +11,7 @@ GRAPH_ALIASES = {
     "faxNumber": "facsimileTelephoneNumber",
 }
 """Graph property → the name Entra's mapping editor uses for the same source attribute."""
+_NOT_ATTRIBUTES = frozenset({"manager", "deleted"})
 
 
 def entra_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -21,17 +22,20 @@ def entra_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
     guest's ``#EXT#`` UPN is shortened to ``alias@theirdomain`` and kept whole in
     ``originalUserPrincipalName`` (shared/spec §1.2).
     """
-    attributes: dict[str, Any] = {}
-    for key, value in raw.items():
-        if value == "" or value is None or key in {"manager", "deleted"}:
-            continue
-        attributes[key] = value
-        if key in GRAPH_ALIASES:
-            attributes[GRAPH_ALIASES[key]] = value
+    # Called once per user per cycle: one comprehension; (dict, Mapping) checks answer for a
+    # dict before the slow abc-based Mapping check.
+    attributes = {
+        key: value
+        for key, value in raw.items()
+        if value is not None and value != "" and key not in _NOT_ATTRIBUTES
+    }
+    for graph, entra in GRAPH_ALIASES.items():
+        if graph in attributes:
+            attributes[entra] = attributes[graph]
     if "id" in attributes:
         attributes["objectId"] = attributes["id"]
     manager = raw.get("manager")
-    manager_id = manager.get("id") if isinstance(manager, Mapping) else manager
+    manager_id = manager.get("id") if isinstance(manager, (dict, Mapping)) else manager
     if manager_id:
         attributes["manager"] = str(manager_id)
     phones = attributes.get("businessPhones")

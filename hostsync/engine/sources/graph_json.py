@@ -48,7 +48,8 @@ class GraphJsonSource:
 
 def _list(document: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
     items = document.get(key, [])
-    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+    # (dict, Mapping): the exact-type check answers first for decoded JSON
+    if not isinstance(items, list) or not all(isinstance(i, (dict, Mapping)) for i in items):
         raise SourceError(f"{where}: '{key}' must be a list of objects")
     return items
 
@@ -64,16 +65,17 @@ def parse_graph_document(document: Mapping[str, Any], where: str) -> SourceSnaps
     """Turn a decoded Graph-shaped export into a snapshot."""
     users: dict[str, SourceUser] = {}
     for index, raw in enumerate(_list(document, "users", where)):
-        place = f"{where}: users[{index}]"
-        user_id = _id(raw, place)
-        if user_id in users:
+        user_id = raw.get("id")
+        if not isinstance(user_id, str) or not user_id or user_id in users:
+            place = f"{where}: users[{index}]"  # only built for an error
+            _id(raw, place)
             raise SourceError(f"{place}: duplicate user id '{user_id}'")
         attributes = entra_attributes(raw)
         try:
             enabled = boolean(raw.get("accountEnabled"))
             deleted = bool(boolean(raw.get("deleted")))
         except ValueError as exc:
-            raise SourceError(f"{place}: {exc}") from None
+            raise SourceError(f"{where}: users[{index}]: {exc}") from None
         attributes["accountEnabled"] = enabled is not False
         users[user_id] = SourceUser(user_id, attributes, deleted)
     groups: dict[str, SourceGroup] = {}
