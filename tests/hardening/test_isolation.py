@@ -13,7 +13,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -174,7 +173,7 @@ def _leaks(response: httpx.Response, victim: Tenant, sent: set[str]) -> list[str
 
 @settings(
     max_examples=80,
-    deadline=timedelta(seconds=3),
+    deadline=None,  # correctness, not speed: a stall on a shared machine is no failure
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())

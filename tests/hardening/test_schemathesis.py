@@ -6,8 +6,6 @@ Each operation of the document gets its own Hypothesis run of schemathesis-gener
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
@@ -36,7 +34,7 @@ def test_api_has_no_server_error(database: Database) -> None:
         @given(case=operation.as_strategy())
         @settings(
             max_examples=EXAMPLES_PER_OPERATION,
-            deadline=timedelta(seconds=3),
+            deadline=None,  # correctness, not speed: a stall on a busy machine is no failure
             suppress_health_check=list(HealthCheck),
             database=None,
             phases=[Phase.explicit, Phase.generate],  # no shrinking: fail fast
