@@ -144,7 +144,7 @@ class Directory(Protocol):
         ...
 
     def has_more_members_than(self, group_id: str, limit: int) -> bool:
-        """Whether the group has more than ``limit`` members; costs O(limit) at most."""
+        """Whether the group has more than ``limit`` members; costs O(1) (a kept count)."""
         ...
 
     def add_members(

@@ -189,6 +189,15 @@ def purge_host(
     )
     if not result.rowcount:
         return False
+    # A deleted host left its groups then; should a membership remain, keep the counts true.
+    member_of = select(memberships.c.group_id).where(
+        memberships.c.tenant_id == tenant_id, memberships.c.member_id == host_id
+    )
+    connection.execute(
+        update(groups)
+        .where(groups.c.tenant_id == tenant_id, groups.c.id.in_(member_of))
+        .values(member_count=groups.c.member_count - 1)
+    )
     connection.execute(
         delete(memberships).where(
             memberships.c.tenant_id == tenant_id, memberships.c.member_id == host_id
@@ -228,14 +237,8 @@ def list_groups(
     total = connection.execute(
         select(func.count()).select_from(groups).where(*conditions)
     ).scalar_one()
-    counted = (
-        select(func.count())
-        .select_from(memberships)
-        .where(memberships.c.group_id == g.id)
-        .scalar_subquery()
-    )
     rows = connection.execute(
-        select(g.id, g.display_name, g.external_id, g.modified_at, counted.label("members"))
+        select(g.id, g.display_name, g.external_id, g.modified_at, g.member_count.label("members"))
         .where(*conditions)
         .order_by(g.display_name_folded, g.pk)
         .offset(offset)
@@ -255,10 +258,8 @@ def get_group(connection: Connection, tenant_id: str, group_id: str) -> GroupRow
     ).first()
     if row is None:
         return None
-    total = connection.execute(
-        select(func.count()).select_from(memberships).where(memberships.c.group_id == group_id)
-    ).scalar_one()
-    return GroupRow(row.id, row.display_name, row.external_id, int(total), row.modified_at)
+    members = int(row.member_count)
+    return GroupRow(row.id, row.display_name, row.external_id, members, row.modified_at)
 
 
 def group_members(

@@ -25,7 +25,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -227,19 +226,34 @@ class _Statements:
             .where(in_tenant, _one_of(m.group_id, pg))
             .order_by(m.group_id, m.member_id)
         )
-        # A row exists iff the group has more than b_limit members: skips b_limit index
-        # entries and reads one, without counting.
-        self.member_beyond = (
-            select(literal(1))
-            .where(in_tenant, m.group_id == _param("group"))
-            .limit(1)
-            .offset(_param("limit"))
+        # groups.member_count moves with every membership change, in the same transaction.
+        g = groups.c
+        group_in_tenant = g.tenant_id == _param("tenant")
+        self.member_count = select(g.member_count).where(group_in_tenant, g.id == _param("group"))
+        self.count_members = (
+            update(groups)
+            .where(group_in_tenant, g.id == _param("group"))
+            .values(member_count=g.member_count + _param("delta"))
+        )
+        self.reset_member_count = (
+            update(groups).where(group_in_tenant, g.id == _param("group")).values(member_count=0)
+        )
+        # Before a member leaves every group it is in (it was deleted): one less in each.
+        self.uncount_member_everywhere = (
+            update(groups)
+            .where(
+                group_in_tenant,
+                g.id.in_(select(m.group_id).where(in_tenant, m.member_id == _param("id"))),
+            )
+            .values(member_count=g.member_count - 1)
         )
         self.group_ids_in = select(groups.c.id).where(self.groups.visible, _one_of(groups.c.id, pg))
         dialect_insert = pg_insert if pg else sqlite_insert
-        self.add_members = dialect_insert(memberships).on_conflict_do_nothing(
+        add_members = dialect_insert(memberships).on_conflict_do_nothing(
             index_elements=["group_id", "member_id"]
         )
+        # PostgreSQL's executemany has no row count: the rows it returns say how many were new.
+        self.add_members: Any = add_members.returning(m.member_id) if pg else add_members
         self.remove_members = delete(memberships).where(
             in_tenant,
             m.group_id == _param("group"),
@@ -591,9 +605,9 @@ class SqlDirectory:
         """Soft-delete the user and drop its memberships (see the port)."""
         deleted = self._soft_delete(users, user_id)
         if deleted:
-            self._run(
-                self.sql.drop_member_everywhere, {"b_tenant": self.tenant_id, "b_id": user_id}
-            )
+            params = {"b_tenant": self.tenant_id, "b_id": user_id}
+            self._run(self.sql.uncount_member_everywhere, params)
+            self._run(self.sql.drop_member_everywhere, params)
         return deleted
 
     def list_users(self, selection: Selection) -> Page:
@@ -658,9 +672,10 @@ class SqlDirectory:
         """Soft-delete the group and drop its memberships (see the port)."""
         deleted = self._soft_delete(groups, group_id)
         if deleted:
-            self._run(
-                self.sql.drop_group_memberships, {"b_tenant": self.tenant_id, "b_id": group_id}
-            )
+            params = {"b_tenant": self.tenant_id, "b_id": group_id}
+            self._run(self.sql.uncount_member_everywhere, params)  # as a member of others
+            self._run(self.sql.drop_group_memberships, params)
+            self._set_member_count(group_id, None)
         return deleted
 
     def list_groups(self, selection: Selection) -> Page:
@@ -679,12 +694,19 @@ class SqlDirectory:
         return found
 
     def has_more_members_than(self, group_id: str, limit: int) -> bool:
-        """Whether a membership row exists past the first ``limit`` (see the port)."""
-        beyond = self._run(
-            self.sql.member_beyond,
-            {"b_tenant": self.tenant_id, "b_group": group_id, "b_limit": limit},
-        ).first()
-        return beyond is not None
+        """Whether the group has more than ``limit`` members (see the port): its count."""
+        count = self._run(
+            self.sql.member_count, {"b_tenant": self.tenant_id, "b_group": group_id}
+        ).scalar()
+        return int(count or 0) > limit
+
+    def _set_member_count(self, group_id: str, delta: int | None) -> None:
+        """Move the group's member count by ``delta``; None sets it to zero."""
+        params: dict[str, Any] = {"b_tenant": self.tenant_id, "b_group": group_id}
+        if delta is None:
+            self._run(self.sql.reset_member_count, params)
+        elif delta:
+            self._run(self.sql.count_members, {**params, "b_delta": delta})
 
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
@@ -718,17 +740,24 @@ class SqlDirectory:
             }
             for member_id in unique
         ]
+        added = 0
         for start in range(0, len(rows), _CHUNK):
-            self._run(self.sql.add_members, rows[start : start + _CHUNK])
+            result = self._run(self.sql.add_members, rows[start : start + _CHUNK])
+            added += len(result.all()) if self.dialect == "postgresql" else result.rowcount
+        self._set_member_count(group_id, added)
 
     def remove_members(self, group_id: str, member_ids: Sequence[str]) -> None:
         """Remove members, ignoring those absent (see the port)."""
-        for chunk in _chunks(list(member_ids)):
-            self._run(
+        removed = 0
+        for chunk in _chunks(list(dict.fromkeys(member_ids))):
+            result = self._run(
                 self.sql.remove_members,
                 {"b_tenant": self.tenant_id, "b_group": group_id, "b_ids": list(chunk)},
             )
+            removed += result.rowcount
+        self._set_member_count(group_id, -removed)
 
     def clear_members(self, group_id: str) -> None:
         """Remove every member (see the port)."""
         self._run(self.sql.clear_members, {"b_tenant": self.tenant_id, "b_group": group_id})
+        self._set_member_count(group_id, None)

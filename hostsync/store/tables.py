@@ -114,6 +114,9 @@ groups = Table(
     Column("modified_at", DateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("deleted_at", DateTime, nullable=True),
+    # Kept by every membership change in the same transaction (store/directory.py), so
+    # "more than N members?" and the console's member counts need no COUNT.
+    Column("member_count", BigInteger, nullable=False, server_default="0"),
     Index(
         "uq_groups_tenant_display_name",
         "tenant_id",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from hostsync.store.database import Database
-from hostsync.store.migrate import current_revision
+from hostsync.store.migrate import alembic_config, current_revision
 from hostsync.store.tables import metadata
 
 
@@ -24,3 +27,33 @@ def test_migrate_is_idempotent_and_reaches_head(database: Database) -> None:
     database.migrate()
     assert current_revision(database.engine) == before
     assert before is not None
+
+
+def test_member_counts_are_backfilled_from_the_memberships(tmp_path: Path) -> None:
+    """0400 adds groups.member_count and fills it from the rows of a database at 0300."""
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0300")
+        connection.exec_driver_sql(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 'T', '2026-01-01')"
+        )
+        for group_id, name in (("g1", "One"), ("g2", "Two")):
+            connection.exec_driver_sql(
+                "INSERT INTO groups (id, tenant_id, display_name, display_name_folded, document,"
+                " created_at, modified_at, version)"
+                " VALUES (?, 't', ?, ?, '{}', '2026-01-01', '2026-01-01', 1)",
+                (group_id, name, name.lower()),
+            )
+        for member in ("u1", "u2", "u3"):
+            connection.exec_driver_sql(
+                "INSERT INTO memberships (group_id, member_id, tenant_id, member_type)"
+                " VALUES ('g1', ?, 't', 'User')",
+                (member,),
+            )
+    database.migrate()
+    with database.engine.connect() as connection:
+        counts = dict(connection.exec_driver_sql("SELECT id, member_count FROM groups").all())
+    database.dispose()
+    assert counts == {"g1": 3, "g2": 0}
