@@ -55,7 +55,16 @@ class ScimResult:
 
 
 def timestamp(moment: datetime) -> str:
-    """RFC 7643 §2.3.5 dateTime in UTC with milliseconds, as Entra's samples show."""
+    """RFC 7643 §2.3.5 dateTime in UTC with milliseconds, as Entra's samples show.
+
+    Cut from the plain ``isoformat()`` (a page of 100 users formats 200 of these; asking for
+    ``timespec`` costs about a third more); other shapes take the general path.
+    """
+    text = moment.isoformat()
+    if len(text) == 26:  # YYYY-MM-DDTHH:MM:SS.ffffff
+        return text[:23] + "Z"
+    if len(text) == 19:  # no microseconds
+        return text + ".000Z"
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 

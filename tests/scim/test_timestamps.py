@@ -1,0 +1,30 @@
+"""meta.created / lastModified: UTC dateTimes with milliseconds, whatever the microseconds."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+from hostsync.scim.service import timestamp
+
+
+def test_timestamps_have_milliseconds_and_z() -> None:
+    assert timestamp(datetime(2026, 11, 29, 5, 6, 7, 891234)) == "2026-11-29T05:06:07.891Z"
+    assert timestamp(datetime(2026, 11, 29, 5, 6, 7)) == "2026-11-29T05:06:07.000Z"
+    assert timestamp(datetime(2026, 11, 29, 5, 6, 7, 999)) == "2026-11-29T05:06:07.000Z"
+    assert timestamp(datetime(2026, 1, 2, 3, 4, 5, 1000)) == "2026-01-02T03:04:05.001Z"
+
+
+def test_timestamps_match_the_general_formatting() -> None:
+    rng = random.Random(7)
+    for _ in range(20_000):
+        moment = datetime(
+            rng.randrange(1, 10_000),
+            rng.randrange(1, 13),
+            rng.randrange(1, 29),
+            rng.randrange(24),
+            rng.randrange(60),
+            rng.randrange(60),
+            rng.choice([0, rng.randrange(1_000_000), rng.randrange(1_000) * 1_000]),
+        )
+        assert timestamp(moment) == moment.isoformat(timespec="milliseconds") + "Z", moment
