@@ -25,6 +25,10 @@ class Kind(StrEnum):
     GROUP = "Group"
 
 
+KIND_BY_NAME: dict[str, Kind] = {kind.value: kind for kind in Kind}
+"""``Kind`` by its value: a dict lookup, where ``Kind(value)`` costs microseconds per call."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceUser:
     """A user read from the source: its id and attributes (Entra source attribute names)."""

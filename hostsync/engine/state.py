@@ -19,10 +19,9 @@ import orjson
 
 from hostsync.engine.errors import EngineError
 from hostsync.engine.memory import collector_paused
-from hostsync.engine.ports import Escrow, JobState, Kind, Link, Quarantine
+from hostsync.engine.ports import KIND_BY_NAME, Escrow, JobState, Link, Quarantine
 
 STATE_VERSION = 1
-_KINDS = {kind.value: kind for kind in Kind}  # a dict lookup; Kind(value) costs 6 µs a link
 
 
 def state_to_json(state: JobState) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def state_from_json(document: Mapping[str, Any]) -> JobState:
     """Rebuild a :class:`JobState` from :func:`state_to_json`'s output."""
     links = {
         key: Link(
-            kind=_KINDS[raw["kind"]],
+            kind=KIND_BY_NAME[raw["kind"]],
             source_id=raw["source_id"],
             target_id=raw["target_id"],
             display=raw.get("display", ""),

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, func, or_, select, update
 from hostsync.scim.schema import ENTERPRISE_USER_SCHEMA
 from hostsync.store.activity import RequestContext, append
 from hostsync.store.admin_tables import activity
+from hostsync.store.directory import leave_every_group
 from hostsync.store.tables import api_keys, groups, memberships, users
 
 PAGE_SIZE = 25
@@ -189,20 +190,7 @@ def purge_host(
     )
     if not result.rowcount:
         return False
-    # A deleted host left its groups then; should a membership remain, keep the counts true.
-    member_of = select(memberships.c.group_id).where(
-        memberships.c.tenant_id == tenant_id, memberships.c.member_id == host_id
-    )
-    connection.execute(
-        update(groups)
-        .where(groups.c.tenant_id == tenant_id, groups.c.id.in_(member_of))
-        .values(member_count=groups.c.member_count - 1)
-    )
-    connection.execute(
-        delete(memberships).where(
-            memberships.c.tenant_id == tenant_id, memberships.c.member_id == host_id
-        )
-    )
+    leave_every_group(connection, tenant_id, host_id)  # left them when deleted; in case
     connection.execute(
         update(activity)
         .where(activity.c.tenant_id == tenant_id, activity.c.resource_id == host_id)

@@ -288,6 +288,14 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(dialect)
 
 
+def leave_every_group(connection: Connection, tenant_id: str, member_id: str) -> None:
+    """Take a (deleted) member out of every group it is in, one less in each group's count."""
+    sql = _statements(connection.dialect.name)
+    params = {"b_tenant": tenant_id, "b_id": member_id}
+    run_prebuilt(connection, sql.uncount_member_everywhere, params)
+    run_prebuilt(connection, sql.drop_member_everywhere, params)
+
+
 _RESOURCE = {"users": "User", "groups": "Group"}
 _DELETIONS = {"users": "UserDel", "groups": "GroupDel"}  # resource_counts rows (paging.py)
 
@@ -605,9 +613,7 @@ class SqlDirectory:
         """Soft-delete the user and drop its memberships (see the port)."""
         deleted = self._soft_delete(users, user_id)
         if deleted:
-            params = {"b_tenant": self.tenant_id, "b_id": user_id}
-            self._run(self.sql.uncount_member_everywhere, params)
-            self._run(self.sql.drop_member_everywhere, params)
+            leave_every_group(self.connection, self.tenant_id, user_id)
         return deleted
 
     def list_users(self, selection: Selection) -> Page:

@@ -17,9 +17,9 @@ import orjson
 from hostsync.engine.errors import SourceError
 from hostsync.engine.ports import (
     DEFAULT_ACCESS_ROLE_ID,
+    KIND_BY_NAME,
     AppRole,
     Assignment,
-    Kind,
     SourceGroup,
     SourceSnapshot,
     SourceUser,
@@ -94,10 +94,9 @@ def parse_graph_document(document: Mapping[str, Any], where: str) -> SourceSnaps
         value = raw.get("value")
         roles[role_id] = AppRole(role_id, name, str(value) if value else None)
     assignments: list[Assignment] = []
-    kinds = {kind.value: kind for kind in Kind}
     for index, raw in enumerate(_list(document, "appRoleAssignments", where)):
         principal, named = raw.get("principalId"), raw.get("principalType", "User")
-        kind = kinds.get(named) if isinstance(named, str) else None
+        kind = KIND_BY_NAME.get(named) if isinstance(named, str) else None
         if not isinstance(principal, str) or kind is None:
             place = f"{where}: appRoleAssignments[{index}]"
             raise SourceError(f"{place}: needs 'principalId' and principalType User or Group")
