@@ -14,7 +14,8 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
-import run as bench_run  # noqa: E402 - bench/ is a directory of scripts, not a package
+import inprocess as bench_inprocess  # noqa: E402 - bench/ is a directory of scripts
+import run as bench_run  # noqa: E402
 import seed as bench_seed  # noqa: E402
 
 from hostsync.store.database import Database  # noqa: E402
@@ -128,3 +129,46 @@ def test_tiny_end_to_end_run_prints_json_lines_without_errors(tmp_path: Path) ->
         assert record["errors"] == 0, scenario
         assert record["requests"] > 0, scenario
         assert record["p50_ms"] <= record["p99_ms"], scenario
+
+
+def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Path) -> None:
+    bench_seed.seed(f"sqlite:///{tmp_path / 'bench.db'}", tmp_path, 150, big_group=40, quiet=True)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "inprocess.py"),
+            "--workdir",
+            str(tmp_path),
+            "--requests",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [r["scenario"] for r in records] == list(bench_inprocess.SCENARIOS)
+    for record in records:
+        expected = "201" if record["scenario"] == "create" else "200"
+        assert record["statuses"] == {expected: 30}, record
+        assert 0 < record["p50_us"] <= record["p99_us"], record
+    database = Database(f"sqlite:///{tmp_path / 'bench.db'}")
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    with database.directory(manifest["tenant_id"], write=False) as directory:
+        members = directory.members_of([manifest["big_group_id"]])[manifest["big_group_id"]]
+    database.dispose()
+    assert len(members) == 40  # the remove scenario took out exactly what the add put in
+
+
+def test_inprocess_driver_names_a_missing_workdir(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH / "inprocess.py"), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "manifest.json not found" in completed.stderr
