@@ -22,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -256,12 +258,16 @@ async def _measure(
     timings: list[float] = []
     statuses: Counter[int] = Counter()
     clock = time.perf_counter
+    _instrument(True)
+    cpu_began = time.thread_time()
     began = clock()
     for request in prepared:
         start = clock()
         statuses[await driver.call(request)] += 1
         timings.append(clock() - start)
     elapsed = clock() - began
+    cpu = time.thread_time() - cpu_began
+    _instrument(False)
     timings.sort()
     return {
         "scenario": scenario,
@@ -271,8 +277,21 @@ async def _measure(
         "p50_us": round(timings[len(timings) // 2] * 1e6, 1),
         "p99_us": round(timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1e6, 1),
         "requests_per_s": round(len(prepared) / elapsed, 1),
+        "cpu_us": round(cpu / len(prepared) * 1e6, 1),
         "statuses": {str(code): count for code, count in sorted(statuses.items())},
     }
+
+
+def _instrument(on: bool) -> None:
+    """Under ``valgrind --tool=callgrind --instr-atstart=no`` (``--callgrind``): count
+    instructions only while the measured requests run."""
+    if os.environ.get("HOSTSYNC_BENCH_CALLGRIND"):
+        mode = "on" if on else "off"
+        subprocess.run(
+            ["callgrind_control", "--instr=" + mode, str(os.getpid())],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

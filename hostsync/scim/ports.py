@@ -18,6 +18,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+import orjson
+
 from hostsync.scim.filters import Filter
 from hostsync.scim.paths import AttrPath
 from hostsync.scim.resources import Document
@@ -30,15 +32,67 @@ class SortOrder(StrEnum):
     DESCENDING = "descending"
 
 
-@dataclass(frozen=True, slots=True)
 class Stored:
-    """A resource as stored: its server-assigned id, canonical document and metadata."""
+    """A resource as stored: its server-assigned id, canonical document and metadata.
 
-    id: str
-    document: Document
-    created: datetime
-    last_modified: datetime
-    version: int
+    A store may hand the document over as the canonical JSON text it keeps (``json``) instead
+    of a dict: it is decoded on the first use of :attr:`document`, so a page rendered straight
+    from the text (:mod:`hostsync.scim.encoding`) never builds the dicts. Each decode gives the
+    caller its own copy, which it may change.
+    """
+
+    __slots__ = ("_document", "_json", "created", "id", "last_modified", "version")
+
+    def __init__(
+        self,
+        id: str,
+        document: Document | None,
+        created: datetime,
+        last_modified: datetime,
+        version: int,
+        *,
+        json: str | None = None,
+    ) -> None:
+        if document is None and json is None:
+            raise ValueError("a Stored needs its document or the document's JSON text")
+        self.id = id
+        self._document = document
+        self._json = json
+        self.created = created
+        self.last_modified = last_modified
+        self.version = version
+
+    @property
+    def document(self) -> Document:
+        """The canonical document (decoded from the stored text on first use)."""
+        if self._document is None:
+            self._document = orjson.loads(self._json)  # type: ignore[arg-type]
+        return self._document
+
+    @property
+    def json(self) -> str | None:
+        """The document's JSON text as stored, while :attr:`document` has not been handed out.
+
+        Once the dict exists its holder may have changed it, so the text no longer speaks for
+        it and this is None.
+        """
+        return self._json if self._document is None else None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stored):
+            return NotImplemented
+        return (
+            self.id == other.id
+            and self.version == other.version
+            and self.created == other.created
+            and self.last_modified == other.last_modified
+            and self.document == other.document
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable document: not hashable
+
+    def __repr__(self) -> str:
+        return f"Stored(id={self.id!r}, version={self.version}, document={self.document!r})"
 
 
 @dataclass(frozen=True, slots=True)

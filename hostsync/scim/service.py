@@ -21,6 +21,7 @@ from hostsync.scim.discovery import (
     schema_documents,
     service_provider_config,
 )
+from hostsync.scim.encoding import has_member, spliced
 from hostsync.scim.errors import NotFoundError
 from hostsync.scim.patch import apply_patch, parse_patch_request
 from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
@@ -68,6 +69,17 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
+def _keeps_documents_whole(projection: Projection, computed: str) -> bool:
+    """Whether ``projection`` leaves a stored document whole.
+
+    It may drop ``computed``, the member the server adds: a user's ``groups`` or a group's
+    ``members``.
+    """
+    if projection.include is not None:
+        return False
+    return all(key == ("", computed, None) for key in projection.exclude)
+
+
 def _members_value(body: Mapping[str, Any]) -> Any:
     for key, value in body.items():
         if isinstance(key, str) and key.lower() == "members":
@@ -98,14 +110,35 @@ class ScimService:
         out.update(stored.document)
         if extra:
             out.update(extra)
-        out["meta"] = {
+        out["meta"] = self._meta(resource_type, stored, location)
+        return out
+
+    def _meta(self, resource_type: ResourceType, stored: Stored, location: str) -> dict[str, str]:
+        return {
             "resourceType": resource_type.name,
             "created": timestamp(stored.created),
             "lastModified": timestamp(stored.last_modified),
             "location": location,
             "version": etag(stored.version),
         }
-        return out
+
+    def _render_spliced(
+        self,
+        resource_type: ResourceType,
+        stored: Stored,
+        document_json: str,
+        base_url: str,
+        extra: Mapping[str, Any] | None,
+    ) -> Any:
+        """:meth:`render`'s document, spliced around the stored JSON text (scim/encoding.py)."""
+        schemas = [resource_type.schema.id]
+        schemas.extend(
+            ext.id for ext in resource_type.extensions if has_member(document_json, ext.id)
+        )
+        tail: dict[str, Any] = dict(extra) if extra else {}
+        location = f"{base_url}{resource_type.endpoint}/{stored.id}"
+        tail["meta"] = self._meta(resource_type, stored, location)
+        return spliced({"schemas": schemas, "id": stored.id}, document_json, tail)
 
     def _groups_extra(self, refs: Sequence[GroupRef], base_url: str) -> dict[str, Any]:
         return {
@@ -139,16 +172,28 @@ class ScimService:
         users: Sequence[Stored],
         base_url: str,
         projection: Projection,
-    ) -> list[dict[str, Any]]:
-        """Render users, with their groups fetched in one query when the projection wants them."""
+        *,
+        fragments: bool = False,
+    ) -> list[Any]:
+        """Render users, with their groups fetched in one query when the projection wants them.
+
+        With ``fragments``, a user whose stored JSON text is at hand and whose document the
+        projection leaves whole is rendered around that text (a JSON fragment, not a dict):
+        list responses, which the caller only encodes.
+        """
         groups: dict[str, list[GroupRef]] = {}
         if users and projection.wants("", "groups"):
             groups = directory.groups_of([user.id for user in users])
-        out = []
+        whole = fragments and _keeps_documents_whole(projection, "groups")
+        out: list[Any] = []
         for user in users:
             refs = groups.get(user.id)
             extra = self._groups_extra(refs, base_url) if refs else None
-            out.append(projection.apply(self.render(USER_RESOURCE, user, base_url, extra)))
+            text = user.json if whole else None
+            if text is not None:
+                out.append(self._render_spliced(USER_RESOURCE, user, text, base_url, extra))
+            else:
+                out.append(projection.apply(self.render(USER_RESOURCE, user, base_url, extra)))
         return out
 
     def group_documents(
@@ -157,18 +202,28 @@ class ScimService:
         groups: Sequence[Stored],
         base_url: str,
         projection: Projection,
-    ) -> list[dict[str, Any]]:
-        """Render groups; members are read only when the projection wants them."""
+        *,
+        fragments: bool = False,
+    ) -> list[Any]:
+        """Render groups; members are read only when the projection wants them.
+
+        ``fragments`` as in :meth:`user_documents`.
+        """
         members: dict[str, list[Member]] = {}
         with_members = projection.wants("", "members")
         if groups and with_members:
             members = directory.members_of([group.id for group in groups])
-        out = []
+        whole = fragments and _keeps_documents_whole(projection, "members")
+        out: list[Any] = []
         for group in groups:
             extra = (
                 self._members_extra(members.get(group.id, []), base_url) if with_members else None
             )
-            out.append(projection.apply(self.render(GROUP_RESOURCE, group, base_url, extra)))
+            text = group.json if whole else None
+            if text is not None:
+                out.append(self._render_spliced(GROUP_RESOURCE, group, text, base_url, extra))
+            else:
+                out.append(projection.apply(self.render(GROUP_RESOURCE, group, base_url, extra)))
         return out
 
     def _list_response(self, page: Page, start_index: int, resources: list[Any]) -> ScimResult:
@@ -227,7 +282,9 @@ class ScimService:
     def list_users(self, directory: Directory, query: ListQuery, base_url: str) -> ScimResult:
         """GET /Users with filter, sort and paging (RFC 7644 §3.4.2)."""
         page = directory.list_users(query.selection)
-        resources = self.user_documents(directory, page.resources, base_url, query.projection)
+        resources = self.user_documents(
+            directory, page.resources, base_url, query.projection, fragments=True
+        )
         return self._list_response(page, query.selection.start_index, resources)
 
     def replace_user(
@@ -321,7 +378,9 @@ class ScimService:
     def list_groups(self, directory: Directory, query: ListQuery, base_url: str) -> ScimResult:
         """GET /Groups with filter, sort and paging."""
         page = directory.list_groups(query.selection)
-        resources = self.group_documents(directory, page.resources, base_url, query.projection)
+        resources = self.group_documents(
+            directory, page.resources, base_url, query.projection, fragments=True
+        )
         return self._list_response(page, query.selection.start_index, resources)
 
     def replace_group(

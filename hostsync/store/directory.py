@@ -19,6 +19,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Text,
     and_,
     any_,
     bindparam,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -126,8 +128,11 @@ class _TableStatements:
 
     def __init__(self, table: Table, value_columns: Sequence[str]) -> None:
         c = table.c
-        # What a Stored is made of: reads and RETURNING fetch these columns only.
-        self.stored = (c.id, c.document, c.created_at, c.modified_at, c.version)
+        # What a Stored is made of: reads and RETURNING fetch these columns only. The document
+        # is fetched as text on SQLite (Stored decodes it on first use; pages splice it into
+        # the response as it is); PostgreSQL's driver decodes jsonb itself.
+        document = type_coerce(c.document, Text).label("document")
+        self.stored = (c.id, document, c.created_at, c.modified_at, c.version)
         self.visible = and_(c.tenant_id == _param("tenant"), c.deleted_at.is_(None))
         self.get = select(*self.stored).where(self.visible, c.id == _param("id"))
         self.get_locked = self.get.with_for_update()
@@ -333,14 +338,12 @@ class SqlDirectory:
         return and_(table.c.tenant_id == self.tenant_id, table.c.deleted_at.is_(None))
 
     def _stored(self, row: Any) -> Stored:
-        # The row's document was just decoded from the database: it is already a copy.
-        return Stored(
-            id=row.id,
-            document=row.document,
-            created=row.created_at,
-            last_modified=row.modified_at,
-            version=row.version,
-        )
+        # The row's document is its JSON text (SQLite) or was just decoded (PostgreSQL): in
+        # either case no one else holds it.
+        document = row.document
+        if isinstance(document, str):
+            return Stored(row.id, None, row.created_at, row.modified_at, row.version, json=document)
+        return Stored(row.id, document, row.created_at, row.modified_at, row.version)
 
     def _get(self, table: Table, resource_id: str) -> Stored | None:
         statements = self.sql.of(table)
