@@ -149,9 +149,9 @@ def create_app(
     authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds)
     endpoints = ScimEndpoints(service, database, authenticator, settings)
     routes: list[Any] = [
+        *scim_routes(endpoints),  # first: Starlette tries routes in order
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
-        *scim_routes(endpoints),
         *admin_routes(
             database,
             settings,

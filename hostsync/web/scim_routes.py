@@ -57,6 +57,7 @@ Work = Callable[[Directory], ScimResult]
 Build = Callable[[], Awaitable[Work]]
 _JSON_TYPES = ("application/json", "application/scim+json")
 BODY_BOUNDS = Bounds()
+_BASE_URLS_KEPT = 64
 T = TypeVar("T")
 
 
@@ -77,13 +78,25 @@ class ScimEndpoints:
         self.bulk_processor = BulkProcessor(service, settings.bulk_max_operations)
         self.request_counter = RequestCounter(settings.request_count_flush_seconds)
         self.inline = database.dialect == "sqlite"
+        self._base_urls: dict[tuple[Any, ...], str] = {}
 
     # -- plumbing ------------------------------------------------------------------------
     def base_url(self, request: Request) -> str:
         """The SCIM base URL that ``meta.location`` values start with."""
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/") + SCIM_PREFIX
-        return f"{request.url.scheme}://{request.url.netloc}{SCIM_PREFIX}"
+        # Starlette builds and parses the whole URL for ``request.url``; the base depends only
+        # on the scheme, the Host header and the server address, so it is worked out once per
+        # such triple (at most _BASE_URLS_KEPT of them are kept).
+        scope = request.scope
+        server = scope.get("server")  # a tuple from uvicorn, a list from some test clients
+        key = (scope.get("scheme"), request.headers.get("host"), server and tuple(server))
+        base = self._base_urls.get(key)
+        if base is None:
+            base = f"{request.url.scheme}://{request.url.netloc}{SCIM_PREFIX}"
+            if len(self._base_urls) < _BASE_URLS_KEPT:
+                self._base_urls[key] = base
+        return base
 
     async def body(self, request: Request) -> Any:
         """The decoded JSON body, or a SCIM error (413, 415, 400 invalidSyntax)."""
@@ -352,7 +365,20 @@ def _typed(
 def scim_routes(endpoints: ScimEndpoints) -> list[Route]:
     """The routes of the SCIM API, under :data:`SCIM_PREFIX`."""
     p = SCIM_PREFIX
-    routes = [
+    routes: list[Route] = []
+    # Starlette tries the routes in order: the ones Entra calls thousands of times come first.
+    for resource_type in (USER_RESOURCE, GROUP_RESOURCE):
+        endpoint = f"{p}{resource_type.endpoint}"
+        routes += [
+            Route(
+                f"{endpoint}/{{resource_id}}",
+                _typed(endpoints.resource, resource_type),
+                methods=["GET", "PUT", "PATCH", "DELETE"],
+            ),
+            Route(endpoint, _typed(endpoints.collection, resource_type), methods=["GET", "POST"]),
+            Route(f"{endpoint}/.search", _typed(endpoints.search, resource_type), methods=["POST"]),
+        ]
+    routes += [
         Route(f"{p}/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
         Route(f"{p}/ResourceTypes", endpoints.resource_types, methods=["GET"]),
         Route(f"{p}/ResourceTypes/{{type_id}}", endpoints.resource_types, methods=["GET"]),
@@ -361,17 +387,6 @@ def scim_routes(endpoints: ScimEndpoints) -> list[Route]:
         Route(f"{p}/Bulk", endpoints.bulk, methods=["POST"]),
         Route(f"{p}/.search", endpoints.root_search, methods=["POST"]),
     ]
-    for resource_type in (USER_RESOURCE, GROUP_RESOURCE):
-        endpoint = f"{p}{resource_type.endpoint}"
-        routes += [
-            Route(endpoint, _typed(endpoints.collection, resource_type), methods=["GET", "POST"]),
-            Route(f"{endpoint}/.search", _typed(endpoints.search, resource_type), methods=["POST"]),
-            Route(
-                f"{endpoint}/{{resource_id}}",
-                _typed(endpoints.resource, resource_type),
-                methods=["GET", "PUT", "PATCH", "DELETE"],
-            ),
-        ]
     return routes
 
 

@@ -369,3 +369,15 @@ async def test_user_groups_attribute_lists_memberships(client: httpx.AsyncClient
     assert got["groups"][0]["display"] == "Hosts"
     member_filter = await client.get(f'/Groups?filter=members eq "{user["id"]}"')
     assert member_filter.json()["totalResults"] == 1
+
+
+async def test_locations_follow_each_requests_host(client: httpx.AsyncClient) -> None:
+    created = (await client.post("/Users", json=entra_user("host.header@contoso.com"))).json()
+    path = f"/v1/usersync/SCIM/Users/{created['id']}"
+    for host in ("hosts.example", "other.example:8443", "hosts.example"):
+        response = await client.get(f"/Users/{created['id']}", headers={"Host": host})
+        assert response.json()["meta"]["location"] == f"http://{host}{path}"
+    listed = await client.get("/Users", headers={"Host": "third.example"})
+    assert {r["meta"]["location"].split("/v1/")[0] for r in listed.json()["Resources"]} == {
+        "http://third.example"
+    }
