@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from hostsync.scim.errors import InvalidValueError, UnavailableError
-from hostsync.store.checkpoint import JOURNAL_SIZE_LIMIT, WalCheckpointer
+from hostsync.store.checkpoint import JOURNAL_SIZE_LIMIT, RESTART_FRAMES, WalCheckpointer
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.migrate import upgrade
 from hostsync.store.paging import PageAnchors
@@ -132,7 +132,9 @@ class Database:
         finally:
             cursor.close()
 
-    def start_checkpointer(self, interval: float = 0.2) -> None:
+    def start_checkpointer(
+        self, interval: float = 0.2, restart_frames: int = RESTART_FRAMES
+    ) -> None:
         """Checkpoint the log in a background thread from now on (store/checkpoint.py).
 
         For a long-running server on a SQLite file; a no-op otherwise. Connections opened
@@ -142,7 +144,7 @@ class Database:
         if not self._reuse or self.checkpointer is not None or not database:
             return
         self.dispose()
-        self.checkpointer = WalCheckpointer(database, interval)
+        self.checkpointer = WalCheckpointer(database, interval, restart_frames)
         self.checkpointer.start()
 
     def stop_checkpointer(self) -> None:
@@ -186,8 +188,11 @@ class Database:
                 if write:
                     serialized = self._sqlite_writer
             try:
-                with serialized, connection.begin():
-                    yield connection
+                with serialized:
+                    if write and self.checkpointer is not None:
+                        self._restart_log_if_wanted(connection, self.checkpointer)
+                    with connection.begin():
+                        yield connection
             except DataError as exc:
                 # PostgreSQL refuses some text SQLite keeps, such as U+0000.
                 raise InvalidValueError("A value cannot be stored (it may hold U+0000)") from exc
@@ -198,6 +203,16 @@ class Database:
         finally:
             if not reused:
                 connection.close()
+
+    def _restart_log_if_wanted(self, connection: Connection, checkpointer: WalCheckpointer) -> None:
+        """The log restart the checkpointer asked for (store/checkpoint.py).
+
+        Run between transactions, holding the in-process writer lock.
+        """
+        if checkpointer.restart_wanted.is_set():
+            driver = connection.connection.driver_connection
+            if isinstance(driver, sqlite3.Connection):
+                checkpointer.restart(driver)
 
     @contextmanager
     def directory(self, tenant_id: str, *, write: bool = True) -> Iterator[SqlDirectory]:
