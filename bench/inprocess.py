@@ -72,7 +72,7 @@ class Requests:
         ]
         self.pool = [line for line in (workdir / "pool.tsv").read_text().splitlines() if line]
         self.random = random.Random(seed)
-        self.tag = f"ip{seed}-{int(time.time())}"
+        self.tag = f"ip{seed}-{os.getpid()}-{int(time.time())}"
         self.counter = 0
         self.member = 0
         self.added: list[str] = []  # members the add scenario put in, for the remove scenario

@@ -24,6 +24,17 @@ class Bounds:
     """Longest string value or object key, in characters."""
 
 
+def within_bounds(raw: bytes, bounds: Bounds) -> bool:
+    """Whether a JSON text is too small to break ``bounds``, whatever it holds.
+
+    No string decodes to more characters than the text has bytes, and no value nests deeper
+    than the text has ``{`` and ``[`` bytes (those inside strings only raise the count). Most
+    requests (an Entra PATCH, a POST /Users) pass here in two C-level scans, so
+    :func:`check_bounds` need not walk their decoded bodies value by value.
+    """
+    return len(raw) <= bounds.max_string and raw.count(b"{") + raw.count(b"[") <= bounds.max_depth
+
+
 def check_bounds(value: Any, bounds: Bounds) -> None:
     """Raise 400 when ``value`` nests deeper or holds a longer string than ``bounds`` allow."""
     stack: list[tuple[Any, int]] = [(value, 1)]

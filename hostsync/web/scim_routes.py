@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hostsync.config import SCIM_PREFIX, Settings
-from hostsync.scim.bounds import Bounds, check_bounds
+from hostsync.scim.bounds import Bounds, check_bounds, within_bounds
 from hostsync.scim.bulk import BulkProcessor, search_all
 from hostsync.scim.errors import (
     InvalidSyntaxError,
@@ -132,7 +132,8 @@ class ScimEndpoints:
             decoded = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidSyntaxError(f"The body is not valid JSON: {exc}") from None
-        check_bounds(decoded, BODY_BOUNDS)
+        if not within_bounds(raw, BODY_BOUNDS):
+            check_bounds(decoded, BODY_BOUNDS)
         return decoded
 
     async def blocking(self, function: Callable[[], T]) -> T:
