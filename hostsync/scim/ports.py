@@ -38,17 +38,18 @@ class Stored:
     A store may hand the document over as the canonical JSON text it keeps (``json``) instead
     of a dict: it is decoded on the first use of :attr:`document`, so a page rendered straight
     from the text (:mod:`hostsync.scim.encoding`) never builds the dicts. Each decode gives the
-    caller its own copy, which it may change.
+    caller its own copy, which it may change. Likewise the two moments may come as ISO 8601
+    text, parsed only when asked for.
     """
 
-    __slots__ = ("_document", "_json", "created", "id", "last_modified", "version")
+    __slots__ = ("_created", "_document", "_json", "_modified", "id", "version")
 
     def __init__(
         self,
         id: str,
         document: Document | None,
-        created: datetime,
-        last_modified: datetime,
+        created: datetime | str,
+        last_modified: datetime | str,
         version: int,
         *,
         json: str | None = None,
@@ -58,9 +59,32 @@ class Stored:
         self.id = id
         self._document = document
         self._json = json
-        self.created = created
-        self.last_modified = last_modified
+        self._created = created
+        self._modified = last_modified
         self.version = version
+
+    @property
+    def created(self) -> datetime:
+        """When the resource was created (UTC)."""
+        if isinstance(self._created, str):
+            self._created = datetime.fromisoformat(self._created)
+        return self._created
+
+    @property
+    def last_modified(self) -> datetime:
+        """When the resource last changed (UTC)."""
+        if isinstance(self._modified, str):
+            self._modified = datetime.fromisoformat(self._modified)
+        return self._modified
+
+    @property
+    def moments(self) -> tuple[datetime | str, datetime | str]:
+        """``created`` and ``last_modified`` as the store gave them.
+
+        Datetimes, or ISO 8601 texts in UTC (``YYYY-MM-DD HH:MM:SS.ffffff``) that a page
+        formats without parsing.
+        """
+        return self._created, self._modified
 
     @property
     def document(self) -> Document:

@@ -129,10 +129,13 @@ class _TableStatements:
     def __init__(self, table: Table, value_columns: Sequence[str]) -> None:
         c = table.c
         # What a Stored is made of: reads and RETURNING fetch these columns only. The document
-        # is fetched as text on SQLite (Stored decodes it on first use; pages splice it into
-        # the response as it is); PostgreSQL's driver decodes jsonb itself.
+        # and the two moments are fetched as text on SQLite (Stored decodes them on first use;
+        # pages splice the document into the response and cut the moments to the wire's
+        # dateTime); PostgreSQL's driver decodes jsonb and timestamps itself.
         document = type_coerce(c.document, Text).label("document")
-        self.stored = (c.id, document, c.created_at, c.modified_at, c.version)
+        created = type_coerce(c.created_at, Text).label("created_at")
+        modified = type_coerce(c.modified_at, Text).label("modified_at")
+        self.stored = (c.id, document, created, modified, c.version)
         self.visible = and_(c.tenant_id == _param("tenant"), c.deleted_at.is_(None))
         self.get = select(*self.stored).where(self.visible, c.id == _param("id"))
         self.get_locked = self.get.with_for_update()

@@ -28,3 +28,22 @@ def test_timestamps_match_the_general_formatting() -> None:
             rng.choice([0, rng.randrange(1_000_000), rng.randrange(1_000) * 1_000]),
         )
         assert timestamp(moment) == moment.isoformat(timespec="milliseconds") + "Z", moment
+
+
+def test_stored_iso_texts_format_like_the_datetimes_they_hold() -> None:
+    """A store may give the moments as the text SQLite keeps (Stored.moments)."""
+    rng = random.Random(11)
+    for _ in range(5_000):
+        moment = datetime(
+            rng.randrange(1_000, 10_000),
+            rng.randrange(1, 13),
+            rng.randrange(1, 29),
+            rng.randrange(24),
+            rng.randrange(60),
+            rng.randrange(60),
+            rng.choice([0, rng.randrange(1_000_000)]),
+        )
+        text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")  # as the store writes it
+        assert timestamp(text) == timestamp(moment), text
+    assert timestamp("2026-11-29 05:06:07") == "2026-11-29T05:06:07.000Z"
+    assert timestamp("2026-11-29T05:06:07.5") == "2026-11-29T05:06:07.500Z"

@@ -93,7 +93,8 @@ def test_writes_store_what_sqlalchemy_reads_back(sqlite_db: Database) -> None:
                 "b_document": {"userName": "New@Example.com", "active": False},
             },
         ).first()
-        assert replaced.version == 2 and replaced.modified_at == moment
+        assert replaced.version == 2
+        assert datetime.fromisoformat(replaced.modified_at) == moment  # text: Stored parses it
         removed = raw.execute(
             sql.remove_members, {"b_tenant": tenant, "b_group": group_id, "b_ids": user_ids}
         )
