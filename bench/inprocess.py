@@ -242,7 +242,8 @@ async def run(args: argparse.Namespace) -> None:
         for round_number in range(1, args.rounds + 1):
             for scenario in args.scenarios:
                 prepared = [requests.build(scenario) for _ in range(args.requests)]
-                print(json.dumps(await _measure(driver, scenario, prepared, round_number)))
+                figures = await _measure(driver, scenario, prepared, round_number, args.concurrency)
+                print(json.dumps(figures))
                 sys.stdout.flush()
     finally:
         await inbox.put({"type": "lifespan.shutdown"})
@@ -250,7 +251,11 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def _measure(
-    driver: Driver, scenario: str, prepared: list[Request], round_number: int
+    driver: Driver,
+    scenario: str,
+    prepared: list[Request],
+    round_number: int,
+    concurrency: int,
 ) -> dict[str, Any]:
     for request in prepared[: max(1, len(prepared) // 20)]:
         if request[0] == "GET":  # warm the caches a little; writes are not repeated
@@ -261,10 +266,15 @@ async def _measure(
     _instrument(True)
     cpu_began = time.thread_time()
     began = clock()
-    for request in prepared:
-        start = clock()
-        statuses[await driver.call(request)] += 1
-        timings.append(clock() - start)
+    queue = iter(prepared)
+
+    async def client() -> None:  # a closed loop, as one of wrk's connections
+        for request in queue:
+            start = clock()
+            statuses[await driver.call(request)] += 1
+            timings.append(clock() - start)
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = clock() - began
     cpu = time.thread_time() - cpu_began
     _instrument(False)
@@ -273,6 +283,7 @@ async def _measure(
         "scenario": scenario,
         "round": round_number,
         "requests": len(prepared),
+        "concurrency": concurrency,
         "mean_us": round(statistics.fmean(timings) * 1e6, 1),
         "p50_us": round(timings[len(timings) // 2] * 1e6, 1),
         "p99_us": round(timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1e6, 1),
@@ -301,6 +312,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per scenario and round")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests in flight at once on the one event loop (1: one after another)",
+    )
     args = parser.parse_args(argv)
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))

@@ -141,6 +141,8 @@ def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Pa
             str(tmp_path),
             "--requests",
             "30",
+            "--concurrency",
+            "3",
         ],
         capture_output=True,
         text=True,
@@ -151,6 +153,7 @@ def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Pa
     records = [json.loads(line) for line in completed.stdout.splitlines()]
     assert [r["scenario"] for r in records] == list(bench_inprocess.SCENARIOS)
     for record in records:
+        assert record["concurrency"] == 3
         expected = "201" if record["scenario"] == "create" else "200"
         assert record["statuses"] == {expected: 30}, record
         assert 0 < record["p50_us"] <= record["p99_us"], record
