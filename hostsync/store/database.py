@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_FILE = "hostsync.db"
 RETRY_AFTER = 5
+SQLITE_MMAP_BYTES = 1 << 30
+"""How much of a SQLite file is read through a memory map (``PRAGMA mmap_size``).
+
+Without it every page that is not in SQLite's 2 MB cache is a ``pread`` system call: about
+48 per request on a 100,000-user directory (strace, in-process). Through the map those reads
+are memory accesses. In-process on this machine, two alternating runs each: lookups 418 and
+518 → 326 and 350 µs, user GETs 319 and 325 → 200 and 232 µs, pages of 100 users 2,376 and
+2,587 → 1,637 and 1,643 µs. The mapped pages are the kernel's page cache, shared and
+reclaimable, but they count in the process's RSS as ``RssFile`` (docs/architecture.md).
+"""
 
 
 class DatabaseUrlError(ValueError):
@@ -61,8 +71,11 @@ def normalize_url(url: str) -> str:
 class Database:
     """One database: SQLite file or PostgreSQL server, with units of work per tenant."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, sqlite_mmap_bytes: int = SQLITE_MMAP_BYTES
+    ) -> None:
         self.url = normalize_url(url)
+        self.sqlite_mmap_bytes = max(0, sqlite_mmap_bytes)
         self.dialect = make_url(self.url).get_backend_name()
         self.checkpointer: WalCheckpointer | None = None
         self.engine = self._create_engine(echo)
@@ -126,6 +139,8 @@ class Database:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            if self._reuse:  # a file: read it through a memory map (SQLITE_MMAP_BYTES)
+                cursor.execute(f"PRAGMA mmap_size={int(self.sqlite_mmap_bytes)}")
             if self.checkpointer is not None:  # it checkpoints; commits need not
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
                 cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")

@@ -124,6 +124,9 @@ def test_tiny_end_to_end_run_prints_json_lines_without_errors(tmp_path: Path) ->
     records = [json.loads(line) for line in completed.stdout.splitlines()]
     assert records == [json.loads(line) for line in out.read_text().splitlines()]
     figures = {r["scenario"]: r for r in records if r["scenario"] != "rss"}
+    (rss,) = [r for r in records if r["scenario"] == "rss"]
+    assert 0 < rss["rss_anon_mb"] < rss["rss_mb"]
+    assert abs(rss["rss_anon_mb"] + rss["rss_file_mb"] - rss["rss_mb"]) < 5  # + shared memory
     assert set(figures) == set(bench_run.SCENARIOS)
     for scenario, record in figures.items():
         assert record["errors"] == 0, scenario
