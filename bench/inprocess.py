@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
+from asgi_call import call_asgi  # bench/: run as a script, its folder is on the path
 
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.store.database import Database
@@ -195,22 +196,7 @@ class Driver:
             "server": ("127.0.0.1", 8000),
             "state": {},
         }
-        sent = False
-        status = 0
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-
-        await self.app(scope, receive, send)
+        status, _ = await call_asgi(self.app, scope, body)
         return status
 
 

@@ -32,6 +32,7 @@ from scim2_server.utils import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asgi_call import call_asgi
 from bodies import BIG_GROUP_MEMBERS, GROUP_SCHEMA, SMALL_GROUP_MEMBERS, user_body
 
 
@@ -79,26 +80,8 @@ async def call(app: Any, token: str, method: str, path: str, body: Any) -> tuple
             (b"content-length", str(len(raw)).encode()),
         ],
     }
-    sent = False
-    status = 0
-    chunks: list[bytes] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        else:
-            chunks.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return status, json.loads(b"".join(chunks) or b"null")
+    status, answer = await call_asgi(app, scope, raw)
+    return status, json.loads(answer or b"null")
 
 
 async def seed(app: Any, token: str, users: int, out: Path) -> dict[str, Any]:
