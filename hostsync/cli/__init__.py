@@ -59,7 +59,7 @@ def _settings(ctx: click.Context, database_url: str | None) -> Settings:
 
 def _database(settings: Settings) -> Database:
     try:
-        database = Database(settings.database_url, sqlite_mmap_bytes=settings.sqlite_mmap_mb << 20)
+        database = Database.from_settings(settings)
         database.migrate()
     except DatabaseUrlError as exc:
         raise CliError(str(exc)) from None

@@ -29,7 +29,7 @@ def _database(ctx: click.Context, database_url: str | None) -> Database:
     url = database_url or ((ctx.find_root().obj or {}).get("database_url")) or None
     settings = Settings()
     try:
-        database = Database(url or settings.database_url)
+        database = Database.from_settings(settings, url)
         database.migrate()
     except DatabaseUrlError as exc:
         raise AdminCliError(str(exc)) from None

@@ -106,7 +106,6 @@ class ScimService:
         extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Turn a stored resource into its wire document (RFC 7643 §3, §4)."""
-        location = f"{base_url}{resource_type.endpoint}/{stored.id}"
         out: dict[str, Any] = {
             "schemas": schemas_of(stored.document, resource_type),
             "id": stored.id,
@@ -114,11 +113,12 @@ class ScimService:
         out.update(stored.document)
         if extra:
             out.update(extra)
-        out["meta"] = self._meta(resource_type, stored, location)
+        out["meta"] = self._meta(resource_type, stored, base_url)
         return out
 
-    def _meta(self, resource_type: ResourceType, stored: Stored, location: str) -> dict[str, str]:
+    def _meta(self, resource_type: ResourceType, stored: Stored, base_url: str) -> dict[str, str]:
         created, modified = stored.moments
+        location = f"{base_url}{resource_type.endpoint}/{stored.id}"
         return {
             "resourceType": resource_type.name,
             "created": timestamp(created),
@@ -141,8 +141,7 @@ class ScimService:
             ext.id for ext in resource_type.extensions if has_member(document_json, ext.id)
         )
         tail: dict[str, Any] = dict(extra) if extra else {}
-        location = f"{base_url}{resource_type.endpoint}/{stored.id}"
-        tail["meta"] = self._meta(resource_type, stored, location)
+        tail["meta"] = self._meta(resource_type, stored, base_url)
         return spliced({"schemas": schemas, "id": stored.id}, document_json, tail)
 
     def _groups_extra(self, refs: Sequence[GroupRef], base_url: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from hostsync.config import Settings
 from hostsync.scim.errors import InvalidValueError, UnavailableError
 from hostsync.store.checkpoint import JOURNAL_SIZE_LIMIT, RESTART_FRAMES, WalCheckpointer
 from hostsync.store.directory import SqlDirectory
@@ -96,6 +97,11 @@ class Database:
         self.page_anchors = PageAnchors()
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str | None = None) -> Database:
+        """The database ``settings`` name (or ``url``), opened as they configure it."""
+        return cls(url or settings.database_url, sqlite_mmap_bytes=settings.sqlite_mmap_mb << 20)
 
     def _create_engine(self, echo: bool) -> Engine:
         if self.dialect == "sqlite":

@@ -16,9 +16,7 @@ def app_from_environment() -> Starlette:
     """Build the application from ``HOSTSYNC_*`` environment variables."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
-    app = create_app(
-        settings, Database(settings.database_url, sqlite_mmap_bytes=settings.sqlite_mmap_mb << 20)
-    )
+    app = create_app(settings, Database.from_settings(settings))
     tune_garbage_collector()
     return app
 

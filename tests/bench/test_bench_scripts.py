@@ -22,6 +22,17 @@ from hostsync.store.database import Database  # noqa: E402
 from hostsync.store.tenants import authenticate  # noqa: E402
 
 
+def _script(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/<name>`` with this interpreter; its exit code, stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, str(BENCH / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_seeder_fills_a_tenant_and_writes_the_data_files(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bench.db'}"
     manifest = bench_seed.seed(url, tmp_path, 40, big_group=12, quiet=True)
@@ -91,10 +102,9 @@ def test_lua_script_compiles(tmp_path: Path) -> None:
 )
 def test_tiny_end_to_end_run_prints_json_lines_without_errors(tmp_path: Path) -> None:
     out = tmp_path / "results.jsonl"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "run.py"),
+    completed = _script(
+        "run.py",
+        *[
             "--users",
             "60",
             "--duration",
@@ -115,10 +125,6 @@ def test_tiny_end_to_end_run_prints_json_lines_without_errors(tmp_path: Path) ->
             "--out",
             str(out),
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     records = [json.loads(line) for line in completed.stdout.splitlines()]
@@ -136,21 +142,8 @@ def test_tiny_end_to_end_run_prints_json_lines_without_errors(tmp_path: Path) ->
 
 def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Path) -> None:
     bench_seed.seed(f"sqlite:///{tmp_path / 'bench.db'}", tmp_path, 150, big_group=40, quiet=True)
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "inprocess.py"),
-            "--workdir",
-            str(tmp_path),
-            "--requests",
-            "30",
-            "--concurrency",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    completed = _script(
+        "inprocess.py", "--workdir", str(tmp_path), "--requests", "30", "--concurrency", "3"
     )
     assert completed.returncode == 0, completed.stderr
     records = [json.loads(line) for line in completed.stdout.splitlines()]
@@ -169,12 +162,6 @@ def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Pa
 
 
 def test_inprocess_driver_names_a_missing_workdir(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, str(BENCH / "inprocess.py"), "--workdir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = _script("inprocess.py", "--workdir", str(tmp_path), timeout=60)
     assert completed.returncode == 2
     assert "manifest.json not found" in completed.stderr
