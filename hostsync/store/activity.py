@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select
@@ -721,10 +721,21 @@ class RequestCounter:
         self._pending: dict[tuple[str, datetime], list[int]] = {}
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
+        self._current: tuple[float, float, datetime] = (0.0, 0.0, datetime.min)
+
+    def _hour(self) -> datetime:
+        """The current UTC hour (naive), worked out once per hour rather than per request."""
+        moment = time.time()
+        begins, ends, hour = self._current
+        if not begins <= moment < ends:
+            begins = moment - moment % 3600  # POSIX time has no leap seconds: hours align
+            hour = datetime.fromtimestamp(begins, UTC).replace(tzinfo=None)
+            self._current = (begins, begins + 3600, hour)
+        return hour
 
     def count(self, tenant_id: str, *, failed: bool) -> bool:
         """Count one request; return True when a flush is due."""
-        hour = now().replace(minute=0, second=0, microsecond=0)
+        hour = self._hour()
         with self._lock:
             totals = self._pending.setdefault((tenant_id, hour), [0, 0])
             totals[0] += 1

@@ -38,7 +38,16 @@ _POSTCOMPILE = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
 
 
 def _datetime_text(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    """SQLAlchemy's SQLite text for a datetime: ``YYYY-MM-DD HH:MM:SS.ffffff``, zone dropped.
+
+    ``isoformat`` writes it 4 to 5 times faster than ``strftime`` and pads the year to four
+    digits as SQLAlchemy does (``strftime("%Y")`` does not, before year 1000).
+    """
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
 
 
 def _json_text(value: Any) -> str | None:

@@ -61,6 +61,20 @@ _BASE_URLS_KEPT = 64
 T = TypeVar("T")
 
 
+def request_path(scope: Any) -> str:
+    """The request's path as ``request.url.path`` gives it, without building the whole URL.
+
+    Starlette's ``request.url`` rebuilds and re-parses the full URL from the scope (host
+    header, scheme, query string) on every request; the path alone is the scope's, with the
+    same three characters escaped and, as ``urllib.parse.urlsplit`` does, tabs and line
+    breaks (a client can send them percent-encoded) taken out.
+    """
+    path: str = scope["path"]
+    if not path.isprintable():
+        path = path.replace("\t", "").replace("\r", "").replace("\n", "")
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 class ScimEndpoints:
     """The request handlers of the SCIM API."""
 
@@ -151,7 +165,7 @@ class ScimEndpoints:
         tenant_id = credential.tenant_id
         context = RequestContext(
             method=request.method,
-            path=request.url.path,
+            path=request_path(request.scope),
             client=request.headers.get("user-agent"),
         )
 

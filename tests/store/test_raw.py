@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -131,3 +131,26 @@ def test_sqlite_errors_surface_as_sqlalchemy_errors(sqlite_db: Database) -> None
         with pytest.raises(sa_exc.IntegrityError):
             raw.execute(sql.users.insert, row)
         assert raw.executemany(sql.add_members, []).rowcount == 0
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 29, 9, 5, 7, 123),
+        datetime(2026, 11, 29, 9, 5, 7),  # no microseconds: still six digits
+        datetime(999, 1, 2, 3, 4, 5, 6),  # a year before 1000: padded, as SQLAlchemy pads it
+        datetime(1, 1, 1),
+        datetime(9999, 12, 31, 23, 59, 59, 999999),
+    ],
+)
+def test_datetimes_are_written_as_sqlalchemy_writes_them(moment: datetime) -> None:
+    from sqlalchemy.dialects.sqlite import DATETIME
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    from hostsync.store.raw import _datetime_text
+
+    sqlalchemy_text = DATETIME().bind_processor(SQLiteDialect_pysqlite())
+    assert _datetime_text(moment) == sqlalchemy_text(moment)
+    assert datetime.fromisoformat(_datetime_text(moment) or "") == moment
+    aware = moment.replace(tzinfo=UTC)  # the zone is dropped, as SQLAlchemy drops it
+    assert _datetime_text(aware) == sqlalchemy_text(moment)

@@ -1,0 +1,40 @@
+"""web/scim_routes.request_path: the path Starlette's ``request.url.path`` gives, cheaply."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.requests import Request
+
+from hostsync.web.scim_routes import request_path
+
+
+def _scope(path: str) -> dict[str, object]:
+    return {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": b"",
+        "query_string": b"filter=userName%20eq%20%22a%22",
+        "root_path": "",
+        "headers": [(b"host", b"hosts.example:8443")],
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("/aZ09-._~%?#\\;:@&=+$,é "))
+        | st.characters(exclude_categories=("Cs",)),
+        max_size=40,
+    ).map(lambda rest: "/" + rest.lstrip("/"))
+)
+def test_request_path_equals_starlettes(path: str) -> None:
+    assert request_path(_scope(path)) == Request(_scope(path)).url.path
+
+
+def test_a_scim_path_is_kept_as_it_is() -> None:
+    path = "/v1/usersync/SCIM/Users/5d48a0a8e9f04aa38008"
+    assert request_path(_scope(path)) == path
