@@ -24,16 +24,24 @@ def _group(directory: SqlDirectory, name: str, members: list[str]) -> str:
 
 
 def _assert_counts_true(directory: SqlDirectory) -> None:
-    """Every group's kept count equals its rows in memberships."""
+    """Every group's kept count equals its rows in memberships, and the directory answers
+    ``has_more_members_than`` by it (from the counts its own writes returned, or a query)."""
     g, m = groups.c, memberships.c
     actual = (
         select(func.count()).select_from(memberships).where(m.group_id == g.id).scalar_subquery()
     )
     rows = directory.connection.execute(
-        select(g.display_name, g.member_count, actual).where(g.tenant_id == directory.tenant_id)
+        select(g.id, g.display_name, g.member_count, actual).where(
+            g.tenant_id == directory.tenant_id, g.deleted_at.is_(None)
+        )
     ).all()
     assert rows, "no groups"
-    assert [(name, kept) for name, kept, _ in rows] == [(name, real) for name, _, real in rows]
+    assert [(name, kept) for _, name, kept, _ in rows] == [
+        (name, real) for _, name, _, real in rows
+    ]
+    for group_id, name, _, real in rows:
+        assert not directory.has_more_members_than(group_id, real), name
+        assert directory.has_more_members_than(group_id, real - 1), name
 
 
 def test_counts_follow_adds_removes_replaces_and_deletes(
@@ -75,3 +83,18 @@ def test_a_failed_add_leaves_the_count_alone(database: Database, tenant_id: str)
             directory.add_members(group, [ids[0], group])
         _assert_counts_true(directory)
         assert not directory.has_more_members_than(group, 2)
+
+
+def test_a_rolled_back_savepoint_leaves_no_stale_count(database: Database, tenant_id: str) -> None:
+    """Counts noted inside a savepoint that rolls back are not trusted afterwards (Bulk)."""
+    with database.directory(tenant_id) as directory:
+        ids = _users(directory, "s", 5)
+        group = _group(directory, "Saved", ids[:1])
+        with pytest.raises(RuntimeError), directory.savepoint():
+            directory.add_members(group, ids[1:])
+            assert directory.has_more_members_than(group, 4)
+            raise RuntimeError("the operation fails after the add")
+        _assert_counts_true(directory)
+        assert not directory.has_more_members_than(group, 1)
+        directory.remove_members(group, ids[:1])
+        _assert_counts_true(directory)
