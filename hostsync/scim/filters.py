@@ -314,7 +314,36 @@ def parse_filter(text: str) -> Filter:
     """Parse a ``filter`` query parameter; raise 400 ``invalidFilter`` on any error."""
     if not text.strip():
         raise InvalidFilterError("Invalid filter: the filter is empty")
+    simple = _simple_equality(text)
+    if simple is not None:
+        return simple
     return _Parser(text, InvalidFilterError).parse_filter()
+
+
+# ``attribute eq "string"``: the word and string tokens of _TOKEN_RE around an ``eq``.
+_EQUALITY_RE = re.compile(r'\s*([^\s()\[\]"]+)\s+[eE][qQ]\s+("(?:[^"\\]|\\.)*")\s*')
+
+
+def _simple_equality(text: str) -> Compare | None:
+    """The filter Entra sends before every create (``userName eq "…"``), without tokens.
+
+    One regular expression instead of a token list and a descent through the grammar; the
+    result is what :class:`_Parser` returns for the same text. None for any other filter and
+    for any error, which the full parser then reports in its own words.
+    """
+    if len(text) > MAX_FILTER_LENGTH or "\x00" in text:
+        return None
+    match = _EQUALITY_RE.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        path = parse_attr_path(match[1], error=InvalidFilterError)
+        value = orjson.loads(match[2])
+    except (ScimError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(value, str) or "\x00" in value:
+        return None
+    return Compare(path, CompareOp.EQ, value)
 
 
 @lru_cache(maxsize=1024)

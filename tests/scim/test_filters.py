@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hostsync.scim.errors import InvalidFilterError, InvalidPathError
+from hostsync.scim.errors import InvalidFilterError, InvalidPathError, ScimError
 from hostsync.scim.filters import (
     MAX_DEPTH,
     And,
@@ -15,6 +18,8 @@ from hostsync.scim.filters import (
     PatchPath,
     Present,
     ValuePath,
+    _Parser,
+    _simple_equality,
     parse_filter,
     parse_patch_path,
 )
@@ -127,3 +132,63 @@ def test_invalid_patch_paths_raise_invalid_path(bad: str) -> None:
     """Malformed PATCH paths are 400 invalidPath."""
     with pytest.raises(InvalidPathError):
         parse_patch_path(bad)
+
+
+# -- the fast path for `attribute eq "string"` gives what the grammar gives ----------------
+_ATTRIBUTES = st.sampled_from(
+    [
+        "userName",
+        "USERNAME",
+        "externalId",
+        "name.familyName",
+        "emails.value",
+        "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+        "not",
+        "and",
+        "or",
+        "pr",
+        "eq",
+        "1abc",
+        "a..b",
+        "emails[type",
+        "x)",
+        "é",
+    ]
+)
+_SPACES = st.sampled_from(["", " ", "  ", "\t", "\n", "\u00a0", " \u2003"])
+_OPERATORS = st.sampled_from(["eq", "EQ", "Eq", "eQ", "ne", "co", "eq\u00a0", "eq(", "="])
+_VALUES = st.one_of(
+    st.text(max_size=12).map(lambda v: orjson.dumps(v).decode()),  # any string, JSON-escaped
+    st.text(alphabet='ab"\\u0 /', max_size=8).map(lambda v: f'"{v}"'),  # raw, maybe broken
+    st.sampled_from(['"\\u0000"', '"a\\u0000"', "true", "null", "12", '"x" and b eq "y"', '"']),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SPACES, _ATTRIBUTES, _SPACES, _OPERATORS, _SPACES, _VALUES, _SPACES)
+def test_the_equality_fast_path_agrees_with_the_grammar(
+    lead: str, attribute: str, gap: str, operator: str, gap2: str, value: str, trail: str
+) -> None:
+    text = f"{lead}{attribute}{gap or ' '}{operator}{gap2}{value}{trail}"
+    if not text.strip():
+        return
+    try:
+        expected: object = _Parser(text, InvalidFilterError).parse_filter()
+    except ScimError as exc:
+        expected = ("error", exc.detail)
+    fast = _simple_equality(text)
+    if fast is not None:
+        assert fast == expected
+    try:
+        got: object = parse_filter(text)
+    except ScimError as exc:
+        got = ("error", exc.detail)
+    assert got == expected
+
+
+def test_entras_lookup_takes_the_fast_path() -> None:
+    parsed = _simple_equality('userName eq "Alex.Wu@contoso.example"')
+    assert parsed == parse_filter('userName eq "Alex.Wu@contoso.example"')
+    assert parsed is not None and parsed.value == "Alex.Wu@contoso.example"
+    assert _simple_equality('userName eq "a" or userName eq "b"') is None
