@@ -136,25 +136,21 @@ class _TableStatements:
         created = type_coerce(c.created_at, Text).label("created_at")
         modified = type_coerce(c.modified_at, Text).label("modified_at")
         self.stored = (c.id, document, created, modified, c.version)
+        self.table = table
+        # The columns a document's key attributes are copied to (all but the document).
+        self.keys = tuple(name for name in value_columns if name != "document")
         self.visible = and_(c.tenant_id == _param("tenant"), c.deleted_at.is_(None))
-        self.get = select(*self.stored).where(self.visible, c.id == _param("id"))
+        # A read fetches the key columns too: a replace then sets only those that change.
+        self.get = select(*self.stored, *(c[name] for name in self.keys)).where(
+            self.visible, c.id == _param("id")
+        )
         self.get_locked = self.get.with_for_update()
         self.exists = select(c.id).where(self.visible, c.id == _param("id"))
-        guard = and_(self.visible, c.id == _param("id"), c.version == _param("expected"))
-        self.replace = (
-            update(table)
-            .where(guard)
-            .values(
-                {
-                    **{name: _param(name, c[name]) for name in (*value_columns, "modified_at")},
-                    "version": _param("expected") + 1,
-                }
-            )
-            .returning(*self.stored)
-        )
+        self.guard = and_(self.visible, c.id == _param("id"), c.version == _param("expected"))
+        self._replacements: dict[tuple[str, ...], Any] = {}
         self.touch = (
             update(table)
-            .where(guard)
+            .where(self.guard)
             .values(modified_at=_param("modified_at", c.modified_at), version=c.version + 1)
             .returning(*self.stored)
         )
@@ -195,6 +191,33 @@ class _TableStatements:
             .where(numbered.c.position % _param("step") == 0)
             .order_by(numbered.c.pk)
         )
+
+    def replacing(self, keys: tuple[str, ...]) -> Any:
+        """The UPDATE that stores a new document and sets these key columns (built once).
+
+        SQLite rewrites the entries of every index on a column an UPDATE sets, even to the
+        value it had: a PATCH of a user's title that also set ``user_name_folded`` and
+        ``external_id`` changed two more b-tree pages than it needed (WAL frames per PATCH:
+        6.8 → 4.8, bench/README.md). So the columns set are those whose value changed.
+        """
+        statement = self._replacements.get(keys)
+        if statement is None:
+            c = self.table.c
+            statement = self._replacements[keys] = (
+                update(self.table)
+                .where(self.guard)
+                .values(
+                    {
+                        **{
+                            name: _param(name, c[name])
+                            for name in (*keys, "document", "modified_at")
+                        },
+                        "version": _param("expected") + 1,
+                    }
+                )
+                .returning(*self.stored)
+            )
+        return statement
 
 
 class _Statements:
@@ -327,6 +350,9 @@ class SqlDirectory:
         self.lock = lock
         self.user_target, self.group_target = _targets(dialect)
         self.sql = _statements(dialect)
+        # (table, id) -> (version, key column values) as last read or written in this unit of
+        # work: a replace at that version sets only the key columns whose value changes.
+        self._keys_seen: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
 
     def _run(self, statement: Any, params: Any) -> Any:
         """Execute a prebuilt statement: on SQLite straight on the driver (store/raw.py)."""
@@ -355,7 +381,11 @@ class SqlDirectory:
             statements.get_locked if locked else statements.get,
             {"b_tenant": self.tenant_id, "b_id": resource_id},
         ).first()
-        return None if row is None else self._stored(row)
+        if row is None:
+            return None
+        keys = tuple(row[len(statements.stored) :])
+        self._keys_seen[(table.name, resource_id)] = (row.version, keys)
+        return self._stored(row)
 
     def _guard(self) -> AbstractContextManager[object]:
         """A savepoint around a statement that may violate a unique index.
@@ -395,17 +425,34 @@ class SqlDirectory:
             "b_expected": version,
             "b_modified_at": now(),
         }
+        statement = statements.touch
+        seen = self._keys_seen.get((table.name, resource_id))
+        if seen is not None and seen[0] != version:
+            seen = None
+        keys = None if seen is None else seen[1]
         if values:
-            params.update((f"b_{key}", value) for key, value in values.items())
+            keys = tuple(values[name] for name in statements.keys)
+            changed = statements.keys
+            if seen is not None:  # read at ``version``, which the guard checks is current
+                changed = tuple(
+                    name
+                    for name, new, old in zip(statements.keys, keys, seen[1], strict=True)
+                    if new != old
+                )
+            statement = statements.replacing(changed)
+            params["b_document"] = values["document"]
+            params.update((f"b_{name}", values[name]) for name in changed)
         try:
             with self._guard():
-                row = self._run(statements.replace if values else statements.touch, params).first()
+                row = self._run(statement, params).first()
         except IntegrityError:
             raise UniquenessError(conflict) from None
         if row is None:
             if self._get(table, resource_id) is None:
                 raise NotFoundError(f"{resource_id} not found")
             raise PreconditionFailedError(f"{resource_id} was changed by another request")
+        if keys is not None:
+            self._keys_seen[(table.name, resource_id)] = (row.version, keys)
         return self._stored(row)
 
     def _soft_delete(self, table: Table, resource_id: str) -> bool:

@@ -80,7 +80,7 @@ def test_writes_store_what_sqlalchemy_reads_back(sqlite_db: Database) -> None:
     with sqlite_db.connect(write=True) as connection:
         raw = RawSqlite(connection.connection.driver_connection)  # type: ignore[arg-type]
         replaced = raw.execute(
-            sql.users.replace,
+            sql.users.replacing(sql.users.keys),
             {
                 "b_tenant": tenant,
                 "b_id": user_ids[0],
