@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+
+from hostsync.store.tables import POSTGRESQL_ONLY_INDEXES
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -16,6 +20,23 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def include_object_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's ``include_object`` for a database of this dialect.
+
+    Its comparison skips the indexes the tables create on PostgreSQL only when the database
+    is another (Alembic does not read ``ddl_if``).
+    """
+
+    def include_object(
+        item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if type_ == "index" and name in POSTGRESQL_ONLY_INDEXES:
+            return dialect == "postgresql"
+        return True
+
+    return include_object
 
 
 def upgrade(engine: Engine) -> None:

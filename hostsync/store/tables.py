@@ -141,6 +141,12 @@ groups = Table(
     ),
 )
 
+# On SQLite the table is clustered on its key (WITHOUT ROWID): the rows sit in (group, member)
+# order, so the per-group queries (list, remove, the tenant check) read one b-tree, and a
+# membership change writes two b-trees (the rows and the member index) where a rowid table
+# wrote four (rows, key, member, and a covering index): WAL frames per member PATCH 10.2 ->
+# 7.4 (bench/README.md). PostgreSQL has no clustered tables; there the covering index lets
+# the per-group queries read the index only.
 memberships = Table(
     "memberships",
     metadata,
@@ -150,10 +156,15 @@ memberships = Table(
     Column("member_type", String(8), nullable=False),
     Column("display", Text, nullable=True),
     Index("ix_memberships_member_id", "member_id"),
-    # Covers the per-group queries (count up to N, list, remove) with the tenant check, so
-    # they read the index only, never the table rows.
-    Index("ix_memberships_group_tenant_member", "group_id", "tenant_id", "member_id"),
+    Index("ix_memberships_group_tenant_member", "group_id", "tenant_id", "member_id").ddl_if(
+        dialect="postgresql"
+    ),
+    sqlite_with_rowid=False,
 )
+
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_memberships_group_tenant_member"})
+"""Indexes created on PostgreSQL only (``ddl_if``), which Alembic's comparison must skip
+on SQLite (store/migrate.py, :func:`~hostsync.store.migrate.include_object`)."""
 
 # Live (not deleted) users and groups per tenant, kept by SqlDirectory in the same transaction
 # as the write: an unfiltered list answers ``totalResults`` without COUNT(*) over the tenant.

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from hostsync.store.database import Database
-from hostsync.store.migrate import alembic_config, current_revision
+from hostsync.store.migrate import alembic_config, current_revision, include_object_for
 from hostsync.store.tables import metadata
 
 
 def test_migrations_match_the_table_definitions(database: Database) -> None:
     """Autogenerate finds no difference between the migrated database and tables.py."""
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection)
+        include_object = include_object_for(connection.dialect.name)
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
         differences = compare_metadata(context, metadata)
     assert differences == []
 
@@ -57,3 +59,61 @@ def test_member_counts_are_backfilled_from_the_memberships(tmp_path: Path) -> No
         counts = dict(connection.exec_driver_sql("SELECT id, member_count FROM groups").all())
     database.dispose()
     assert counts == {"g1": 3, "g2": 0}
+
+
+def _sqlite_schema(connection: Any) -> dict[str, str]:
+    return dict(
+        connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'memberships' AND sql IS NOT NULL"
+        ).all()
+    )
+
+
+def test_memberships_are_rebuilt_clustered_with_their_rows(tmp_path: Path) -> None:
+    """0500 rebuilds a SQLite memberships table WITHOUT ROWID, rows kept; downgrade undoes it."""
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    rows = [(f"g{g}", f"u{u}", "t", "User", f"User {u}") for g in (2, 1) for u in (3, 1, 2)]
+    rows.append(("g1", "g2", "t", "Group", None))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0400")
+        for row in rows:
+            connection.exec_driver_sql(
+                "INSERT INTO memberships (group_id, member_id, tenant_id, member_type, display)"
+                " VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+        before = _sqlite_schema(connection)
+    assert "WITHOUT ROWID" not in before["memberships"]
+    assert "ix_memberships_group_tenant_member" in before
+
+    database.migrate()
+    with database.engine.connect() as connection:
+        after = _sqlite_schema(connection)
+        kept = connection.exec_driver_sql(
+            "SELECT group_id, member_id, tenant_id, member_type, display FROM memberships"
+        ).all()
+        plan = " ".join(
+            str(step[-1])
+            for step in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT member_id FROM memberships"
+                " WHERE group_id = 'g1' AND tenant_id = 't'"
+            ).all()
+        )
+    assert after["memberships"].rstrip().endswith("WITHOUT ROWID")
+    assert set(after) == {"memberships", "ix_memberships_member_id"}
+    assert [tuple(row) for row in kept] == sorted(rows)  # clustered: key order
+    assert "PRIMARY KEY" in plan  # the per-group query walks the clustered key
+
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0400")
+        restored = _sqlite_schema(connection)
+        back = connection.exec_driver_sql(
+            "SELECT group_id, member_id, tenant_id, member_type, display FROM memberships"
+        ).all()
+    database.dispose()
+    assert "WITHOUT ROWID" not in restored["memberships"]
+    assert set(restored) == set(before)
+    assert sorted(tuple(row) for row in back) == sorted(rows)

@@ -3,12 +3,18 @@
 from alembic import context
 
 import hostsync.store.admin_tables  # noqa: F401 - registers the console's tables
+from hostsync.store.migrate import include_object_for
 from hostsync.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("hostsync runs its migrations itself: use `hostsync serve` or `migrate`")
 
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=True,
+    include_object=include_object_for(connection.dialect.name),
+)
 with context.begin_transaction():
     context.run_migrations()
