@@ -97,6 +97,10 @@ def _inner_paths(node: Filter) -> list[AttrPath]:
     return [node.path]
 
 
+MAX_START_INDEX = 2**63
+"""The largest ``startIndex`` (its offset, 2^63 - 1, is the largest SQL integer)."""
+
+
 def build_list_query(
     params: Mapping[str, Any],
     resource_type: ResourceType,
@@ -107,12 +111,16 @@ def build_list_query(
 
     RFC 7644 §3.4.2.4: ``startIndex`` below 1 is taken as 1; a negative ``count`` as 0; a
     ``count`` above ``max_results`` is clamped to it; no ``count`` means ``max_results``.
+    A ``startIndex`` above :data:`MAX_START_INDEX` is taken as it: both are past the end of
+    any list, and the response's ``startIndex`` must fit a JSON encoder's 64-bit integer.
     """
     lowered = {key.lower(): value for key, value in params.items()}
     raw_filter = lowered.get("filter")
     if raw_filter is not None and not isinstance(raw_filter, str):
         raise InvalidFilterError("'filter' must be a string")
-    start_index = max(1, _int_param("startIndex", lowered.get("startindex", 1)))
+    start_index = min(
+        MAX_START_INDEX, max(1, _int_param("startIndex", lowered.get("startindex", 1)))
+    )
     raw_count = lowered.get("count")
     count = max_results if raw_count is None else _int_param("count", raw_count)
     parsed = parse_filter(raw_filter) if raw_filter else None

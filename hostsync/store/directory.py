@@ -327,6 +327,7 @@ def leave_every_group(connection: Connection, tenant_id: str, member_id: str) ->
     run_prebuilt(connection, sql.drop_member_everywhere, params)
 
 
+_MAX_OFFSET = 2**63 - 1
 _RESOURCE = {"users": "User", "groups": "Group"}
 _DELETIONS = {"users": "UserDel", "groups": "GroupDel"}  # resource_counts rows (paging.py)
 
@@ -504,7 +505,9 @@ class SqlDirectory:
 
     def _list(self, target: Target, selection: Selection) -> Page:
         table = target.table
-        offset = selection.start_index - 1
+        # Past 2^63 - 1 rows, more than any table holds and than a SQL integer can (a larger
+        # offset overflowed the driver's parameter): every such offset is past the end.
+        offset = min(selection.start_index - 1, _MAX_OFFSET)
         params: dict[str, Any] = {
             "b_tenant": self.tenant_id,
             "b_limit": selection.count,

@@ -109,3 +109,22 @@ def test_lookup_totals_without_count(database: Database, tenant_id: str) -> None
     assert none.total == 0 and not none.resources
     assert counted.total == 1 and not counted.resources
     assert only_total.total == 1 and not only_total.resources
+
+
+@pytest.mark.parametrize("start_index", [2**63, 2**63 + 1, 2**80])
+@pytest.mark.parametrize("filter_text", [None, 'userName eq "u1"', "title pr"])
+def test_a_start_index_past_a_sql_integer_is_past_the_end(
+    database: Database, tenant_id: str, start_index: int, filter_text: str | None
+) -> None:
+    """The store answers any startIndex: past 2^63 no SQL integer holds the offset."""
+    with database.directory(tenant_id) as directory:
+        for i in range(3):
+            directory.create_user({**_user(f"u{i}"), "title": "t"})
+        selection = Selection(
+            filter=None if filter_text is None else parse_filter(filter_text),
+            start_index=start_index,
+            count=10,
+        )
+        page = directory.list_users(selection)
+    assert list(page.resources) == []
+    assert page.total == (1 if filter_text and "eq" in filter_text else 3)
