@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select
@@ -93,6 +94,7 @@ class Entry:
 _INSERT_ACTIVITY = insert(activity)
 
 
+@lru_cache(maxsize=4096)  # a document's attribute names come from a small vocabulary
 def _is_secret(name: str) -> bool:
     return name.replace("-", "_").lower() in SECRET_NAMES
 
@@ -115,16 +117,25 @@ def flatten(document: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+_LEAVES = frozenset({str, bool, int, float, type(None)})
+
+
 def _flatten_into(flat: dict[str, Any], document: Any, prefix: str) -> None:
-    if isinstance(document, dict | Mapping) and document:
-        for key, value in document.items():
-            name = str(key)
-            if not _is_secret(name):
-                _flatten_into(flat, value, f"{prefix}.{name}" if prefix else name)
-    elif isinstance(document, list) and document:
-        for index, value in enumerate(document):
-            _flatten_into(flat, value, f"{prefix}[{index}]")
-    elif prefix:
+    # JSON's scalars first, by exact type: an isinstance check against Mapping (an ABC) for
+    # every leaf cost more than the rest of the walk.
+    kind = type(document)
+    if kind not in _LEAVES:
+        if (kind is dict or isinstance(document, Mapping)) and document:
+            for key, value in document.items():
+                name = str(key)
+                if not _is_secret(name):
+                    _flatten_into(flat, value, f"{prefix}.{name}" if prefix else name)
+            return
+        if isinstance(document, list) and document:
+            for index, value in enumerate(document):
+                _flatten_into(flat, value, f"{prefix}[{index}]")
+            return
+    if prefix:
         flat[prefix] = _clip(document)
 
 
@@ -138,6 +149,11 @@ def diff(old: Document | None, new: Document | None) -> list[Change]:
     attributes that differ are flattened (a PATCH changes a few of a document's many).
     """
     before_doc, after_doc = old or {}, new or {}
+    if not before_doc or not after_doc:  # a create or a delete: every path is new or gone
+        flat = flatten(after_doc or before_doc)
+        if after_doc:
+            return [Change(path, None, flat[path]) for path in sorted(flat)]
+        return [Change(path, flat[path], None) for path in sorted(flat)]
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for key in before_doc.keys() | after_doc.keys():
@@ -377,11 +393,14 @@ class RecordingDirectory:
         rows = []
         moment = now()
         for pending in self._pending:
-            changes = [
-                {"path": c.path, "old": c.old, "new": c.new}
-                for c in diff(pending.old, pending.new)
-                if pending.operation != "delete"
-            ]
+            changes = (
+                []
+                if pending.operation == "delete"
+                else [
+                    {"path": c.path, "old": c.old, "new": c.new}
+                    for c in diff(pending.old, pending.new)
+                ]
+            )
             if pending.cleared:
                 changes.append({"path": "members", "old": "(all)", "new": None})
             if pending.added:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
 
 import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.store.activity import (
+    MAX_VALUE_CHARS,
+    SECRET_NAMES,
     ActivityFilter,
     RecordingDirectory,
     RequestContext,
@@ -37,6 +43,8 @@ def test_flatten_drops_secrets_and_names_paths() -> None:
     """Nested objects and lists become dotted/indexed paths; password never appears."""
     flat = flatten({"name": {"givenName": "A"}, "emails": [{"value": "a@x"}], "password": "p"})
     assert flat == {"name.givenName": "A", "emails[0].value": "a@x"}
+    read_only = MappingProxyType({"name": MappingProxyType({"givenName": "A"}), "token": "t"})
+    assert flatten(read_only) == {"name.givenName": "A"}  # any Mapping, not only dicts
 
 
 def test_diff_lists_changed_added_and_removed_paths() -> None:
@@ -79,6 +87,57 @@ def test_diff_equals_comparing_the_flattened_documents() -> None:
     assert ("name.familyName", "B", None) in expected and not any(
         path.startswith(("same", "password")) for path, _, _ in expected
     )
+
+
+def _reference_flatten(document: Any, prefix: str = "") -> dict[str, Any]:
+    """The plain recursive walk flatten() must equal (its first version)."""
+    flat: dict[str, Any] = {}
+    if isinstance(document, dict) and document:
+        for key, value in document.items():
+            if key.replace("-", "_").lower() not in SECRET_NAMES:
+                flat.update(_reference_flatten(value, f"{prefix}.{key}" if prefix else key))
+    elif isinstance(document, list) and document:
+        for index, value in enumerate(document):
+            flat.update(_reference_flatten(value, f"{prefix}[{index}]"))
+    elif prefix:
+        clipped = document
+        if isinstance(document, str) and len(document) > MAX_VALUE_CHARS:
+            clipped = document[:MAX_VALUE_CHARS] + "…"
+        flat[prefix] = clipped
+    return flat
+
+
+_keys = st.sampled_from(["a", "b", "emails", "value", "Password", "api-key", "x"])
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=3)
+    | st.just("v" * (MAX_VALUE_CHARS + 1)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3),
+    max_leaves=12,
+)
+_documents = st.none() | st.dictionaries(_keys, _json, max_size=5)
+
+
+@settings(max_examples=400, deadline=None)
+@given(old=_documents, new=_documents, share=st.booleans())
+def test_diff_is_the_comparison_of_the_flattened_documents(
+    old: dict[str, Any] | None, new: dict[str, Any] | None, share: bool
+) -> None:
+    """Any two documents (a create: old None; a delete: new None), secrets at any depth."""
+    if share and old and new:
+        new = {**old, **new}  # attributes that stay the same, as in most updates
+    if old is not None:
+        assert flatten(old) == _reference_flatten(old)
+    before, after = _reference_flatten(old or {}), _reference_flatten(new or {})
+    expected = [
+        (path, before.get(path), after.get(path))
+        for path in sorted(before.keys() | after.keys())
+        if before.get(path) != after.get(path) or (path in before) != (path in after)
+    ]
+    assert [(c.path, c.old, c.new) for c in diff(old, new)] == expected
 
 
 def test_recording_directory_writes_in_the_same_transaction(
