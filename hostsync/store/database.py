@@ -27,7 +27,7 @@ from sqlalchemy.pool import NullPool
 
 from hostsync.config import Settings
 from hostsync.scim.errors import InvalidValueError, UnavailableError
-from hostsync.store.checkpoint import JOURNAL_SIZE_LIMIT, RESTART_FRAMES, WalCheckpointer
+from hostsync.store.checkpoint import LOG_FILE_LIMIT, RESTART_FRAMES, WalCheckpointer
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.migrate import upgrade
 from hostsync.store.paging import PageAnchors
@@ -149,12 +149,16 @@ class Database:
                 cursor.execute(f"PRAGMA mmap_size={int(self.sqlite_mmap_bytes)}")
             if self.checkpointer is not None:  # it checkpoints; commits need not
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
-                cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+                # Never shrink the log file on the request path; the thread does, at a pause.
+                cursor.execute("PRAGMA journal_size_limit=-1")
         finally:
             cursor.close()
 
     def start_checkpointer(
-        self, interval: float = 0.2, restart_frames: int = RESTART_FRAMES
+        self,
+        interval: float = 0.2,
+        restart_frames: int = RESTART_FRAMES,
+        log_file_limit: int = LOG_FILE_LIMIT,
     ) -> None:
         """Checkpoint the log in a background thread from now on (store/checkpoint.py).
 
@@ -165,7 +169,7 @@ class Database:
         if not self._reuse or self.checkpointer is not None or not database:
             return
         self.dispose()
-        self.checkpointer = WalCheckpointer(database, interval, restart_frames)
+        self.checkpointer = WalCheckpointer(database, interval, restart_frames, log_file_limit)
         self.checkpointer.start()
 
     def stop_checkpointer(self) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
+from hostsync.scim.ports import Selection
+from hostsync.store.checkpoint import WalCheckpointer
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
 
@@ -81,4 +87,101 @@ def test_a_steady_stream_of_writes_does_not_grow_the_log_without_bound(tmp_path:
         assert user is not None and user.document["userName"] == "steady2999@contoso.example"
     finally:
         database.stop_checkpointer()
+        database.dispose()
+
+
+def test_the_thread_syncs_the_database_file_before_it_asks_for_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The RESTART on the request path then finds the copied pages already on disk."""
+    path = tmp_path / "presync.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    with database.connect(write=True) as connection:
+        tenant_id = create_tenant(connection, "Presync").id
+    synced: list[tuple[str, bool]] = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(descriptor: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{descriptor}")
+        if target == str(path):
+            assert database.checkpointer is not None
+            synced.append((target, database.checkpointer.restart_wanted.is_set()))
+        real_fdatasync(descriptor)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    checkpointer = WalCheckpointer(str(path), interval=1, restart_frames=50)
+    database.checkpointer = checkpointer  # as start_checkpointer does, without the thread
+    with database.connect(write=True) as connection:
+        for i in range(40):
+            create_tenant(connection, f"P{i}")
+    with database.directory(tenant_id) as directory:
+        for i in range(30):
+            directory.create_user({"userName": f"p{i}", "active": True})
+    connection = sqlite3.connect(path)
+    try:
+        checkpointer.round(connection)  # the log is past 50 frames: sync, then ask
+    finally:
+        connection.close()
+    assert checkpointer.syncs == 1
+    assert (str(path), False) in synced  # synced before restart_wanted was raised
+    assert checkpointer.restart_wanted.is_set()
+    database.checkpointer = None
+    database.dispose()
+
+
+def test_the_log_file_is_cut_back_when_the_writes_pause(tmp_path: Path) -> None:
+    """No write shrinks the log file (that wait was on the request path); the thread does,
+    once the log has stayed fully copied for a while."""
+    path = tmp_path / "pause.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    with database.connect(write=True) as connection:
+        tenant_id = create_tenant(connection, "Pause").id
+    database.start_checkpointer(interval=0.02, log_file_limit=64 * 1024)
+    wal = Path(f"{path}-wal")
+    try:
+        checkpointer = database.checkpointer
+        assert checkpointer is not None
+        with database.connect(write=False) as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_size_limit").scalar_one() == -1
+        with database.directory(tenant_id) as directory:  # one large write: a long log
+            directory.import_users(
+                [{"userName": f"pause{i}", "active": True, "title": "x" * 300} for i in range(2000)]
+            )
+        assert wal.stat().st_size > 1024 * 1024
+        deadline = time.monotonic() + 10
+        while checkpointer.truncations == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert checkpointer.truncations >= 1
+        assert wal.stat().st_size == 0
+        with database.directory(tenant_id, write=False) as directory:
+            page = directory.list_users(Selection(count=1, start_index=2000))
+        assert page.total == 2000 and page.resources[0].document["userName"] == "pause1999"
+    finally:
+        database.stop_checkpointer()
+        database.dispose()
+
+
+def test_the_cut_back_gives_up_at_once_while_someone_writes(tmp_path: Path) -> None:
+    """A pending TRUNCATE would hold off new writers, asleep on the event loop: it never waits."""
+    path = tmp_path / "busy.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    checkpointer = WalCheckpointer(str(path))
+    writer = sqlite3.connect(path, isolation_level=None)
+    thread_side = sqlite3.connect(path, timeout=30)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO tenants (id, name, created_at) VALUES ('b', 'B', '2026')")
+        began = time.monotonic()
+        assert checkpointer.truncate(thread_side) is False
+        assert time.monotonic() - began < 1
+        assert thread_side.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+        writer.execute("COMMIT")
+        assert checkpointer.truncate(thread_side) is True
+        assert Path(f"{path}-wal").stat().st_size == 0
+    finally:
+        writer.close()
+        thread_side.close()
         database.dispose()
