@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL: ``sqlite:///path.db`` (default) or ``postgresql://user@host/db``."""
-    sqlite_mmap_mb: int = Field(default=1024, ge=0)
+    sqlite_mmap_mb: int = Field(default=128, ge=0)
     """How many MB of a SQLite file are read through a memory map (0: none; read calls)."""
     public_url: str | None = None
     """The server's public base URL (``https://hosts.example.com``); else taken per request."""
