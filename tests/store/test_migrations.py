@@ -94,17 +94,21 @@ def test_memberships_are_rebuilt_clustered_with_their_rows(tmp_path: Path) -> No
         kept = connection.exec_driver_sql(
             "SELECT group_id, member_id, tenant_id, member_type, display FROM memberships"
         ).all()
-        plan = " ".join(
-            str(step[-1])
-            for step in connection.exec_driver_sql(
-                "EXPLAIN QUERY PLAN SELECT member_id FROM memberships"
-                " WHERE group_id = 'g1' AND tenant_id = 't'"
-            ).all()
+        plan, member_plan = (
+            " ".join(
+                str(step[-1])
+                for step in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").all()
+            )
+            for query in (
+                "SELECT member_id FROM memberships WHERE group_id = 'g1' AND tenant_id = 't'",
+                "SELECT group_id FROM memberships WHERE member_id = 'u1' AND tenant_id = 't'",
+            )
         )
     assert after["memberships"].rstrip().endswith("WITHOUT ROWID")
-    assert set(after) == {"memberships", "ix_memberships_member_id"}
+    assert set(after) == {"memberships", "ix_memberships_member_tenant_group"}
     assert [tuple(row) for row in kept] == sorted(rows)  # clustered: key order
     assert "PRIMARY KEY" in plan  # the per-group query walks the clustered key
+    assert "COVERING INDEX ix_memberships_member_tenant_group" in member_plan  # no row lookups
 
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
