@@ -127,7 +127,8 @@ class WalCheckpointer:
         It must not wait: a pending TRUNCATE holds off new writers, whose busy handler would
         then sleep on the server's event loop. So it runs without a busy timeout and gives up
         at once (True if it truncated) when a writer or reader is in the way; the thread tries
-        again at the next pause.
+        again at the next pause. A write that arrives while the file is being cut back does
+        wait for it: the first write after a pause of a second or more, once per pause.
         """
         connection.execute("PRAGMA busy_timeout=0")
         try:

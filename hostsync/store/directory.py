@@ -353,8 +353,8 @@ class SqlDirectory:
         self.lock = lock
         self.user_target, self.group_target = _targets(dialect)
         self.sql = _statements(dialect)
-        # (table, id) -> (version, key column values) as last read or written in this unit of
-        # work: a replace at that version sets only the key columns whose value changes.
+        # (table, id) -> (version, key column values) as last read or written in this write
+        # unit of work: a replace at that version sets only the key columns whose value changes.
         self._keys_seen: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
 
     def _run(self, statement: Any, params: Any) -> Any:

@@ -167,7 +167,7 @@ memberships = Table(
 
 POSTGRESQL_ONLY_INDEXES = frozenset({"ix_memberships_group_tenant_member"})
 """Indexes created on PostgreSQL only (``ddl_if``), which Alembic's comparison must skip
-on SQLite (store/migrate.py, :func:`~hostsync.store.migrate.include_object`)."""
+on SQLite (store/migrate.py, :func:`~hostsync.store.migrate.include_object_for`)."""
 
 # Live (not deleted) users and groups per tenant, kept by SqlDirectory in the same transaction
 # as the write: an unfiltered list answers ``totalResults`` without COUNT(*) over the tenant.
