@@ -21,7 +21,7 @@ from hostsync.scim.discovery import (
     schema_documents,
     service_provider_config,
 )
-from hostsync.scim.encoding import has_member, spliced
+from hostsync.scim.encoding import SplicedPage
 from hostsync.scim.errors import NotFoundError
 from hostsync.scim.patch import apply_patch, parse_patch_request
 from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
@@ -91,11 +91,15 @@ def _members_value(body: Mapping[str, Any]) -> Any:
     return None
 
 
+_SPLICED_PAGES_KEPT = 64
+
+
 class ScimService:
     """Users, Groups, search, bulk-free operations and discovery for one request at a time."""
 
     def __init__(self, capabilities: Capabilities) -> None:
         self.capabilities = capabilities
+        self._spliced_pages: dict[tuple[str, str], SplicedPage] = {}
 
     # -- rendering ------------------------------------------------------------------------
     def render(
@@ -127,22 +131,33 @@ class ScimService:
             "version": etag(stored.version),
         }
 
-    def _render_spliced(
-        self,
-        resource_type: ResourceType,
-        stored: Stored,
-        document_json: str,
-        base_url: str,
-        extra: Mapping[str, Any] | None,
+    def _spliced_page(self, resource_type: ResourceType, base_url: str) -> SplicedPage:
+        """What :meth:`render` gives, spliced around stored JSON texts (scim/encoding.py).
+
+        Kept per resource type and base URL: building one per request made a one-user lookup
+        2.8 % dearer in instructions than the dicts it replaces.
+        """
+        key = (resource_type.name, base_url)
+        page = self._spliced_pages.get(key)
+        if page is None:
+            if len(self._spliced_pages) >= _SPLICED_PAGES_KEPT:  # many Host names: start over
+                self._spliced_pages.clear()
+            page = self._spliced_pages[key] = SplicedPage(
+                resource_type.schema.id,
+                [ext.id for ext in resource_type.extensions],
+                resource_type.name,
+                f"{base_url}{resource_type.endpoint}/",
+            )
+        return page
+
+    @staticmethod
+    def _spliced(
+        page: SplicedPage, stored: Stored, text: str, extra: Mapping[str, Any] | None
     ) -> Any:
-        """:meth:`render`'s document, spliced around the stored JSON text (scim/encoding.py)."""
-        schemas = [resource_type.schema.id]
-        schemas.extend(
-            ext.id for ext in resource_type.extensions if has_member(document_json, ext.id)
+        created, modified = stored.moments
+        return page.resource(
+            stored.id, text, timestamp(created), timestamp(modified), stored.version, extra
         )
-        tail: dict[str, Any] = dict(extra) if extra else {}
-        tail["meta"] = self._meta(resource_type, stored, base_url)
-        return spliced({"schemas": schemas, "id": stored.id}, document_json, tail)
 
     def _groups_extra(self, refs: Sequence[GroupRef], base_url: str) -> dict[str, Any]:
         return {
@@ -189,13 +204,14 @@ class ScimService:
         if users and projection.wants("", "groups"):
             groups = directory.groups_of([user.id for user in users])
         whole = fragments and _keeps_documents_whole(projection, "groups")
+        page = self._spliced_page(USER_RESOURCE, base_url) if whole else None
         out: list[Any] = []
         for user in users:
             refs = groups.get(user.id)
             extra = self._groups_extra(refs, base_url) if refs else None
-            text = user.json if whole else None
-            if text is not None:
-                out.append(self._render_spliced(USER_RESOURCE, user, text, base_url, extra))
+            text = user.json if page is not None else None
+            if page is not None and text is not None:
+                out.append(self._spliced(page, user, text, extra))
             else:
                 out.append(projection.apply(self.render(USER_RESOURCE, user, base_url, extra)))
         return out
@@ -218,14 +234,15 @@ class ScimService:
         if groups and with_members:
             members = directory.members_of([group.id for group in groups])
         whole = fragments and _keeps_documents_whole(projection, "members")
+        page = self._spliced_page(GROUP_RESOURCE, base_url) if whole else None
         out: list[Any] = []
         for group in groups:
             extra = (
                 self._members_extra(members.get(group.id, []), base_url) if with_members else None
             )
-            text = group.json if whole else None
-            if text is not None:
-                out.append(self._render_spliced(GROUP_RESOURCE, group, text, base_url, extra))
+            text = group.json if page is not None else None
+            if page is not None and text is not None:
+                out.append(self._spliced(page, group, text, extra))
             else:
                 out.append(projection.apply(self.render(GROUP_RESOURCE, group, base_url, extra)))
         return out

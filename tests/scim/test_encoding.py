@@ -8,15 +8,18 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hostsync.scim.discovery import Capabilities
-from hostsync.scim.encoding import has_member, spliced
+from hostsync.scim.encoding import SplicedPage, has_member, spliced
 from hostsync.scim.ports import GroupRef, Member, Page, Stored
 from hostsync.scim.projection import DEFAULT_PROJECTION, parse_projection
 from hostsync.scim.query import build_list_query
 from hostsync.scim.resources import ENTERPRISE_USER_SCHEMA
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE
-from hostsync.scim.service import ScimService
+from hostsync.scim.service import ScimService, timestamp
+from hostsync.scim.versions import etag
 
 BASE = "https://hosts.example/v1/usersync/SCIM"
 CREATED = datetime(2026, 11, 29, 6, 30, 1, 123456)
@@ -130,3 +133,58 @@ def test_splice_and_member_test_on_edge_texts() -> None:
     urn = ENTERPRISE_USER_SCHEMA
     assert has_member(orjson.dumps({urn: {}}).decode(), urn)
     assert not has_member(orjson.dumps({"title": f'"{urn}":'}).decode(), urn)
+
+
+_names = st.sampled_from(["userName", "title", "urn:x:ext", ENTERPRISE_USER_SCHEMA, 'a"b'])
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(_names, inner, max_size=2),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    resource_id=st.one_of(
+        st.from_regex(r"[0-9a-f]{32}", fullmatch=True), st.text(min_size=1, max_size=6)
+    ),
+    document=st.dictionaries(_names, _values, max_size=4),
+    spaced=st.booleans(),
+    extra=st.none()
+    | st.just({})
+    | st.fixed_dictionaries({"groups": st.lists(st.fixed_dictionaries({"value": st.text()}))}),
+    version=st.integers(0, 2**53),
+    prefix=st.text(max_size=12),
+    moments=st.tuples(
+        st.datetimes(min_value=datetime(1, 1, 1)), st.datetimes(min_value=datetime(1, 1, 1))
+    ),
+)
+def test_a_spliced_page_gives_the_bytes_of_the_generic_splice(
+    resource_id: str,
+    document: dict[str, Any],
+    spaced: bool,
+    extra: dict[str, Any] | None,
+    version: int,
+    prefix: str,
+    moments: tuple[datetime, datetime],
+) -> None:
+    """Any id (plain or not), document, computed member, version and location prefix."""
+    text = orjson.dumps(document).decode()
+    if spaced:
+        text = f"  {text} "
+    extensions = [ENTERPRISE_USER_SCHEMA, "urn:x:ext"]
+    page = SplicedPage("urn:core", extensions, "User", prefix)
+    created, modified = (timestamp(moment) for moment in moments)
+    fast = page.resource(resource_id, text, created, modified, version, extra)
+    schemas = ["urn:core", *(name for name in extensions if has_member(text, name))]
+    tail: dict[str, Any] = dict(extra) if extra else {}
+    tail["meta"] = {
+        "resourceType": "User",
+        "created": created,
+        "lastModified": modified,
+        "location": f"{prefix}{resource_id}",
+        "version": etag(version),
+    }
+    generic = spliced({"schemas": schemas, "id": resource_id}, text, tail)
+    assert orjson.dumps(fast) == orjson.dumps(generic)
+    assert orjson.loads(orjson.dumps(fast))["meta"]["location"] == f"{prefix}{resource_id}"
