@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 LOG_FILE_LIMIT = 64 * 1024 * 1024
 """A log file larger than this is cut back to nothing when the writes pause."""
 BUSY_TIMEOUT_MS = 30_000
-"""How long the thread's passive checkpoints wait for a lock (as the server's connections)."""
+"""How long a connection waits for a lock: the server's, and the thread's passive checkpoints."""
 IDLE_ROUNDS = 5
 """Rounds (1 s at the default interval) with the log fully copied and unchanged: a pause."""
 RESTART_FRAMES = 65_536

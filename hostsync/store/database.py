@@ -27,7 +27,12 @@ from sqlalchemy.pool import NullPool
 
 from hostsync.config import Settings
 from hostsync.scim.errors import InvalidValueError, UnavailableError
-from hostsync.store.checkpoint import LOG_FILE_LIMIT, RESTART_FRAMES, WalCheckpointer
+from hostsync.store.checkpoint import (
+    BUSY_TIMEOUT_MS,
+    LOG_FILE_LIMIT,
+    RESTART_FRAMES,
+    WalCheckpointer,
+)
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.migrate import upgrade
 from hostsync.store.paging import PageAnchors
@@ -148,7 +153,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             if self._reuse:  # a file: read it through a memory map (SQLITE_MMAP_BYTES)
                 cursor.execute(f"PRAGMA mmap_size={int(self.sqlite_mmap_bytes)}")
             if self.checkpointer is not None:  # it checkpoints; commits need not

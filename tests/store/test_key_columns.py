@@ -11,10 +11,8 @@ an UPDATE that changes no key leaves the key columns (so their indexes) out of i
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -138,13 +136,6 @@ def test_group_key_columns_follow_the_document(database: Database, tenant_id: st
             ).one()
             assert tuple(row) == (name, fold(name), external_id)
             assert touched.version == current.version + 2
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'keys.db'}")
-    database.migrate()
-    return database
 
 
 def _update_of(database: Database, tenant_id: str, name: str, change: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, select
@@ -16,13 +15,6 @@ from hostsync.store.directory import _statements
 from hostsync.store.raw import RawSqlite
 from hostsync.store.tables import users
 from hostsync.store.tenants import create_tenant
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'raw.db'}")
-    database.migrate()
-    return database
 
 
 def _seed(database: Database) -> tuple[str, list[str], str]:

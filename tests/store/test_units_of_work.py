@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'units.db'}")
-    database.migrate()
-    return database
 
 
 def _driver(connection: object) -> object:
