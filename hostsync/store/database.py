@@ -252,9 +252,11 @@ class Database:
     def directory(self, tenant_id: str, *, write: bool = True) -> Iterator[SqlDirectory]:
         """One tenant's directory as a unit of work (one transaction)."""
         with self.connect(write=write) as connection:
-            yield SqlDirectory(
+            directory = SqlDirectory(
                 connection, tenant_id, dialect=self.dialect, lock=write, anchors=self.page_anchors
             )
+            yield directory
+            directory.flush()  # what it kept back, before the commit
 
     def dispose(self) -> None:
         """Close every pooled connection (and every thread's reused one)."""

@@ -8,8 +8,8 @@ delete lives only here: DELETE stamps ``deleted_at`` and keeps the row and its d
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -126,7 +126,9 @@ class _TableStatements:
     at first use per dialect and executed with bound parameters (``b_tenant``, ``b_id``…).
     """
 
-    def __init__(self, table: Table, value_columns: Sequence[str]) -> None:
+    def __init__(
+        self, table: Table, value_columns: Sequence[str], *, counted: bool = False
+    ) -> None:
         c = table.c
         # What a Stored is made of: reads and RETURNING fetch these columns only. The document
         # and the two moments are fetched as text on SQLite (Stored decodes them on first use;
@@ -150,7 +152,10 @@ class _TableStatements:
         self.exists = select(c.id).where(self.visible, c.id == _param("id"))
         self.guard = and_(self.visible, c.id == _param("id"), c.version == _param("expected"))
         self._replacements: dict[tuple[str, ...], Any] = {}
-        self.touch = (
+        # A group's member count moves in the UPDATE that bumps its version after a membership
+        # change (``b_delta``, 0 when none), which returns the count: one statement, not three.
+        self.counted = counted
+        self.touch = self._counting(
             update(table)
             .where(self.guard)
             .values(modified_at=_param("modified_at", c.modified_at), version=c.version + 1)
@@ -205,7 +210,7 @@ class _TableStatements:
         statement = self._replacements.get(keys)
         if statement is None:
             c = self.table.c
-            statement = self._replacements[keys] = (
+            statement = self._replacements[keys] = self._counting(
                 update(self.table)
                 .where(self.guard)
                 .values(
@@ -221,6 +226,12 @@ class _TableStatements:
             )
         return statement
 
+    def _counting(self, statement: Any) -> Any:
+        if not self.counted:
+            return statement
+        count = self.table.c.member_count
+        return statement.values(member_count=count + _param("delta")).returning(count)
+
 
 class _Statements:
     """Every prebuilt statement, for one dialect."""
@@ -232,7 +243,7 @@ class _Statements:
             ("user_name", "user_name_folded", "external_id", "active", "document"),
         )
         self.groups = _TableStatements(
-            groups, ("display_name", "display_name_folded", "external_id", "document")
+            groups, ("display_name", "display_name_folded", "external_id", "document"), counted=True
         )
         m = memberships.c
         in_tenant = m.tenant_id == _param("tenant")
@@ -356,14 +367,39 @@ class SqlDirectory:
         # (table, id) -> (version, key column values) as last read or written in this write
         # unit of work: a replace at that version sets only the key columns whose value changes.
         self._keys_seen: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
+        # Member count changes not yet written, per group: the UPDATE that bumps the group's
+        # version writes them (``_replace``), :meth:`flush` the rest before the commit.
+        self._member_deltas: dict[str, int] = {}
+        # Member counts as that UPDATE returned them (plus the deltas pending since).
+        self._member_counts: dict[str, int] = {}
 
     def _run(self, statement: Any, params: Any) -> Any:
         """Execute a prebuilt statement: on SQLite straight on the driver (store/raw.py)."""
         return run_prebuilt(self.connection, statement, params)
 
-    def savepoint(self) -> AbstractContextManager[object]:
-        """A nested transaction (SAVEPOINT) on the unit of work's connection."""
-        return self.connection.begin_nested()
+    def flush(self) -> None:
+        """Write what the unit of work has kept back (member counts); run before the commit."""
+        deltas, self._member_deltas = self._member_deltas, {}
+        for group_id, delta in deltas.items():
+            if delta:
+                self._run(
+                    self.sql.count_members,
+                    {"b_tenant": self.tenant_id, "b_group": group_id, "b_delta": delta},
+                )
+
+    @contextmanager
+    def savepoint(self) -> Iterator[object]:
+        """A nested transaction (SAVEPOINT) on the unit of work's connection.
+
+        What this directory kept back inside it is dropped with it if it rolls back.
+        """
+        deltas, counts = dict(self._member_deltas), dict(self._member_counts)
+        with self.connection.begin_nested() as nested:
+            try:
+                yield nested
+            except BaseException:
+                self._member_deltas, self._member_counts = deltas, counts
+                raise
 
     # -- shared helpers ------------------------------------------------------------------
     def _visible(self, table: Table) -> Any:
@@ -447,6 +483,8 @@ class SqlDirectory:
             statement = statements.replacing(changed)
             params["b_document"] = values["document"]
             params.update((f"b_{name}", values[name]) for name in changed)
+        if statements.counted:
+            params["b_delta"] = self._member_deltas.get(resource_id, 0)
         try:
             with self._guard():
                 row = self._run(statement, params).first()
@@ -458,6 +496,9 @@ class SqlDirectory:
             raise PreconditionFailedError(f"{resource_id} was changed by another request")
         if keys is not None:
             self._keys_seen[(table.name, resource_id)] = (row.version, keys)
+        if statements.counted:
+            self._member_deltas.pop(resource_id, None)
+            self._member_counts[resource_id] = int(row.member_count)
         return self._stored(row)
 
     def _soft_delete(self, table: Table, resource_id: str) -> bool:
@@ -674,6 +715,7 @@ class SqlDirectory:
         deleted = self._soft_delete(users, user_id)
         if deleted:
             leave_every_group(self.connection, self.tenant_id, user_id)
+            self._member_counts.clear()  # the groups it was a member of count one less
         return deleted
 
     def list_users(self, selection: Selection) -> Page:
@@ -742,6 +784,7 @@ class SqlDirectory:
             self._run(self.sql.uncount_member_everywhere, params)  # as a member of others
             self._run(self.sql.drop_group_memberships, params)
             self._set_member_count(group_id, None)
+            self._member_counts.clear()  # the groups it was a member of count one less
         return deleted
 
     def list_groups(self, selection: Selection) -> Page:
@@ -761,18 +804,28 @@ class SqlDirectory:
 
     def has_more_members_than(self, group_id: str, limit: int) -> bool:
         """Whether the group has more than ``limit`` members (see the port): its count."""
-        count = self._run(
-            self.sql.member_count, {"b_tenant": self.tenant_id, "b_group": group_id}
-        ).scalar()
-        return int(count or 0) > limit
+        pending = self._member_deltas.get(group_id, 0)
+        known = self._member_counts.get(group_id)
+        if known is None:
+            count = self._run(
+                self.sql.member_count, {"b_tenant": self.tenant_id, "b_group": group_id}
+            ).scalar()
+            known = int(count or 0)
+        return known + pending > limit
 
     def _set_member_count(self, group_id: str, delta: int | None) -> None:
-        """Move the group's member count by ``delta``; None sets it to zero."""
-        params: dict[str, Any] = {"b_tenant": self.tenant_id, "b_group": group_id}
+        """Move the group's member count by ``delta``; None sets it to zero.
+
+        A delta is kept back (``_member_deltas``); a reset is written at once.
+        """
         if delta is None:
-            self._run(self.sql.reset_member_count, params)
+            self._member_deltas.pop(group_id, None)
+            self._member_counts[group_id] = 0
+            self._run(
+                self.sql.reset_member_count, {"b_tenant": self.tenant_id, "b_group": group_id}
+            )
         elif delta:
-            self._run(self.sql.count_members, {**params, "b_delta": delta})
+            self._member_deltas[group_id] = self._member_deltas.get(group_id, 0) + delta
 
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
