@@ -321,7 +321,9 @@ def parse_filter(text: str) -> Filter:
 
 
 # ``attribute eq "string"``: the word and string tokens of _TOKEN_RE around an ``eq``.
-_EQUALITY_RE = re.compile(r'\s*([^\s()\[\]"]+)\s+[eE][qQ]\s+("(?:[^"\\]|\\.)*")\s*')
+# The string is matched as runs of plain characters between escapes ("unrolled"), which
+# Python's regex engine walks a run at a time instead of trying an alternation per character.
+_EQUALITY_RE = re.compile(r'\s*([^\s()\[\]"]+)\s+[eE][qQ]\s+("[^"\\]*(?:\\.[^"\\]*)*")\s*')
 
 
 def _simple_equality(text: str) -> Compare | None:

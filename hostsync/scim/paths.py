@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hostsync.scim.errors import InvalidPathError, ScimError
 from hostsync.scim.schema import COMMON_ATTRIBUTES, Attribute, AttrType, ResourceType, Schema
@@ -61,10 +62,23 @@ class ResolvedPath:
 
 def parse_attr_path(text: str, *, error: type[ScimError] = InvalidPathError) -> AttrPath:
     """Parse ``[URI:]attr[.sub]``; raise ``error`` when the text is not an attribute path."""
+    path = _parse_attr_path(text)
+    if path is None:
+        raise error(f"'{text}' is not a valid attribute path")
+    return path
+
+
+@lru_cache(maxsize=1024)
+def _parse_attr_path(text: str) -> AttrPath | None:
+    """The same few paths come over and over, and the result is immutable: parses are kept."""
     match = _ATTR_PATH_RE.match(text.strip())
     if match is None:
-        raise error(f"'{text}' is not a valid attribute path")
+        return None
     return AttrPath(match["uri"], match["attr"], match["sub"])
+
+
+_RESOLVED: dict[tuple[AttrPath, int], tuple[ResourceType, ResolvedPath]] = {}
+_RESOLVED_KEPT = 4096
 
 
 def resolve(
@@ -77,7 +91,21 @@ def resolve(
 
     Accepts the legacy Entra ``customappsso`` spelling with a dot after the extension URN
     (``urn:…:enterprise:2.0:User.department``), shared/spec/entra-scim-wire.md §4.3.
+    Clients name the same few paths over and over, and both are immutable, so resolutions
+    are kept (by the resource type's identity: hashing one hashes its whole schema).
     """
+    key = (path, id(resource_type))
+    kept = _RESOLVED.get(key)
+    if kept is not None and kept[0] is resource_type:
+        return kept[1]
+    resolved = _resolve(path, resource_type, error)
+    if len(_RESOLVED) >= _RESOLVED_KEPT:
+        _RESOLVED.clear()
+    _RESOLVED[key] = (resource_type, resolved)
+    return resolved
+
+
+def _resolve(path: AttrPath, resource_type: ResourceType, error: type[ScimError]) -> ResolvedPath:
     uri, attr, sub = path.uri, path.attr, path.sub_attr
     schema: Schema | None
     if uri is None or uri.lower() == resource_type.schema.id.lower():

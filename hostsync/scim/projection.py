@@ -54,7 +54,8 @@ def parse_projection(
     include = _keys(attributes, resource_type)
     if include:
         return Projection(include=frozenset(include))
-    return Projection(exclude=frozenset(_keys(excluded, resource_type)))
+    exclude = _keys(excluded, resource_type)
+    return Projection(exclude=frozenset(exclude)) if exclude else DEFAULT_PROJECTION
 
 
 def split_names(raw: str | None) -> list[str]:

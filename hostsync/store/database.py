@@ -196,7 +196,8 @@ class Database:
         if self._reuse:
             held: Connection | None = getattr(self._local, "connection", None)
             if held is not None and not held.closed and not held.invalidated:
-                if not held.in_transaction():  # else: a nested unit of work needs its own
+                # Busy (a nested unit of work): it needs its own.
+                if not _driver(held).in_transaction and not held.in_transaction():
                     return held, True
             elif held is None or held.closed or held.invalidated:
                 held = self.engine.connect()
@@ -215,6 +216,9 @@ class Database:
             raise UnavailableError(
                 "The database is unavailable; retry shortly", RETRY_AFTER
             ) from exc
+        if reused:
+            yield from self._sqlite_unit(connection, write=write)
+            return
         try:
             serialized: AbstractContextManager[object] = nullcontext()
             if self.dialect == "sqlite":
@@ -237,6 +241,46 @@ class Database:
         finally:
             if not reused:
                 connection.close()
+
+    def _sqlite_unit(self, connection: Connection, *, write: bool) -> Iterator[Connection]:
+        """A unit of work on a SQLite file: BEGIN and COMMIT sent straight to the driver.
+
+        SQLAlchemy's ``Connection.begin()`` and its commit cost about 12 µs a transaction
+        where the driver's BEGIN and COMMIT take 2.4 µs (a GET runs 15 % in them). Statements
+        built per request still run through SQLAlchemy, whose transaction (begun
+        automatically, its BEGIN left out by ``_sqlite_on_begin``) then ends this one.
+        """
+        driver = _driver(connection)
+        serialized: AbstractContextManager[object] = self._sqlite_writer if write else nullcontext()
+        with serialized:
+            if write and self.checkpointer is not None:
+                self._restart_log_if_wanted(connection, self.checkpointer)
+            try:
+                driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.OperationalError as exc:  # "database is locked" past busy_timeout
+                raise UnavailableError(
+                    "The database is unavailable; retry shortly", RETRY_AFTER
+                ) from exc
+            try:
+                yield connection
+            except BaseException as exc:
+                _end_sqlite_unit(connection, driver, commit=False)
+                if isinstance(exc, DataError):
+                    raise InvalidValueError(
+                        "A value cannot be stored (it may hold U+0000)"
+                    ) from exc
+                if isinstance(exc, OperationalError):
+                    raise UnavailableError(
+                        "The database is unavailable; retry shortly", RETRY_AFTER
+                    ) from exc
+                raise
+            try:
+                _end_sqlite_unit(connection, driver, commit=True)
+            except (sqlite3.OperationalError, OperationalError) as exc:
+                _end_sqlite_unit(connection, driver, commit=False)
+                raise UnavailableError(
+                    "The database is unavailable; retry shortly", RETRY_AFTER
+                ) from exc
 
     def _restart_log_if_wanted(self, connection: Connection, checkpointer: WalCheckpointer) -> None:
         """The log restart the checkpointer asked for (store/checkpoint.py).
@@ -273,11 +317,31 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _driver(connection: Connection) -> sqlite3.Connection:
+    """The ``sqlite3`` connection under a SQLAlchemy one."""
+    return connection.connection.driver_connection  # type: ignore[return-value]
+
+
+def _end_sqlite_unit(connection: Connection, driver: sqlite3.Connection, *, commit: bool) -> None:
+    """Commit or roll back a unit of work begun on the driver (``Database._sqlite_unit``)."""
+    if connection.in_transaction():  # SQLAlchemy began its own inside: it ends both
+        if commit:
+            connection.commit()
+        else:
+            connection.rollback()
+    elif commit:
+        driver.commit()
+    else:
+        driver.rollback()
+
+
 def _sqlite_on_begin(connection: Connection) -> None:
     statement = connection.info.get("hostsync_begin", "BEGIN")
     # Straight on the driver: exec_driver_sql would run SQLAlchemy's execute machinery for it.
     driver = connection.connection.driver_connection
     assert driver is not None  # noqa: S101 - a live connection in its "begin" event
+    if driver.in_transaction:  # begun on the driver (Database._sqlite_unit)
+        return
     try:
         driver.execute(statement)
     except sqlite3.OperationalError as exc:  # "database is locked" past busy_timeout

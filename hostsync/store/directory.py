@@ -255,6 +255,10 @@ class _Statements:
             .offset(_param("offset"))
             for column in ("user_name_folded", "external_id")
         }
+        # Their WHERE, for a COUNT when a lookup fills its page (built on each access).
+        self.user_by_condition = {
+            column: statement.whereclause for column, statement in self.user_by.items()
+        }
         self.groups_of = (
             select(m.member_id, groups.c.id, groups.c.display_name)
             .join(groups, groups.c.id == m.group_id)
@@ -563,8 +567,7 @@ class SqlDirectory:
         prebuilt = True
         simple = None if selection.sort_by is not None else self._simple_lookup(target, selection)
         if simple is not None:
-            statement, params["b_value"] = simple
-            condition = statement.whereclause
+            statement, params["b_value"], condition = simple
         elif selection.filter is not None:
             prebuilt = False
             compiled = FilterCompiler(target).compile(selection.filter)
@@ -596,7 +599,7 @@ class SqlDirectory:
             total = self._total(target, condition, params)
         return Page(total=total, resources=[self._stored(row) for row in rows])
 
-    def _simple_lookup(self, target: Target, selection: Selection) -> tuple[Any, str] | None:
+    def _simple_lookup(self, target: Target, selection: Selection) -> tuple[Any, str, Any] | None:
         """The prebuilt statement and value for Entra's ``userName eq`` / ``externalId eq``.
 
         Compiles to what :class:`FilterCompiler` would give (``column = value`` on the same
@@ -615,10 +618,12 @@ class SqlDirectory:
         except ScimError:
             return None  # FilterCompiler reports it
         if key == ("userName",):
-            return self.sql.user_by["user_name_folded"], fold(node.value)
-        if key == ("externalId",):
-            return self.sql.user_by["external_id"], node.value
-        return None
+            column, value = "user_name_folded", fold(node.value)
+        elif key == ("externalId",):
+            column, value = "external_id", node.value
+        else:
+            return None
+        return self.sql.user_by[column], value, self.sql.user_by_condition[column]
 
     def _order(self, statement: Select[Any], target: Target, selection: Selection) -> Select[Any]:
         table = target.table

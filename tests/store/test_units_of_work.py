@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from hostsync.store.database import Database
+from hostsync.store.raw import run_prebuilt
+from hostsync.store.tables import tenants
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
 
 
@@ -36,7 +42,7 @@ def test_a_thread_reuses_its_connection_and_other_threads_get_their_own(
 def test_a_nested_unit_gets_a_connection_of_its_own(sqlite_db: Database) -> None:
     with sqlite_db.connect(write=False) as outer, sqlite_db.connect(write=False) as inner:
         assert _driver(inner) is not _driver(outer)
-        assert outer.in_transaction() and inner.in_transaction()
+        assert _driver(outer).in_transaction and _driver(inner).in_transaction
     with sqlite_db.connect(write=False) as again:
         assert _driver(again) is _driver(outer)  # the reused one is free again
 
@@ -63,3 +69,71 @@ def test_dispose_closes_reused_connections_and_the_database_still_works(
         create_tenant(connection, "After dispose")
     with sqlite_db.connect(write=False) as connection:
         assert find_tenant_by_name(connection, "After dispose") is not None
+
+
+def _names(database: Database) -> set[str]:
+    with database.connect(write=False) as connection:
+        return set(connection.execute(select(tenants.c.name)).scalars())
+
+
+def _idle(connection: object) -> bool:
+    return not _driver(connection).in_transaction and not connection.in_transaction()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("through_sqlalchemy", [False, True])
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_unit_commits_or_rolls_back_whichever_way_its_statements_ran(
+    sqlite_db: Database, through_sqlalchemy: bool, fails: bool
+) -> None:
+    """A unit of work's BEGIN and COMMIT go straight to the driver; a statement run through
+    SQLAlchemy inside it (which begins SQLAlchemy's own transaction) joins it."""
+    name = f"unit-{through_sqlalchemy}-{fails}"
+    row = {"id": name, "name": name, "created_at": datetime.now(UTC)}
+    expected: AbstractContextManager[object] = (
+        pytest.raises(RuntimeError) if fails else nullcontext()
+    )
+    with expected, sqlite_db.connect(write=True) as connection:
+        if through_sqlalchemy:
+            connection.execute(tenants.insert().values(**row))
+            assert connection.in_transaction()
+        else:
+            run_prebuilt(connection, tenants.insert(), row)
+            assert not connection.in_transaction()
+        assert _driver(connection).in_transaction
+        held = connection
+        if fails:
+            raise RuntimeError("boom")
+    assert _idle(held)
+    assert (name in _names(sqlite_db)) is not fails
+
+
+def test_a_savepoint_rolls_back_alone_inside_a_unit(sqlite_db: Database) -> None:
+    with sqlite_db.connect(write=True) as connection:
+        create_tenant(connection, "Outer")
+        with pytest.raises(RuntimeError), connection.begin_nested():
+            create_tenant(connection, "Inner")
+            raise RuntimeError("the savepoint rolls back")
+        held = connection
+    assert _idle(held)
+    names = _names(sqlite_db)
+    assert "Outer" in names and "Inner" not in names
+
+
+def test_a_write_unit_takes_the_write_lock_at_once_and_a_read_unit_does_not(
+    sqlite_db: Database,
+) -> None:
+    """``BEGIN IMMEDIATE`` for writes: writers queue at the start, never fail half-way."""
+    other = sqlite3.connect(sqlite_db.engine.url.database, timeout=0, isolation_level=None)
+    try:
+        with sqlite_db.connect(write=False):
+            other.execute("BEGIN IMMEDIATE")  # a read unit leaves the lock free
+            other.execute("ROLLBACK")
+        with (
+            sqlite_db.connect(write=True),
+            pytest.raises(sqlite3.OperationalError, match="locked"),
+        ):
+            other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
