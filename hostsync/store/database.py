@@ -29,6 +29,7 @@ from hostsync.config import Settings
 from hostsync.scim.errors import InvalidValueError, UnavailableError
 from hostsync.store.checkpoint import (
     BUSY_TIMEOUT_MS,
+    IDLE_SECONDS,
     LOG_FILE_LIMIT,
     RESTART_FRAMES,
     WalCheckpointer,
@@ -168,6 +169,7 @@ class Database:
         interval: float = 0.2,
         restart_frames: int = RESTART_FRAMES,
         log_file_limit: int = LOG_FILE_LIMIT,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         """Checkpoint the log in a background thread from now on (store/checkpoint.py).
 
@@ -178,7 +180,14 @@ class Database:
         if not self._reuse or self.checkpointer is not None or not database:
             return
         self.dispose()
-        self.checkpointer = WalCheckpointer(database, interval, restart_frames, log_file_limit)
+        self.checkpointer = WalCheckpointer(
+            database,
+            interval,
+            restart_frames,
+            log_file_limit,
+            idle_seconds=idle_seconds,
+            writer_lock=self._sqlite_writer,
+        )
         self.checkpointer.start()
 
     def stop_checkpointer(self) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from hostsync.scim.ports import Selection
-from hostsync.store.checkpoint import WalCheckpointer
+from hostsync.store.checkpoint import Lock, WalCheckpointer
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
 
@@ -138,7 +139,7 @@ def test_the_log_file_is_cut_back_when_the_writes_pause(tmp_path: Path) -> None:
     database.migrate()
     with database.connect(write=True) as connection:
         tenant_id = create_tenant(connection, "Pause").id
-    database.start_checkpointer(interval=0.02, log_file_limit=64 * 1024)
+    database.start_checkpointer(interval=0.02, log_file_limit=64 * 1024, idle_seconds=0.1)
     wal = Path(f"{path}-wal")
     try:
         checkpointer = database.checkpointer
@@ -185,3 +186,56 @@ def test_the_cut_back_gives_up_at_once_while_someone_writes(tmp_path: Path) -> N
         writer.close()
         thread_side.close()
         database.dispose()
+
+
+def test_the_cut_back_holds_the_writer_lock_and_gives_up_if_a_write_has_it(
+    tmp_path: Path,
+) -> None:
+    """This process's writers queue on its writer lock while the log file is cut back, and a
+    cut back never waits for a write of this process."""
+    path = tmp_path / "locked.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    lock = threading.RLock()
+    held_during: list[bool] = []
+
+    checkpointer = WalCheckpointer(str(path), writer_lock=lock)
+    thread_side = sqlite3.connect(path, timeout=30)
+    thread_side.set_trace_callback(
+        lambda sql: (
+            held_during.append(_held_elsewhere(lock)) if "wal_checkpoint(TRUNCATE)" in sql else None
+        )
+    )
+    try:
+        with lock:  # a write of this process is under way (in another thread)
+            outcome: list[bool] = []
+            other = threading.Thread(
+                target=lambda: outcome.append(checkpointer.truncate(thread_side))
+            )
+            began = time.monotonic()
+            other.start()
+            other.join(5)
+            assert outcome == [False] and time.monotonic() - began < 1
+        assert held_during == []  # it never ran the TRUNCATE
+        assert checkpointer.truncate(thread_side) is True
+        assert held_during == [True]  # the lock was held while it ran
+        assert Path(f"{path}-wal").stat().st_size == 0
+    finally:
+        thread_side.close()
+        database.dispose()
+
+
+def _held_elsewhere(lock: Lock) -> bool:
+    """Whether someone holds ``lock`` (asked from a thread of its own, which cannot take it)."""
+    free: list[bool] = []
+
+    def probe() -> None:
+        taken = lock.acquire(blocking=False)
+        if taken:
+            lock.release()
+        free.append(taken)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(5)
+    return free == [False]
