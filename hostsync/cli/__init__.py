@@ -60,7 +60,7 @@ def _settings(ctx: click.Context, database_url: str | None) -> Settings:
 def _database(settings: Settings) -> Database:
     try:
         database = Database.from_settings(settings)
-        database.migrate()
+        database.migrate(progress=lambda line: click.echo(f"hostsync: {line}", err=True))
     except DatabaseUrlError as exc:
         raise CliError(str(exc)) from None
     except ScimError as exc:

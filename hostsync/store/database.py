@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -196,9 +196,12 @@ class Database:
             self.checkpointer.stop()
             self.checkpointer = None
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest Alembic revision."""
-        upgrade(self.engine)
+    def migrate(self, progress: Callable[[str], None] | None = None) -> None:
+        """Create or upgrade the schema to the newest Alembic revision.
+
+        ``progress`` hears of an upgrade's steps (:func:`hostsync.store.migrate.upgrade`).
+        """
+        upgrade(self.engine, progress)
 
     def _checkout(self) -> tuple[Connection, bool]:
         """A connection for one unit of work, and whether it is this thread's reused one."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
 
 from hostsync.store.tables import POSTGRESQL_ONLY_INDEXES
 
@@ -39,17 +42,48 @@ def include_object_for(dialect: str) -> Callable[[Any, str | None, str, bool, An
     return include_object
 
 
-def upgrade(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest revision, in one transaction."""
+def upgrade(engine: Engine, progress: Callable[[str], None] | None = None) -> None:
+    """Create or upgrade the schema to the newest revision, in one transaction.
+
+    ``progress`` hears of an existing database's upgrade: a line before it starts (some steps
+    rebuild a table: 2,050,000 memberships took 14 s here) and one per step done, with its
+    time. Creating an empty database's schema is quick and says nothing.
+    """
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        if progress is not None:
+            _announce(config, connection, progress)
         command.upgrade(config, "head")
+
+
+def _announce(config: Config, connection: Connection, progress: Callable[[str], None]) -> None:
+    """Say what an upgrade of an existing database will do, and each step as it ends."""
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        return
+    steps = list(
+        reversed(list(ScriptDirectory.from_config(config).iterate_revisions("head", current)))
+    )
+    if not steps:
+        return
+    progress(
+        f"upgrading the database schema from {current} to {steps[-1].revision} "
+        f"({len(steps)} step{'s' if len(steps) > 1 else ''}; a large directory may take minutes)"
+    )
+    last = [time.monotonic()]
+
+    def step_done(*, step: Any, **_: Any) -> None:
+        moment = time.monotonic()
+        doc = step.up_revision.doc if step.up_revision else ""
+        summary = " ".join((doc or "").split("\n\n")[0].split())  # the first paragraph
+        progress(f"  {step.up_revision_id} done in {moment - last[0]:.1f} s: {summary}")
+        last[0] = moment
+
+    config.attributes["on_version_apply"] = [step_done]
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

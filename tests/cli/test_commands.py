@@ -155,3 +155,30 @@ def test_demo_prints_url_and_a_working_key_then_serves(tmp_path: Path) -> None:
         if process.stdout is not None:
             process.stdout.close()
     assert (tmp_path / "hostsync.db").exists()
+
+
+def test_migrate_tells_an_upgrade_on_stderr_and_keeps_stdout_to_its_answer(
+    tmp_path: Path, url: str
+) -> None:
+    """An existing database's upgrade is announced on stderr, one line per step; a new one's
+    schema is created silently."""
+    from alembic import command
+
+    from hostsync.store.migrate import alembic_config
+
+    fresh = hostsync("migrate", "--database-url", url, cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    assert (fresh.stdout, fresh.stderr) == ("schema is up to date\n", "")
+    old_url = f"sqlite:///{tmp_path / 'old.db'}"
+    database = Database(old_url)
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0400")
+    database.dispose()
+    upgraded = hostsync("migrate", "--database-url", old_url, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == "schema is up to date\n"
+    lines = upgraded.stderr.splitlines()
+    assert lines[0].startswith("hostsync: upgrading the database schema from 0400 to ")
+    assert lines[1].startswith("hostsync:   0500 done in ")

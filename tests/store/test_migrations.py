@@ -121,3 +121,28 @@ def test_memberships_are_rebuilt_clustered_with_their_rows(tmp_path: Path) -> No
     assert "WITHOUT ROWID" not in restored["memberships"]
     assert set(restored) == set(before)
     assert sorted(tuple(row) for row in back) == sorted(rows)
+
+
+def test_an_upgrade_says_what_it_does_and_a_new_schema_says_nothing(tmp_path: Path) -> None:
+    """An existing database's upgrade (a step may rebuild a table for a while) is announced,
+    then each step with its time; creating a new database's schema prints nothing."""
+    lines: list[str] = []
+    fresh = Database(f"sqlite:///{tmp_path / 'new.db'}")
+    fresh.migrate(progress=lines.append)
+    fresh.dispose()
+    assert lines == []
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0300")
+    database.migrate(progress=lines.append)
+    head = current_revision(database.engine)
+    database.migrate(progress=lines.append)  # already at head: nothing more
+    database.dispose()
+    assert lines[0].startswith(f"upgrading the database schema from 0300 to {head} (")
+    steps = [line.split()[0] for line in lines[1:]]
+    assert steps[0] == "0400" and steps[-1] == head
+    assert all(" done in " in line and " s: " in line for line in lines[1:])
+    assert "member index covering the tenant and group" in lines[-1]  # the whole first paragraph

@@ -15,6 +15,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=True,
     include_object=include_object_for(connection.dialect.name),
+    on_version_apply=context.config.attributes.get("on_version_apply", ()),
 )
 with context.begin_transaction():
     context.run_migrations()
