@@ -149,7 +149,7 @@ _values = st.recursive(
         st.from_regex(r"[0-9a-f]{32}", fullmatch=True), st.text(min_size=1, max_size=6)
     ),
     document=st.dictionaries(_names, _values, max_size=4),
-    spaced=st.booleans(),
+    spaced=st.sampled_from(["", "outside", "inside"]),
     extra=st.none()
     | st.just({})
     | st.fixed_dictionaries({"groups": st.lists(st.fixed_dictionaries({"value": st.text()}))}),
@@ -162,7 +162,7 @@ _values = st.recursive(
 def test_a_spliced_page_gives_the_bytes_of_the_generic_splice(
     resource_id: str,
     document: dict[str, Any],
-    spaced: bool,
+    spaced: str,
     extra: dict[str, Any] | None,
     version: int,
     prefix: str,
@@ -170,8 +170,10 @@ def test_a_spliced_page_gives_the_bytes_of_the_generic_splice(
 ) -> None:
     """Any id (plain or not), document, computed member, version and location prefix."""
     text = orjson.dumps(document).decode()
-    if spaced:
+    if spaced == "outside":
         text = f"  {text} "
+    elif spaced == "inside":
+        text = "{ " + text[1:-1] + "\n}"
     extensions = [ENTERPRISE_USER_SCHEMA, "urn:x:ext"]
     page = SplicedPage("urn:core", extensions, "User", prefix)
     created, modified = (timestamp(moment) for moment in moments)
