@@ -848,9 +848,12 @@ class SqlDirectory:
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
         for chunk in _chunks(member_ids):
-            rows = self._run(
-                self.sql.group_ids_in, {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
-            )
+            if len(chunk) == 1:  # Entra adds one member a request: '=', not a list to join
+                params: dict[str, Any] = {"b_tenant": self.tenant_id, "b_id": chunk[0]}
+                rows = self._run(self.sql.groups.exists, params)
+            else:
+                params = {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
+                rows = self._run(self.sql.group_ids_in, params)
             types.update((row_id, "Group") for (row_id,) in rows)
         return types
 

@@ -255,3 +255,26 @@ def test_a_users_groups_are_the_same_asked_alone_or_with_others(
 
 def _named(directory: SqlDirectory, user_id: str) -> dict[str, str]:
     return {ref.value: ref.display for ref in directory.groups_of([user_id])[user_id]}
+
+
+def test_a_member_group_is_typed_group_added_alone_or_with_others(
+    database: Database, tenant_id: str
+) -> None:
+    """A member that is a group of the tenant is stored as type Group (its own statement when
+    it comes alone, as Entra sends them), a user as User."""
+    with database.directory(tenant_id) as directory:
+        ids = _users(directory, "t", 2)
+        inner = _group(directory, "Inner", [])
+        other = _group(directory, "Other", [])
+        alone = _group(directory, "Alone", [])
+        directory.add_members(alone, [inner])
+        directory.add_members(alone, [ids[0]])
+        mixed = _group(directory, "Mixed", [])
+        directory.add_members(mixed, [ids[1], other, ids[0]])
+        found = directory.members_of([alone, mixed])
+    assert {(m.value, m.type) for m in found[alone]} == {(inner, "Group"), (ids[0], "User")}
+    assert {(m.value, m.type) for m in found[mixed]} == {
+        (ids[1], "User"),
+        (other, "Group"),
+        (ids[0], "User"),
+    }
