@@ -1,4 +1,5 @@
-"""web/scim_routes.request_path: the path Starlette's ``request.url.path`` gives, cheaply."""
+"""web/scim_routes.request_path and header: what Starlette's ``request.url.path`` and
+``request.headers.get`` give, cheaply."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from hostsync.web.scim_routes import request_path
+from hostsync.web.scim_routes import header, request_path
 
 
 def _scope(path: str) -> dict[str, object]:
@@ -38,3 +39,21 @@ def test_request_path_equals_starlettes(path: str) -> None:
 def test_a_scim_path_is_kept_as_it_is() -> None:
     path = "/v1/usersync/SCIM/Users/5d48a0a8e9f04aa38008"
     assert request_path(_scope(path)) == path
+
+
+_NAMES = st.sampled_from([b"authorization", b"host", b"user-agent", b"if-match", b"x-other"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.lists(
+        st.tuples(_NAMES, st.binary(max_size=12)),  # repeated names and non-ASCII bytes too
+        max_size=8,
+    ),
+    asked=st.lists(_NAMES, min_size=1, max_size=6),
+)
+def test_header_equals_starlettes(raw: list[tuple[bytes, bytes]], asked: list[bytes]) -> None:
+    scope = {**_scope("/v1/usersync/SCIM/Users"), "headers": raw}
+    request = Request(scope)
+    for name in asked:  # the second and later asks read the dict kept in the scope
+        assert header(request, name) == Request(scope).headers.get(name.decode())
