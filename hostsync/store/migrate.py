@@ -46,7 +46,7 @@ def upgrade(engine: Engine, progress: Callable[[str], None] | None = None) -> No
     """Create or upgrade the schema to the newest revision, in one transaction.
 
     ``progress`` hears of an existing database's upgrade: a line before it starts (some steps
-    rebuild a table: 2,050,000 memberships took 14 s here) and one per step done, with its
+    rebuild a table: 2,050,000 memberships took 7 to 14 s here) and one per step done, with its
     time. Creating an empty database's schema is quick and says nothing.
     """
     config = alembic_config()
