@@ -60,22 +60,28 @@ class ResolvedPath:
         return head + tail
 
 
+_KEPT_TEXT = 200
+"""Parses and resolutions are kept only for paths this short: a client cannot make the
+caches hold much memory (1,024 and 4,096 entries) with long texts of its own."""
+
+
 def parse_attr_path(text: str, *, error: type[ScimError] = InvalidPathError) -> AttrPath:
     """Parse ``[URI:]attr[.sub]``; raise ``error`` when the text is not an attribute path."""
-    path = _parse_attr_path(text)
+    path = _parse_attr_path(text) if len(text) <= _KEPT_TEXT else _parse(text)
     if path is None:
         raise error(f"'{text}' is not a valid attribute path")
     return path
 
 
-@lru_cache(maxsize=1024)
-def _parse_attr_path(text: str) -> AttrPath | None:
-    """The same few paths come over and over, and the result is immutable: parses are kept."""
+def _parse(text: str) -> AttrPath | None:
     match = _ATTR_PATH_RE.match(text.strip())
     if match is None:
         return None
     return AttrPath(match["uri"], match["attr"], match["sub"])
 
+
+# The same few paths come over and over, and the result is immutable: parses are kept.
+_parse_attr_path = lru_cache(maxsize=1024)(_parse)
 
 _RESOLVED: dict[tuple[AttrPath, int], tuple[ResourceType, ResolvedPath]] = {}
 _RESOLVED_KEPT = 4096
@@ -99,9 +105,10 @@ def resolve(
     if kept is not None and kept[0] is resource_type:
         return kept[1]
     resolved = _resolve(path, resource_type, error)
-    if len(_RESOLVED) >= _RESOLVED_KEPT:
-        _RESOLVED.clear()
-    _RESOLVED[key] = (resource_type, resolved)
+    if len(path.uri or "") + len(path.attr) + len(path.sub_attr or "") <= _KEPT_TEXT:
+        if len(_RESOLVED) >= _RESOLVED_KEPT:
+            _RESOLVED.clear()
+        _RESOLVED[key] = (resource_type, resolved)
     return resolved
 
 
