@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -77,6 +78,20 @@ def header(request: Request, name: bytes) -> str | None:
         scope["hostsync.headers"] = headers
     value = headers.get(name)
     return None if value is None else value.decode("latin-1")
+
+
+def query_params(request: Request) -> dict[str, str]:
+    """The query string's parameters as ``request.query_params`` gives them, as a plain dict.
+
+    The last of a repeated name wins, as in Starlette's ``QueryParams``, which builds a
+    multi-dict around the same ``parse_qsl`` that a lookup pays for and never uses.
+    """
+    scope = request.scope
+    params: dict[str, str] | None = scope.get("hostsync.query")
+    if params is None:
+        raw = scope.get("query_string", b"").decode("latin-1")
+        params = scope["hostsync.query"] = dict(parse_qsl(raw, keep_blank_values=True))
+    return params
 
 
 def request_path(scope: Any) -> str:
@@ -244,7 +259,7 @@ class ScimEndpoints:
 
     def projection(self, request: Request, resource_type: ResourceType) -> Projection:
         """``attributes`` / ``excludedAttributes`` of the query string."""
-        params = {key.lower(): value for key, value in request.query_params.items()}
+        params = {key.lower(): value for key, value in query_params(request).items()}
         return parse_projection(
             split_names(params.get("attributes")),
             split_names(params.get("excludedattributes")),
@@ -255,7 +270,7 @@ class ScimEndpoints:
         self, request: Request, resource_type: ResourceType
     ) -> Projection | None:
         """Like :meth:`projection`, but None when the client named no attributes."""
-        params = {key.lower() for key in request.query_params}
+        params = {key.lower() for key in query_params(request)}
         if not params & {"attributes", "excludedattributes"}:
             return None
         return self.projection(request, resource_type)
@@ -293,7 +308,7 @@ class ScimEndpoints:
 
         async def list_work() -> Work:
             query = build_list_query(
-                request.query_params, resource_type, max_results=self.settings.max_results
+                query_params(request), resource_type, max_results=self.settings.max_results
             )
             lister = service.list_users if users else service.list_groups
             return lambda d: lister(d, query, base)

@@ -1,5 +1,5 @@
-"""web/scim_routes.request_path and header: what Starlette's ``request.url.path`` and
-``request.headers.get`` give, cheaply."""
+"""web/scim_routes.request_path, header and query_params: what Starlette's
+``request.url.path``, ``request.headers.get`` and ``request.query_params`` give, cheaply."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from hostsync.web.scim_routes import header, request_path
+from hostsync.web.scim_routes import header, query_params, request_path
 
 
 def _scope(path: str) -> dict[str, object]:
@@ -57,3 +57,41 @@ def test_header_equals_starlettes(raw: list[tuple[bytes, bytes]], asked: list[by
     request = Request(scope)
     for name in asked:  # the second and later asks read the dict kept in the scope
         assert header(request, name) == Request(scope).headers.get(name.decode())
+
+
+_QUERY_PARTS = st.sampled_from(
+    [
+        "filter",
+        "Filter",
+        "count",
+        "startIndex",
+        "attributes",
+        "x",
+        "=",
+        "&",
+        "+",
+        "%",
+        "%22",
+        "%2",
+        "%zz",
+        "%C3%A9",
+        "é",
+        ";",
+        " ",
+        'userName eq "a"',
+        "10",
+        "",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_QUERY_PARTS, max_size=12))
+def test_query_params_equal_starlettes(parts: list[str]) -> None:
+    """Repeated and case-differing names, blank values, bad escapes, non-ASCII bytes."""
+    raw = "".join(parts).encode("utf-8")
+    scope = {**_scope("/v1/usersync/SCIM/Users"), "query_string": raw}
+    request = Request(scope)
+    expected = dict(Request(scope).query_params.items())
+    assert query_params(request) == expected
+    assert query_params(request) is query_params(request)  # parsed once per request
