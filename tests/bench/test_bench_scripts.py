@@ -165,3 +165,48 @@ def test_inprocess_driver_names_a_missing_workdir(tmp_path: Path) -> None:
     completed = _script("inprocess.py", "--workdir", str(tmp_path), timeout=60)
     assert completed.returncode == 2
     assert "manifest.json not found" in completed.stderr
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counts_for_the_working_tree_and_a_base_revision(tmp_path: Path) -> None:
+    """bench/instructions.py counts both builds' requests under callgrind and prints a table;
+    the base revision's worktree is gone afterwards."""
+    completed = _script(
+        "instructions.py",
+        "--base",
+        "HEAD",
+        "--users",
+        "150",
+        "--scenarios",
+        "lookup",
+        "--requests",
+        "5",
+        "--workdir",
+        str(tmp_path),
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [(r["build"], r["scenario"]) for r in records] == [
+        ("HEAD", "lookup"),
+        ("working tree", "lookup"),
+    ]
+    for record in records:  # a lookup is hundreds of thousands of instructions, not zero
+        assert 100_000 < record["instructions"] < 10_000_000, record
+    assert lines[-3].startswith("| scenario | HEAD (M) | working tree (M) | change")
+    assert lines[-1].startswith("| `lookup` |") and lines[-1].endswith(" % |")
+    assert not (tmp_path / "base").exists()
+    worktrees = subprocess.run(
+        ["git", "-C", str(BENCH.parent), "worktree", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert str(tmp_path) not in worktrees
+
+
+def test_instruction_counts_name_an_unknown_scenario(tmp_path: Path) -> None:
+    completed = _script("instructions.py", "--scenarios", "lookup,nope", timeout=60)
+    assert completed.returncode == 2
+    assert "unknown scenario(s) nope" in completed.stderr
