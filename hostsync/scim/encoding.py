@@ -61,7 +61,7 @@ class SplicedPage:
         self.resource_type = resource_type
         self.location_prefix = location_prefix
         self._heads: dict[tuple[bool, ...], str] = {}
-        self._needles = tuple(f'"{name}":' for name in self.extension_schemas)  # has_member's
+        self._needles = tuple(_member_key(name) for name in self.extension_schemas)
         self._location = orjson.dumps(location_prefix).decode()[:-1]  # no closing quote
         self._meta = (
             '"meta":{"resourceType":' + orjson.dumps(resource_type).decode() + ',"created":"'
@@ -142,7 +142,11 @@ def has_member(document_json: str, name: str) -> bool:
     before and after can only be a member name; canonical documents have no nested members
     named after an extension schema, so a match is a top-level member.
     """
-    return f'"{name}":' in document_json
+    return _member_key(name) in document_json
+
+
+def _member_key(name: str) -> str:
+    return f'"{name}":'
 
 
 __all__ = ["SplicedPage", "has_member", "spliced"]

@@ -225,9 +225,7 @@ class Database:
         try:
             connection, reused = self._checkout()
         except OperationalError as exc:
-            raise UnavailableError(
-                "The database is unavailable; retry shortly", RETRY_AFTER
-            ) from exc
+            raise _scim_error(exc) from exc
         if reused:
             yield from self._sqlite_unit(connection, write=write)
             return
@@ -243,13 +241,8 @@ class Database:
                         self._restart_log_if_wanted(connection, self.checkpointer)
                     with connection.begin():
                         yield connection
-            except DataError as exc:
-                # PostgreSQL refuses some text SQLite keeps, such as U+0000.
-                raise InvalidValueError("A value cannot be stored (it may hold U+0000)") from exc
-            except OperationalError as exc:
-                raise UnavailableError(
-                    "The database is unavailable; retry shortly", RETRY_AFTER
-                ) from exc
+            except (DataError, OperationalError) as exc:
+                raise _scim_error(exc) from exc
         finally:
             if not reused:
                 connection.close()
@@ -270,29 +263,20 @@ class Database:
             try:
                 driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.OperationalError as exc:  # "database is locked" past busy_timeout
-                raise UnavailableError(
-                    "The database is unavailable; retry shortly", RETRY_AFTER
-                ) from exc
+                raise _scim_error(exc) from exc
             try:
                 yield connection
-            except BaseException as exc:
+            except (DataError, OperationalError) as exc:
                 _end_sqlite_unit(connection, driver, commit=False)
-                if isinstance(exc, DataError):
-                    raise InvalidValueError(
-                        "A value cannot be stored (it may hold U+0000)"
-                    ) from exc
-                if isinstance(exc, OperationalError):
-                    raise UnavailableError(
-                        "The database is unavailable; retry shortly", RETRY_AFTER
-                    ) from exc
+                raise _scim_error(exc) from exc
+            except BaseException:
+                _end_sqlite_unit(connection, driver, commit=False)
                 raise
             try:
                 _end_sqlite_unit(connection, driver, commit=True)
             except (sqlite3.OperationalError, OperationalError) as exc:
                 _end_sqlite_unit(connection, driver, commit=False)
-                raise UnavailableError(
-                    "The database is unavailable; retry shortly", RETRY_AFTER
-                ) from exc
+                raise _scim_error(exc) from exc
 
     def _restart_log_if_wanted(self, connection: Connection, checkpointer: WalCheckpointer) -> None:
         """The log restart the checkpointer asked for (store/checkpoint.py).
@@ -327,6 +311,13 @@ class Database:
 def _json_text(value: Any) -> str:
     """JSON columns are written with orjson (documents hold only JSON values)."""
     return orjson.dumps(value).decode()
+
+
+def _scim_error(exc: Exception) -> InvalidValueError | UnavailableError:
+    """What a unit of work's database error becomes on the wire."""
+    if isinstance(exc, DataError):  # PostgreSQL refuses some text SQLite keeps, such as U+0000
+        return InvalidValueError("A value cannot be stored (it may hold U+0000)")
+    return UnavailableError("The database is unavailable; retry shortly", RETRY_AFTER)
 
 
 def _driver(connection: Connection) -> sqlite3.Connection:

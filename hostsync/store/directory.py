@@ -269,8 +269,7 @@ class _Statements:
             )
             .order_by(groups.c.display_name_folded)
         )
-        # One user's (a GET, a lookup, a PATCH's answer): ``=`` instead of a list to join
-        # (on SQLite, json_each: 9.5 → 7.0 µs a query here).
+        # One user's (a GET, a lookup, a PATCH's answer): see SqlDirectory._run_for_ids.
         self.groups_of_one = (
             select(m.member_id, groups.c.id, groups.c.display_name)
             .join(groups, groups.c.id == m.group_id)
@@ -388,6 +387,16 @@ class SqlDirectory:
     def _run(self, statement: Any, params: Any) -> Any:
         """Execute a prebuilt statement: on SQLite straight on the driver (store/raw.py)."""
         return run_prebuilt(self.connection, statement, params)
+
+    def _run_for_ids(self, ids: Sequence[str], one: Any, many: Any) -> Any:
+        """``one`` (``= b_id``) for a single id, else ``many`` (the list bound as ``b_ids``).
+
+        On SQLite a list is joined through ``json_each``: for the single id a GET, a lookup
+        or a member add asks about, ``=`` is 9.5 → 7.0 µs a query here.
+        """
+        if len(ids) == 1:
+            return self._run(one, {"b_tenant": self.tenant_id, "b_id": ids[0]})
+        return self._run(many, {"b_tenant": self.tenant_id, "b_ids": list(ids)})
 
     def flush(self) -> None:
         """Write what the unit of work has kept back (member counts); run before the commit."""
@@ -739,12 +748,7 @@ class SqlDirectory:
         """Return each user's direct groups (see the port)."""
         found: dict[str, list[GroupRef]] = {}
         for chunk in _chunks(user_ids):
-            if len(chunk) == 1:
-                params: dict[str, Any] = {"b_tenant": self.tenant_id, "b_id": chunk[0]}
-                rows = self._run(self.sql.groups_of_one, params)
-            else:
-                params = {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
-                rows = self._run(self.sql.groups_of, params)
+            rows = self._run_for_ids(chunk, self.sql.groups_of_one, self.sql.groups_of)
             for member_id, group_id, display in rows:
                 found.setdefault(member_id, []).append(GroupRef(group_id, display))
         return found
@@ -847,13 +851,8 @@ class SqlDirectory:
 
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
         types: dict[str, str] = {}
-        for chunk in _chunks(member_ids):
-            if len(chunk) == 1:  # Entra adds one member a request: '=', not a list to join
-                params: dict[str, Any] = {"b_tenant": self.tenant_id, "b_id": chunk[0]}
-                rows = self._run(self.sql.groups.exists, params)
-            else:
-                params = {"b_tenant": self.tenant_id, "b_ids": list(chunk)}
-                rows = self._run(self.sql.group_ids_in, params)
+        for chunk in _chunks(member_ids):  # Entra adds one member a request
+            rows = self._run_for_ids(chunk, self.sql.groups.exists, self.sql.group_ids_in)
             types.update((row_id, "Group") for (row_id,) in rows)
         return types
 
