@@ -85,12 +85,36 @@ class SplicedPage:
     ) -> orjson.Fragment:
         """One resource: ``schemas``, ``id``, the stored members, ``extra``'s, then ``meta``.
 
-        ``created`` and ``last_modified`` are the wire's dateTimes (plain ASCII). The fast
-        path joins text, which orjson writes out as UTF-8, instead of encoding each part.
+        ``created`` and ``last_modified`` are the wire's dateTimes (plain ASCII).
         """
-        present = tuple(needle in document_json for needle in self._needles)
+        members = orjson.dumps(extra)[1:-1].decode() if extra else ""
+        return self.encoded(resource_id, document_json, created, last_modified, version, members)
+
+    def encoded(
+        self,
+        resource_id: str,
+        document_json: str,
+        created: str,
+        last_modified: str,
+        version: int,
+        members: str,
+    ) -> orjson.Fragment:
+        """:meth:`resource` with the computed members already in JSON (``""`` for none).
+
+        ``members`` is the text of JSON object members without the braces, e.g.
+        ``"groups":[...]``, as a page encodes each of its groups once (:func:`group_member`).
+        The fast path joins text, which orjson writes out as UTF-8, instead of encoding each
+        part.
+        """
+        needles = self._needles
+        if not needles:
+            present: tuple[bool, ...] = ()
+        elif len(needles) == 1:
+            present = (needles[0] in document_json,)
+        else:
+            present = tuple(needle in document_json for needle in needles)
         if not resource_id.isalnum():  # JSON might escape it: the general splice
-            tail: dict[str, Any] = dict(extra) if extra else {}
+            tail: dict[str, Any] = orjson.loads("{" + members + "}") if members else {}
             tail["meta"] = {
                 "resourceType": self.resource_type,
                 "created": created,
@@ -118,7 +142,7 @@ class SplicedPage:
                     opening,
                     resource_id,
                     '",' + body if body else '"',
-                    "," + orjson.dumps(extra)[1:-1].decode() if extra else "",
+                    "," + members if members else "",
                     ",",
                     self._meta,
                     created,
@@ -135,6 +159,17 @@ class SplicedPage:
         )
 
 
+def group_member(value: str, display: str, base_url: str) -> str:
+    """One item of a user's ``groups`` in JSON, as :meth:`ScimService.render` encodes it."""
+    item = {
+        "value": value,
+        "$ref": f"{base_url}/Groups/{value}",
+        "display": display,
+        "type": "direct",
+    }
+    return orjson.dumps(item).decode()
+
+
 def has_member(document_json: str, name: str) -> bool:
     """Whether the stored object has the top-level member ``name`` (an extension URN).
 
@@ -149,4 +184,4 @@ def _member_key(name: str) -> str:
     return f'"{name}":'
 
 
-__all__ = ["SplicedPage", "has_member", "spliced"]
+__all__ = ["SplicedPage", "group_member", "has_member", "spliced"]

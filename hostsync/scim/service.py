@@ -21,7 +21,7 @@ from hostsync.scim.discovery import (
     schema_documents,
     service_provider_config,
 )
-from hostsync.scim.encoding import SplicedPage
+from hostsync.scim.encoding import SplicedPage, group_member
 from hostsync.scim.errors import NotFoundError
 from hostsync.scim.patch import apply_patch, parse_patch_request
 from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
@@ -203,17 +203,52 @@ class ScimService:
         groups: dict[str, list[GroupRef]] = {}
         if users and projection.wants("", "groups"):
             groups = directory.groups_of([user.id for user in users])
-        whole = fragments and _keeps_documents_whole(projection, "groups")
-        page = self._spliced_page(USER_RESOURCE, base_url) if whole else None
+        if fragments and _keeps_documents_whole(projection, "groups"):
+            return self._spliced_users(users, groups, base_url)
+        return [
+            projection.apply(
+                self.render(USER_RESOURCE, user, base_url, self._groups_extra(refs, base_url))
+                if (refs := groups.get(user.id))
+                else self.render(USER_RESOURCE, user, base_url)
+            )
+            for user in users
+        ]
+
+    def _spliced_users(
+        self, users: Sequence[Stored], groups: Mapping[str, Sequence[GroupRef]], base_url: str
+    ) -> list[Any]:
+        """Users rendered around their stored JSON texts, each group's JSON encoded once.
+
+        A page's users share few groups (Entra's assignment groups), so each group's item is
+        encoded once per page, not once per member on the page.
+        """
+        page = self._spliced_page(USER_RESOURCE, base_url)
+        encoded = page.encoded
+        items: dict[str, str] = {}  # group id -> its item's JSON (a group has one display)
         out: list[Any] = []
         for user in users:
+            text = user.json
+            if text is None:  # the document was handed out: it may have changed
+                refs = groups.get(user.id)
+                extra = self._groups_extra(refs, base_url) if refs else None
+                out.append(self.render(USER_RESOURCE, user, base_url, extra))
+                continue
+            members = ""
             refs = groups.get(user.id)
-            extra = self._groups_extra(refs, base_url) if refs else None
-            text = user.json if page is not None else None
-            if page is not None and text is not None:
-                out.append(self._spliced(page, user, text, extra))
-            else:
-                out.append(projection.apply(self.render(USER_RESOURCE, user, base_url, extra)))
+            if refs:
+                parts = []
+                for ref in refs:
+                    item = items.get(ref.value)
+                    if item is None:
+                        item = items[ref.value] = group_member(ref.value, ref.display, base_url)
+                    parts.append(item)
+                members = '"groups":[' + ",".join(parts) + "]"
+            created, modified = user.moments
+            out.append(
+                encoded(
+                    user.id, text, timestamp(created), timestamp(modified), user.version, members
+                )
+            )
         return out
 
     def group_documents(

@@ -429,10 +429,11 @@ class SqlDirectory:
     def _stored(self, row: Any) -> Stored:
         # The row's document is its JSON text (SQLite) or was just decoded (PostgreSQL): in
         # either case no one else holds it.
-        document = row.document
-        if isinstance(document, str):
-            return Stored(row.id, None, row.created_at, row.modified_at, row.version, json=document)
-        return Stored(row.id, document, row.created_at, row.modified_at, row.version)
+        # By position: the columns of _TableStatements.stored lead every such row.
+        document = row[1]
+        if document.__class__ is str:
+            return Stored(row[0], None, row[2], row[3], row[4], json=document)
+        return Stored(row[0], document, row[2], row[3], row[4])
 
     def _get(self, table: Table, resource_id: str) -> Stored | None:
         statements = self.sql.of(table)

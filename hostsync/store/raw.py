@@ -138,16 +138,17 @@ class _Compiled:
         """Database rows → named tuples with Python values."""
         if self.row is None:
             return []
-        make = self.row._make
+        # tuple.__new__ is what the named tuple's ``_make`` calls, less a Python frame a row.
+        cls, new = self.row, tuple.__new__
         converters = self.row_converters
         if not converters:
-            return [make(row) for row in raw]
+            return [new(cls, row) for row in raw]
         out = []
         for row in raw:
             values = list(row)
             for index, convert in converters:
                 values[index] = convert(values[index])
-            out.append(make(values))
+            out.append(new(cls, values))
         return out
 
 

@@ -49,7 +49,9 @@ class _Directory:
     """Just what user_documents/group_documents ask of a directory."""
 
     def groups_of(self, ids: list[str]) -> dict[str, list[GroupRef]]:
-        return {"id1": [GroupRef("g1", 'Front "desk"'), GroupRef("g2", "Lobby")]}
+        # g2 on two users: a page encodes its item once and gives it to both.
+        lobby = GroupRef("g2", "Lobby")
+        return {"id0": [lobby], "id1": [GroupRef("g1", 'Front "desk"'), lobby]}
 
     def members_of(self, ids: list[str]) -> dict[str, list[Member]]:
         return {ids[0]: [Member("id0", "User", "Ada")]}
