@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from hostsync.scim.discovery import (
@@ -21,7 +20,7 @@ from hostsync.scim.discovery import (
     schema_documents,
     service_provider_config,
 )
-from hostsync.scim.encoding import SplicedPage, group_member
+from hostsync.scim.encoding import SplicedPage, group_member, wire_time
 from hostsync.scim.errors import NotFoundError
 from hostsync.scim.patch import apply_patch, parse_patch_request
 from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
@@ -53,24 +52,6 @@ class ScimResult:
     etag: str | None = None
     location: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def timestamp(moment: datetime | str) -> str:
-    """RFC 7643 §2.3.5 dateTime in UTC with milliseconds, as Entra's samples show.
-
-    ``moment`` is a naive UTC datetime or its ISO 8601 text (``YYYY-MM-DD HH:MM:SS.ffffff``,
-    as a store may keep it; see :attr:`Stored.moments`). Both are cut from the plain ISO form
-    (a page of 100 users formats 200 of these; asking for ``timespec`` costs about a third
-    more, parsing the text first twice as much); other shapes take the general path.
-    """
-    text = moment if isinstance(moment, str) else moment.isoformat()
-    if len(text) == 26 and text[10] in " T":  # YYYY-MM-DDTHH:MM:SS.ffffff
-        return f"{text[:10]}T{text[11:23]}Z"
-    if len(text) == 19 and text[10] in " T":  # no microseconds
-        return f"{text[:10]}T{text[11:]}.000Z"
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def _keeps_documents_whole(projection: Projection, computed: str) -> bool:
@@ -125,8 +106,8 @@ class ScimService:
         location = f"{base_url}{resource_type.endpoint}/{stored.id}"
         return {
             "resourceType": resource_type.name,
-            "created": timestamp(created),
-            "lastModified": timestamp(modified),
+            "created": wire_time(created),
+            "lastModified": wire_time(modified),
             "location": location,
             "version": etag(stored.version),
         }
@@ -156,7 +137,7 @@ class ScimService:
     ) -> Any:
         created, modified = stored.moments
         return page.resource(
-            stored.id, text, timestamp(created), timestamp(modified), stored.version, extra
+            stored.id, text, wire_time(created), wire_time(modified), stored.version, extra
         )
 
     def _groups_extra(self, refs: Sequence[GroupRef], base_url: str) -> dict[str, Any]:
@@ -222,33 +203,23 @@ class ScimService:
         A page's users share few groups (Entra's assignment groups), so each group's item is
         encoded once per page, not once per member on the page.
         """
-        page = self._spliced_page(USER_RESOURCE, base_url)
-        encoded = page.encoded
         items: dict[str, str] = {}  # group id -> its item's JSON (a group has one display)
-        out: list[Any] = []
-        for user in users:
-            text = user.json
-            if text is None:  # the document was handed out: it may have changed
-                refs = groups.get(user.id)
-                extra = self._groups_extra(refs, base_url) if refs else None
-                out.append(self.render(USER_RESOURCE, user, base_url, extra))
-                continue
-            members = ""
-            refs = groups.get(user.id)
-            if refs:
-                parts = []
-                for ref in refs:
-                    item = items.get(ref.value)
-                    if item is None:
-                        item = items[ref.value] = group_member(ref.value, ref.display, base_url)
-                    parts.append(item)
-                members = '"groups":[' + ",".join(parts) + "]"
-            created, modified = user.moments
-            out.append(
-                encoded(
-                    user.id, text, timestamp(created), timestamp(modified), user.version, members
-                )
-            )
+        members: dict[str, str] = {}
+        for user_id, refs in groups.items():
+            parts = []
+            for ref in refs:
+                item = items.get(ref.value)
+                if item is None:
+                    item = items[ref.value] = group_member(ref.value, ref.display, base_url)
+                parts.append(item)
+            members[user_id] = '"groups":[' + ",".join(parts) + "]"
+        out: list[Any] = self._spliced_page(USER_RESOURCE, base_url).stored(users, members)
+        for index, fragment in enumerate(out) if None in out else ():
+            if fragment is None:  # the document was handed out: it may have changed
+                user = users[index]
+                held = groups.get(user.id)
+                extra = self._groups_extra(held, base_url) if held else None
+                out[index] = self.render(USER_RESOURCE, user, base_url, extra)
         return out
 
     def group_documents(
@@ -552,4 +523,4 @@ class ScimService:
         )
 
 
-__all__ = ["Document", "ScimResult", "ScimService", "timestamp"]
+__all__ = ["Document", "ScimResult", "ScimService"]

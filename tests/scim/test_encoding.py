@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from hostsync.scim.discovery import Capabilities
 from hostsync.scim.encoding import SplicedPage, has_member, spliced
+from hostsync.scim.encoding import wire_time as timestamp
 from hostsync.scim.ports import GroupRef, Member, Page, Stored
 from hostsync.scim.projection import DEFAULT_PROJECTION, parse_projection
 from hostsync.scim.query import build_list_query
 from hostsync.scim.resources import ENTERPRISE_USER_SCHEMA
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE
-from hostsync.scim.service import ScimService, timestamp
+from hostsync.scim.service import ScimService
 from hostsync.scim.versions import etag
 
 BASE = "https://hosts.example/v1/usersync/SCIM"
@@ -192,3 +193,65 @@ def test_a_spliced_page_gives_the_bytes_of_the_generic_splice(
     generic = spliced({"schemas": schemas, "id": resource_id}, text, tail)
     assert orjson.dumps(fast) == orjson.dumps(generic)
     assert orjson.loads(orjson.dumps(fast))["meta"]["location"] == f"{prefix}{resource_id}"
+
+
+_moment_texts = st.datetimes(
+    min_value=datetime(1, 1, 1)
+).flatmap(
+    lambda moment: st.sampled_from(
+        [
+            moment,  # a datetime (PostgreSQL's driver)
+            moment.isoformat(" ", "microseconds"),  # SQLite's text, as the store keeps it
+            moment.isoformat("T", "microseconds"),
+            moment.isoformat(" ", "seconds"),
+            moment.isoformat(" ", "microseconds")[:25],  # not the store's: the general path
+        ]
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(
+                st.from_regex(r"[0-9a-f]{32}", fullmatch=True), st.text(min_size=1, max_size=6)
+            ),
+            st.dictionaries(_names, _values, max_size=4),
+            st.sampled_from(["", "outside", "inside"]),
+            _moment_texts,
+            _moment_texts,
+            st.integers(0, 2**53),
+            st.one_of(st.none(), st.just('"groups":[{"value":"g\\"1"}]')),
+        ),
+        max_size=5,
+        unique_by=lambda row: row[0],  # one page, one resource an id
+    ),
+    single=st.booleans(),
+)
+def test_a_page_of_stored_resources_gives_each_ones_encoding(
+    rows: list[tuple[str, dict[str, Any], str, Any, Any, int, str | None]], single: bool
+) -> None:
+    """SplicedPage.stored (a page's loop, the common case inlined) == encoded, one by one."""
+    extensions = [ENTERPRISE_USER_SCHEMA] if single else [ENTERPRISE_USER_SCHEMA, "urn:x:ext"]
+    page = SplicedPage("urn:core", extensions, "User", "https://h.example/Users/")
+    resources, members, expected = [], {}, []
+    for resource_id, document, spaced, created, modified, version, computed in rows:
+        text = orjson.dumps(document).decode()
+        if spaced == "outside":
+            text = f" {text}\n"
+        elif spaced == "inside":
+            text = "{ " + text[1:-1] + " }"
+        resources.append(Stored(resource_id, None, created, modified, version, json=text))
+        if computed:
+            members[resource_id] = computed
+        times = timestamp(created), timestamp(modified)
+        expected.append(
+            page.encoded(resource_id, text, *times, version, members.get(resource_id, ""))
+        )
+    handed_out = Stored("h", {"userName": "x"}, CREATED, CREATED, 1)  # no text: None
+    got = page.stored([*resources, handed_out], members)
+    assert got[-1] is None
+    assert [orjson.dumps(fragment) for fragment in got[:-1]] == [
+        orjson.dumps(fragment) for fragment in expected
+    ]

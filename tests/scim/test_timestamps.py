@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from hostsync.scim.service import timestamp
+from hostsync.scim.encoding import wire_time as timestamp
 
 
 def test_timestamps_have_milliseconds_and_z() -> None:
