@@ -41,6 +41,8 @@ Document = dict[str, Any]
 # Attributes a client may send but that never become part of the stored document.
 _NOT_STORED = frozenset({"id", "meta", "schemas", "groups", "password"})
 _MANAGER = "manager"
+# The types whose values are strings, kept exactly as sent.
+_TEXT_TYPES = frozenset({AttrType.STRING, AttrType.DATETIME, AttrType.BINARY, AttrType.REFERENCE})
 
 
 def copy_document(document: Document) -> Document:
@@ -84,13 +86,15 @@ def normalize_value(attribute: Attribute, value: Any, where: str) -> Any:
 
 def normalize_single(attribute: Attribute, value: Any, where: str) -> Any:
     """Normalise one (non-list) value of ``attribute``."""
+    kind = attribute.type
+    if value.__class__ is str and kind in _TEXT_TYPES:  # most values: kept as sent
+        return value
     if value is None:
         return None
-    if attribute.name == _MANAGER and attribute.type is AttrType.COMPLEX:
+    if kind is AttrType.COMPLEX and attribute.name == _MANAGER:
         return normalize_manager(attribute, value, where)
-    kind = attribute.type
     if kind is AttrType.COMPLEX:
-        if not isinstance(value, Mapping):
+        if not (value.__class__ is dict or isinstance(value, Mapping)):
             raise InvalidValueError(f"'{where}' must be an object, got {type(value).__name__}")
         return normalize_complex(attribute, value, where)
     if kind is AttrType.BOOLEAN:
@@ -149,39 +153,68 @@ def normalize_resource(body: Any, resource_type: ResourceType) -> Document:
     if not isinstance(body, Mapping):
         raise InvalidSyntaxError("The request body must be a JSON object")
     doc: Document = {}
+    kept = _PLACES.get(id(resource_type))
+    if kept is None or kept[0] is not resource_type:
+        kept = _PLACES[id(resource_type)] = (resource_type, {})
+    places = kept[1]
     for key, value in body.items():
         if not isinstance(key, str):
             continue
-        _put_top_level(doc, key, value, resource_type)
+        place = places.get(key)
+        if place is None:
+            place = _place(key, resource_type)
+            if len(key) <= _KEPT_KEY_CHARS and len(places) < _PLACES_KEPT:
+                places[key] = place
+        extension, attribute = place
+        if extension is not None:
+            _put_extension(doc, extension, value if attribute is None else {attribute.name: value})
+        elif attribute is not None:
+            normalized = normalize_value(attribute, value, attribute.name)
+            if normalized is not None:
+                doc[attribute.name] = normalized
     return doc
 
 
-def _put_top_level(doc: Document, key: str, value: Any, resource_type: ResourceType) -> None:
+# Where each top-level key of a body goes, per resource type: the same few keys arrive on
+# every request, and finding each one's place (case folding, the extension URNs) was most of
+# normalizing a create. Kept for keys of up to 200 characters, and a few thousand keys at
+# most, so that clients' own keys cannot fill the memory.
+_Place = tuple[Schema | None, Attribute | None]
+_PLACES: dict[int, tuple[ResourceType, dict[str, _Place]]] = {}  # by the type's identity
+_PLACES_KEPT = 4096
+_KEPT_KEY_CHARS = 200
+_NOWHERE: _Place = (None, None)
+
+
+def _place(key: str, resource_type: ResourceType) -> _Place:
+    """Where a body's top-level ``key`` goes in the canonical document.
+
+    (extension, None): the key is an extension's object; (extension, attribute): a fully
+    qualified extension attribute; (None, attribute): a core attribute; (None, None): it is
+    not stored.
+    """
     lowered = key.lower()
     if lowered in _NOT_STORED:
-        return
+        return _NOWHERE
     extension = resource_type.extension(key)
     if extension is not None:
-        _put_extension(doc, extension, value)
-        return
+        return extension, None
     if lowered.startswith("urn:"):
         # A fully qualified attribute such as "urn:…:enterprise:2.0:User:department".
         schema, _, attr_name = key.rpartition(":")
         extension = resource_type.extension(schema)
         attribute = extension.attribute(attr_name) if extension is not None else None
         if extension is not None and attribute is not None:
-            _put_extension(doc, extension, {attribute.name: value})
-        return
+            return extension, attribute
+        return _NOWHERE
     attribute = resource_type.schema.attribute(key)
     if attribute is None and lowered == "externalid":
         attribute = EXTERNAL_ID_ATTRIBUTE
     if attribute is None or attribute.mutability is Mutability.READ_ONLY:
-        return
+        return _NOWHERE
     if resource_type is GROUP_RESOURCE and attribute.name == "members":
-        return
-    normalized = normalize_value(attribute, value, attribute.name)
-    if normalized is not None:
-        doc[attribute.name] = normalized
+        return _NOWHERE
+    return None, attribute
 
 
 def _put_extension(doc: Document, extension: Schema, value: Any) -> None:

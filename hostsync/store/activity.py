@@ -122,18 +122,28 @@ _LEAVES = frozenset({str, bool, int, float, type(None)})
 
 def _flatten_into(flat: dict[str, Any], document: Any, prefix: str) -> None:
     # JSON's scalars first, by exact type: an isinstance check against Mapping (an ABC) for
-    # every leaf cost more than the rest of the walk.
+    # every leaf cost more than the rest of the walk. A container's scalar members are set
+    # here rather than in a call of their own (most of a document's nodes are leaves).
     kind = type(document)
     if kind not in _LEAVES:
         if (kind is dict or isinstance(document, Mapping)) and document:
             for key, value in document.items():
-                name = str(key)
-                if not _is_secret(name):
-                    _flatten_into(flat, value, f"{prefix}.{name}" if prefix else name)
+                name = key if key.__class__ is str else str(key)
+                if _is_secret(name):
+                    continue
+                path = f"{prefix}.{name}" if prefix else name
+                if type(value) in _LEAVES:
+                    flat[path] = _clip(value) if value.__class__ is str else value
+                else:
+                    _flatten_into(flat, value, path)
             return
         if isinstance(document, list) and document:
             for index, value in enumerate(document):
-                _flatten_into(flat, value, f"{prefix}[{index}]")
+                path = f"{prefix}[{index}]"
+                if type(value) in _LEAVES:
+                    flat[path] = _clip(value) if value.__class__ is str else value
+                else:
+                    _flatten_into(flat, value, path)
             return
     if prefix:
         flat[prefix] = _clip(document)
@@ -148,12 +158,21 @@ def diff(old: Document | None, new: Document | None) -> list[Change]:
     The same as comparing ``flatten(old)`` with ``flatten(new)``, but only the top-level
     attributes that differ are flattened (a PATCH changes a few of a document's many).
     """
+    return [Change(*change) for change in _differences(old, new)]
+
+
+def change_rows(old: Document | None, new: Document | None) -> list[dict[str, Any]]:
+    """:func:`diff` as the activity row's JSON holds it: ``{"path", "old", "new"}`` each."""
+    return [{"path": path, "old": was, "new": now_} for path, was, now_ in _differences(old, new)]
+
+
+def _differences(old: Document | None, new: Document | None) -> list[tuple[str, Any, Any]]:
     before_doc, after_doc = old or {}, new or {}
     if not before_doc or not after_doc:  # a create or a delete: every path is new or gone
         flat = flatten(after_doc or before_doc)
         if after_doc:
-            return [Change(path, None, flat[path]) for path in sorted(flat)]
-        return [Change(path, flat[path], None) for path in sorted(flat)]
+            return [(path, None, flat[path]) for path in sorted(flat)]
+        return [(path, flat[path], None) for path in sorted(flat)]
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for key in before_doc.keys() | after_doc.keys():
@@ -165,7 +184,7 @@ def diff(old: Document | None, new: Document | None) -> list[Change]:
         if now_ is not _ABSENT:
             _flatten_into(after, now_, str(key))
     return [
-        Change(path, before.get(path), after.get(path))
+        (path, before.get(path), after.get(path))
         for path in sorted(before.keys() | after.keys())
         if before.get(path) != after.get(path) or (path in before) != (path in after)
     ]
@@ -393,14 +412,7 @@ class RecordingDirectory:
         rows = []
         moment = now()
         for pending in self._pending:
-            changes = (
-                []
-                if pending.operation == "delete"
-                else [
-                    {"path": c.path, "old": c.old, "new": c.new}
-                    for c in diff(pending.old, pending.new)
-                ]
-            )
+            changes = [] if pending.operation == "delete" else change_rows(pending.old, pending.new)
             if pending.cleared:
                 changes.append({"path": "members", "old": "(all)", "new": None})
             if pending.added:
