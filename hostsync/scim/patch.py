@@ -540,15 +540,43 @@ def _is_blank(value: Any) -> bool:
     return value is None or value == ""
 
 
+_SCALARS = frozenset({str, bool, int, float})
+
+
 def _pruned(value: Any) -> Any:
-    """Drop what clearing leaves behind: ``None``, ``{}``, ``[]`` (canonical form has none)."""
+    """Drop what clearing leaves behind: ``None``, ``{}``, ``[]`` (canonical form has none).
+
+    A container with nothing to drop comes back as it is (the working document is a private
+    copy); one with something to drop, as a new container. Scalars are passed over without a
+    call each: a PATCH's result is mostly scalars, and pruning it had been a whole copy.
+    """
     if isinstance(value, dict):
-        pruned = {key: _pruned(item) for key, item in value.items()}
-        out = {key: item for key, item in pruned.items() if item is not None}
-        return out or None
+        out: dict[Any, Any] | None = None
+        for key, item in value.items():
+            if item.__class__ in _SCALARS:
+                continue
+            kept = None if item is None else _pruned(item)
+            if kept is not item or item is None:
+                if out is None:
+                    out = dict(value)
+                if kept is None:
+                    del out[key]
+                else:
+                    out[key] = kept
+        result = value if out is None else out
+        return result or None
     if isinstance(value, list):
-        items = [item for item in (_pruned(v) for v in value) if item is not None]
-        return items or None
+        items: list[Any] | None = None
+        for index, item in enumerate(value):
+            kept = item if item.__class__ in _SCALARS else None if item is None else _pruned(item)
+            if items is None:
+                if kept is item and item is not None:
+                    continue
+                items = value[:index]  # all kept as they were
+            if kept is not None:
+                items.append(kept)
+        kept_list = value if items is None else items
+        return kept_list or None
     return value
 
 

@@ -6,7 +6,10 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hostsync.scim import patch as patch_module
 from hostsync.scim.errors import (
     InvalidPathError,
     InvalidSyntaxError,
@@ -567,3 +570,33 @@ def test_remove_without_path_in_apply_is_no_target() -> None:
     """apply_patch itself refuses a path-less remove (operations built by hand)."""
     with pytest.raises(NoTargetError):
         apply_patch(USER, [PatchOperation("remove", None, None)], USER_RESOURCE)
+
+
+def _pruned_by_copying(value: Any) -> Any:
+    """What pruning means, written plainly: every container rebuilt without the empties."""
+    if isinstance(value, dict):
+        out = {key: _pruned_by_copying(item) for key, item in value.items()}
+        return {key: item for key, item in out.items() if item is not None} or None
+    if isinstance(value, list):
+        items = [_pruned_by_copying(item) for item in value]
+        return [item for item in items if item is not None] or None
+    return value
+
+
+_json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3) | st.just({}) | st.just([]),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=2), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=_json_like)
+def test_pruning_keeps_what_the_plain_definition_keeps_and_leaves_its_input_alone(
+    document: Any,
+) -> None:
+    before = copy.deepcopy(document)
+    assert patch_module._pruned(document) == _pruned_by_copying(before)
+    assert document == before
