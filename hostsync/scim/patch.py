@@ -250,6 +250,16 @@ class _Target:
     label: str
 
 
+# Each parsed path's plan per resource type (the extension it names whole, or its target).
+# Parsed paths are kept by their text (filters.parse_patch_path), so a client's usual few
+# paths are planned once, not on every PATCH. Keyed by identity (hashing a path or a
+# resource type hashes all of it) and checked against the objects kept; paths whose text
+# is long are not kept, so that clients' texts cannot fill the memory.
+_PLANS: dict[tuple[int, int], tuple[PatchPath, ResourceType, str | None, _Target | None]] = {}
+_PLANS_KEPT = 4096
+_KEPT_PATH_CHARS = 400
+
+
 class _Patcher:
     """Applies operations to a (private, deep-copied) working document."""
 
@@ -259,16 +269,31 @@ class _Patcher:
         self.member_changes: list[MemberChange] = []
 
     def apply(self, operation: PatchOperation) -> None:
-        extension = self.whole_extension(operation.path)
+        if operation.path is None:
+            if operation.op == "remove":
+                raise NoTargetError("'remove' needs a 'path'")
+            self.apply_pathless(operation.op, operation.value)
+            return
+        extension, target = self.plan(operation.path)
         if extension is not None:
             self.apply_whole_extension(operation.op, extension, operation.value)
-        elif operation.path is not None:
-            target = self.target(operation.path)
+        elif target is not None:
             self.apply_to(operation.op, target, operation.value, merge=True)
-        elif operation.op == "remove":
-            raise NoTargetError("'remove' needs a 'path'")
-        else:
-            self.apply_pathless(operation.op, operation.value)
+
+    def plan(self, path: PatchPath) -> tuple[str | None, _Target | None]:
+        """The whole extension ``path`` names, or else its target (kept, see _PLANS)."""
+        resource_type = self.resource_type
+        key = (id(path), id(resource_type))
+        kept = _PLANS.get(key)
+        if kept is not None and kept[0] is path and kept[1] is resource_type:
+            return kept[2], kept[3]
+        extension = self.whole_extension(path)
+        target = None if extension is not None else self.target(path)  # raises when invalid
+        if len(repr(path)) <= _KEPT_PATH_CHARS:
+            if len(_PLANS) >= _PLANS_KEPT:
+                _PLANS.clear()
+            _PLANS[key] = (path, resource_type, extension, target)
+        return extension, target
 
     def whole_extension(self, path: PatchPath | None) -> str | None:
         """The URN when the path names a whole extension (``urn:…:enterprise:2.0:User``)."""

@@ -121,30 +121,36 @@ _LEAVES = frozenset({str, bool, int, float, type(None)})
 
 
 def _flatten_into(flat: dict[str, Any], document: Any, prefix: str) -> None:
-    # JSON's scalars first, by exact type: an isinstance check against Mapping (an ABC) for
-    # every leaf cost more than the rest of the walk. A container's scalar members are set
-    # here rather than in a call of their own (most of a document's nodes are leaves).
+    # By exact type first (JSON's dicts, lists and scalars): an isinstance check against
+    # Mapping (an ABC) for every node cost more than the rest of the walk. A container's
+    # scalar members are set here rather than in a call of their own (most nodes are leaves).
     kind = type(document)
-    if kind not in _LEAVES:
-        if (kind is dict or isinstance(document, Mapping)) and document:
-            for key, value in document.items():
-                name = key if key.__class__ is str else str(key)
-                if _is_secret(name):
-                    continue
-                path = f"{prefix}.{name}" if prefix else name
-                if type(value) in _LEAVES:
-                    flat[path] = _clip(value) if value.__class__ is str else value
-                else:
-                    _flatten_into(flat, value, path)
-            return
-        if isinstance(document, list) and document:
-            for index, value in enumerate(document):
-                path = f"{prefix}[{index}]"
-                if type(value) in _LEAVES:
-                    flat[path] = _clip(value) if value.__class__ is str else value
-                else:
-                    _flatten_into(flat, value, path)
-            return
+    mapping = kind is dict or (
+        kind is not list and kind not in _LEAVES and isinstance(document, Mapping)
+    )
+    if mapping and document:
+        for key, value in document.items():
+            name = key if key.__class__ is str else str(key)
+            if _is_secret(name):
+                continue
+            path = f"{prefix}.{name}" if prefix else name
+            if value.__class__ is str:
+                flat[path] = value if len(value) <= MAX_VALUE_CHARS else _clip(value)
+            elif type(value) in _LEAVES:
+                flat[path] = value
+            else:
+                _flatten_into(flat, value, path)
+        return
+    if (kind is list or (kind not in _LEAVES and isinstance(document, list))) and document:
+        for index, value in enumerate(document):
+            path = f"{prefix}[{index}]"
+            if value.__class__ is str:
+                flat[path] = value if len(value) <= MAX_VALUE_CHARS else _clip(value)
+            elif type(value) in _LEAVES:
+                flat[path] = value
+            else:
+                _flatten_into(flat, value, path)
+        return
     if prefix:
         flat[prefix] = _clip(document)
 
@@ -183,11 +189,12 @@ def _differences(old: Document | None, new: Document | None) -> list[tuple[str, 
             _flatten_into(before, was, str(key))
         if now_ is not _ABSENT:
             _flatten_into(after, now_, str(key))
-    return [
-        (path, before.get(path), after.get(path))
-        for path in sorted(before.keys() | after.keys())
-        if before.get(path) != after.get(path) or (path in before) != (path in after)
-    ]
+    out = []
+    for path in sorted(before.keys() | after.keys()):
+        was, now_ = before.get(path, _ABSENT), after.get(path, _ABSENT)
+        if was != now_:  # or present on one side only: _ABSENT equals nothing else
+            out.append((path, None if was is _ABSENT else was, None if now_ is _ABSENT else now_))
+    return out
 
 
 # -- capture -----------------------------------------------------------------------------

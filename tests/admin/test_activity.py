@@ -261,3 +261,43 @@ def test_prune_removes_only_old_rows(database: Database, tenant_id: str) -> None
         assert prune(connection, 90, tenant_id) == 1
         _, entries = page(connection, tenant_id, ActivityFilter())
     assert [e.resource_name for e in entries] == ["new@contoso.com"]
+
+
+def _flattened_plainly(document: Any, prefix: str = "") -> dict[str, Any]:
+    """flatten() as its docstring defines it, one call a node."""
+    if isinstance(document, dict) and document:
+        out: dict[str, Any] = {}
+        for key, value in document.items():
+            if str(key).replace("-", "_").lower() not in SECRET_NAMES:
+                out.update(_flattened_plainly(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(document, list) and document:
+        out = {}
+        for index, value in enumerate(document):
+            out.update(_flattened_plainly(value, f"{prefix}[{index}]"))
+        return out
+    if isinstance(document, str) and len(document) > MAX_VALUE_CHARS:
+        document = document[:MAX_VALUE_CHARS] + "…"
+    return {prefix: document} if prefix else {}
+
+
+_documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=3)
+    | st.just("v" * (MAX_VALUE_CHARS + 5))
+    | st.just({})
+    | st.just([]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "B", "password", "x-y"]), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.dictionaries(st.sampled_from(["u", "v", "api_key", "w"]), _documents))
+def test_flatten_is_its_plain_definition(document: dict[str, Any]) -> None:
+    assert flatten(document) == _flattened_plainly(document)

@@ -600,3 +600,22 @@ def test_pruning_keeps_what_the_plain_definition_keeps_and_leaves_its_input_alon
     before = copy.deepcopy(document)
     assert patch_module._pruned(document) == _pruned_by_copying(before)
     assert document == before
+
+
+def test_a_path_is_planned_once_per_resource_type_and_errors_each_time() -> None:
+    patch_module._PLANS.clear()
+    department = {"op": "replace", "path": f"{ENTERPRISE}:department", "value": "Lobby"}
+    work = {"op": "replace", "path": 'emails[type eq "work"].value', "value": "a@b.example"}
+    first, again = patch_user(department, work), patch_user(department, work)
+    assert first.document == again.document
+    assert first.document[ENTERPRISE]["department"] == "Lobby"
+    assert first.document["emails"][0]["value"] == "a@b.example"
+    assert len(patch_module._PLANS) == 2
+    # userName is a User's, not a Group's: the User's plan does not answer for the Group.
+    assert patch_user({"op": "replace", "path": "userName", "value": "x"}).changed
+    for _ in range(2):
+        with pytest.raises(InvalidPathError):
+            patch_group({"op": "replace", "path": "userName", "value": "x"})
+    long_path = f'emails[value eq "{"v" * 500}"].type'
+    patch_user({"op": "replace", "path": long_path, "value": "other"})
+    assert len(patch_module._PLANS) == 3  # the long one was not kept
