@@ -171,34 +171,37 @@ def _require_patch_schema(schemas: Any) -> None:
 
 
 def _parse_operation(number: int, raw: Any) -> PatchOperation:
-    where = f"Operation {number}"
-    if not isinstance(raw, Mapping):
-        raise InvalidSyntaxError(f"{where} must be a JSON object")
+    # "Operation N" is written only into an error: building it for every operation cost
+    # more than the rest of the check.
+    if not (raw.__class__ is dict or isinstance(raw, Mapping)):
+        raise InvalidSyntaxError(f"Operation {number} must be a JSON object")
     op_text = _lookup(raw, "op", None)
-    kind = _OP_KINDS.get(op_text.strip().lower()) if isinstance(op_text, str) else None
+    kind = _OP_KINDS.get(op_text.strip().lower()) if op_text.__class__ is str else None
     if kind is None:
-        raise InvalidSyntaxError(f"{where}: 'op' must be add, replace or remove, got {op_text!r}")
-    path = _parse_path(where, _lookup(raw, "path", None))
+        raise InvalidSyntaxError(
+            f"Operation {number}: 'op' must be add, replace or remove, got {op_text!r}"
+        )
+    raw_path = _lookup(raw, "path", None)
+    path = None if raw_path is None else _parse_path(number, raw_path)
     value = _lookup(raw, "value", _MISSING)
     if kind == "remove":
         if path is None:
             # RFC 7644 §3.5.2.2: a remove without a path fails with noTarget.
-            raise NoTargetError(f"{where}: 'remove' needs a 'path'")
+            raise NoTargetError(f"Operation {number}: 'remove' needs a 'path'")
         return PatchOperation(kind, path, None if value is _MISSING else value)
     if value is _MISSING:
-        raise InvalidValueError(f"{where}: '{kind}' needs a 'value'")
+        raise InvalidValueError(f"Operation {number}: '{kind}' needs a 'value'")
     if path is None and not isinstance(value, Mapping):
         raise InvalidValueError(
-            f"{where}: '{kind}' without a 'path' needs an object of attributes as its 'value'"
+            f"Operation {number}: '{kind}' without a 'path' needs an object of attributes as "
+            "its 'value'"
         )
     return PatchOperation(kind, path, value)
 
 
-def _parse_path(where: str, raw: Any) -> PatchPath | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise InvalidPathError(f"{where}: 'path' must be a string, got {raw!r}")
+def _parse_path(number: int, raw: Any) -> PatchPath:
+    if raw.__class__ is not str and not isinstance(raw, str):
+        raise InvalidPathError(f"Operation {number}: 'path' must be a string, got {raw!r}")
     return parse_patch_path(raw)
 
 
