@@ -256,11 +256,34 @@ class _Target:
 # Each parsed path's plan per resource type (the extension it names whole, or its target).
 # Parsed paths are kept by their text (filters.parse_patch_path), so a client's usual few
 # paths are planned once, not on every PATCH. Keyed by identity (hashing a path or a
-# resource type hashes all of it) and checked against the objects kept; paths whose text
-# is long are not kept, so that clients' texts cannot fill the memory.
+# resource type hashes all of it) and checked against the objects kept. Only paths that
+# recur are kept (_recurs), so that clients' texts cannot fill the memory.
 _PLANS: dict[tuple[int, int], tuple[PatchPath, ResourceType, str | None, _Target | None]] = {}
 _PLANS_KEPT = 4096
-_KEPT_PATH_CHARS = 400
+_KEPT_PATH_CHARS = 200
+
+
+def _recurs(path: PatchPath) -> bool:
+    """Whether ``path`` is one of a client's usual few, worth keeping a plan of.
+
+    An attribute path of up to 200 characters, bare or with a ``type eq "…"`` filter of up to
+    200 (Entra's ``emails[type eq "work"].value``). A filter on ``value`` names one member or
+    element (``members[value eq "<id>"]``): a new path on each request.
+    """
+    attr, value_filter = path.attr, path.value_filter
+    size = (
+        len(attr.uri or "") + len(attr.attr) + len(attr.sub_attr or "") + len(path.sub_attr or "")
+    )
+    if value_filter is None:
+        return size <= _KEPT_PATH_CHARS
+    return (
+        isinstance(value_filter, Compare)
+        and value_filter.path.uri is None
+        and value_filter.path.sub_attr is None
+        and value_filter.path.attr.lower() == "type"
+        and isinstance(value_filter.value, str)
+        and size + len(value_filter.value) <= _KEPT_PATH_CHARS
+    )
 
 
 class _Patcher:
@@ -292,7 +315,7 @@ class _Patcher:
             return kept[2], kept[3]
         extension = self.whole_extension(path)
         target = None if extension is not None else self.target(path)  # raises when invalid
-        if len(repr(path)) <= _KEPT_PATH_CHARS:
+        if _recurs(path):
             if len(_PLANS) >= _PLANS_KEPT:
                 _PLANS.clear()
             _PLANS[key] = (path, resource_type, extension, target)

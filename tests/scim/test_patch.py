@@ -616,6 +616,8 @@ def test_a_path_is_planned_once_per_resource_type_and_errors_each_time() -> None
     for _ in range(2):
         with pytest.raises(InvalidPathError):
             patch_group({"op": "replace", "path": "userName", "value": "x"})
-    long_path = f'emails[value eq "{"v" * 500}"].type'
-    patch_user({"op": "replace", "path": long_path, "value": "other"})
-    assert len(patch_module._PLANS) == 3  # the long one was not kept
+    # Not kept: a long path, and a filter on value (it names one element: new each time).
+    long_path = f'emails[type eq "{"v" * 500}"].value'
+    patch_user({"op": "add", "path": long_path, "value": "x@y.example"})
+    patch_group({"op": "remove", "path": 'members[value eq "u-1"]'})
+    assert len(patch_module._PLANS) == 3
