@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from hostsync.web.scim_routes import header, query_params, request_path
+from hostsync.web.scim_routes import header, parse_query, query_params, request_path
 
 
 def _scope(path: str) -> dict[str, object]:
@@ -95,3 +97,15 @@ def test_query_params_equal_starlettes(parts: list[str]) -> None:
     expected = dict(Request(scope).query_params.items())
     assert query_params(request) == expected
     assert query_params(request) is query_params(request)  # parsed once per request
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("&=+%;af09 é\x00"))
+        | st.characters(exclude_categories=("Cs",)),
+        max_size=30,
+    )
+)
+def test_parse_query_is_parse_qsl(raw: str) -> None:
+    assert parse_query(raw) == dict(parse_qsl(raw, keep_blank_values=True))
