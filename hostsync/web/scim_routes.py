@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.scim.bounds import Bounds, check_bounds, within_bounds
@@ -420,15 +421,29 @@ class ScimEndpoints:
         return await self.run(request, search_work, write=False)
 
 
-def _typed(
-    endpoint: Callable[[Request], Any], resource_type: ResourceType
-) -> Callable[[Request], Any]:
-    async def handler(request: Request) -> Response:
-        request.scope["hostsync.resource_type"] = resource_type
-        response: Response = await endpoint(request)
-        return response
+class _Endpoint:
+    """A handler as the ASGI app of its route: ``request_response`` less a second wrapper.
 
-    return handler
+    Starlette's ``request_response`` wraps every call in the same exception handling that the app's
+    ``ExceptionMiddleware`` already gives (the same handlers, from the same scope key), and
+    builds two closures per request to do it; an error raised here reaches those handlers
+    one layer up instead. ``resource_type`` is put in the scope for the handler.
+    """
+
+    __slots__ = ("handler", "resource_type")
+
+    def __init__(
+        self, handler: Callable[[Request], Any], resource_type: ResourceType | None = None
+    ) -> None:
+        self.handler = handler
+        self.resource_type = resource_type
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request."""
+        if self.resource_type is not None:
+            scope["hostsync.resource_type"] = self.resource_type
+        response: Response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def scim_routes(endpoints: ScimEndpoints) -> list[Route]:
@@ -441,20 +456,30 @@ def scim_routes(endpoints: ScimEndpoints) -> list[Route]:
         routes += [
             Route(
                 f"{endpoint}/{{resource_id}}",
-                _typed(endpoints.resource, resource_type),
+                _Endpoint(endpoints.resource, resource_type),
                 methods=["GET", "PUT", "PATCH", "DELETE"],
             ),
-            Route(endpoint, _typed(endpoints.collection, resource_type), methods=["GET", "POST"]),
-            Route(f"{endpoint}/.search", _typed(endpoints.search, resource_type), methods=["POST"]),
+            Route(
+                endpoint, _Endpoint(endpoints.collection, resource_type), methods=["GET", "POST"]
+            ),
+            Route(
+                f"{endpoint}/.search", _Endpoint(endpoints.search, resource_type), methods=["POST"]
+            ),
         ]
     routes += [
-        Route(f"{p}/ServiceProviderConfig", endpoints.service_provider_config, methods=["GET"]),
-        Route(f"{p}/ResourceTypes", endpoints.resource_types, methods=["GET"]),
-        Route(f"{p}/ResourceTypes/{{type_id}}", endpoints.resource_types, methods=["GET"]),
-        Route(f"{p}/Schemas", endpoints.schemas, methods=["GET"]),
-        Route(f"{p}/Schemas/{{schema_id:path}}", endpoints.schemas, methods=["GET"]),
-        Route(f"{p}/Bulk", endpoints.bulk, methods=["POST"]),
-        Route(f"{p}/.search", endpoints.root_search, methods=["POST"]),
+        Route(
+            f"{p}/ServiceProviderConfig",
+            _Endpoint(endpoints.service_provider_config),
+            methods=["GET"],
+        ),
+        Route(f"{p}/ResourceTypes", _Endpoint(endpoints.resource_types), methods=["GET"]),
+        Route(
+            f"{p}/ResourceTypes/{{type_id}}", _Endpoint(endpoints.resource_types), methods=["GET"]
+        ),
+        Route(f"{p}/Schemas", _Endpoint(endpoints.schemas), methods=["GET"]),
+        Route(f"{p}/Schemas/{{schema_id:path}}", _Endpoint(endpoints.schemas), methods=["GET"]),
+        Route(f"{p}/Bulk", _Endpoint(endpoints.bulk), methods=["POST"]),
+        Route(f"{p}/.search", _Endpoint(endpoints.root_search), methods=["POST"]),
     ]
     return routes
 
