@@ -21,7 +21,6 @@ import re
 import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
@@ -202,9 +201,11 @@ class RawSqlite:
         """Run the statement with one set of parameters."""
         keys = tuple(params) if getattr(statement, "is_insert", False) else None
         compiled = _compiled(statement, keys)
-        with _sqlalchemy_errors(compiled.sql):
+        try:  # not a context manager: this runs for every statement of every request
             cursor = self.connection.execute(compiled.sql, compiled.params(params))
             return RawResult(compiled.rows(cursor.fetchall()), cursor.rowcount)
+        except (sqlite3.IntegrityError, sqlite3.OperationalError, sqlite3.DataError) as exc:
+            raise _sqlalchemy_error(compiled.sql, exc) from exc
 
     def executemany(
         self, statement: ClauseElement, batch: Sequence[Mapping[str, Any]]
@@ -213,11 +214,13 @@ class RawSqlite:
         if not batch:
             return RawResult([], 0)
         compiled = _compiled(statement, tuple(batch[0]))
-        with _sqlalchemy_errors(compiled.sql):
+        try:
             cursor = self.connection.executemany(
                 compiled.sql, [compiled.params(item) for item in batch]
             )
             return RawResult([], cursor.rowcount)
+        except (sqlite3.IntegrityError, sqlite3.OperationalError, sqlite3.DataError) as exc:
+            raise _sqlalchemy_error(compiled.sql, exc) from exc
 
 
 def run_prebuilt(connection: Connection, statement: Any, params: Any) -> Any:
@@ -234,17 +237,13 @@ def run_prebuilt(connection: Connection, statement: Any, params: Any) -> Any:
     return raw.execute(statement, params)
 
 
-@contextmanager
-def _sqlalchemy_errors(sql: str) -> Iterator[None]:
-    """Re-raise sqlite3's errors as SQLAlchemy's, which the store already handles."""
-    try:
-        yield
-    except sqlite3.IntegrityError as exc:
-        raise sa_exc.IntegrityError(sql, None, exc) from exc
-    except sqlite3.OperationalError as exc:
-        raise sa_exc.OperationalError(sql, None, exc) from exc
-    except sqlite3.DataError as exc:
-        raise sa_exc.DataError(sql, None, exc) from exc
+def _sqlalchemy_error(sql: str, exc: sqlite3.Error) -> sa_exc.DBAPIError:
+    """sqlite3's error as SQLAlchemy's, which the store already handles."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return sa_exc.IntegrityError(sql, None, exc)
+    if isinstance(exc, sqlite3.DataError):
+        return sa_exc.DataError(sql, None, exc)
+    return sa_exc.OperationalError(sql, None, exc)
 
 
 __all__ = ["RawResult", "RawSqlite", "run_prebuilt"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy import exc as sa_exc
 
 from hostsync.scim.resources import normalize_resource
@@ -123,6 +123,10 @@ def test_sqlite_errors_surface_as_sqlalchemy_errors(sqlite_db: Database) -> None
         }
         with pytest.raises(sa_exc.IntegrityError):
             raw.execute(sql.users.insert, row)
+        with pytest.raises(sa_exc.IntegrityError):
+            raw.executemany(sql.users.insert, [row])
+        with pytest.raises(sa_exc.OperationalError, match="no such table"):
+            raw.execute(text("SELECT * FROM no_such_table"), {})
         assert raw.executemany(sql.add_members, []).rowcount == 0
 
 
