@@ -9,8 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from hostsync.scim.errors import UnavailableError
+from hostsync.scim.ports import Selection
 from hostsync.store.database import Database
+from hostsync.store.directory import SqlDirectory
 from hostsync.store.raw import run_prebuilt
 from hostsync.store.tables import tenants
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
@@ -137,3 +141,49 @@ def test_a_write_unit_takes_the_write_lock_at_once_and_a_read_unit_does_not(
         other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+def _writer_is_free(database: Database) -> bool:
+    """Whether another thread can take the process's writer lock right now."""
+    taken: list[bool] = []
+
+    def take() -> None:
+        got = database._sqlite_writer.acquire(blocking=False)
+        taken.append(got)
+        if got:
+            database._sqlite_writer.release()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return taken == [True]
+
+
+@pytest.mark.parametrize("where", ["body", "flush"])
+def test_a_database_error_rolls_the_directory_unit_back_frees_the_writer_and_answers_503(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A failure in the work or in writing what the directory kept back (before COMMIT)."""
+    with sqlite_db.connect(write=True) as connection:
+        tenant_id = create_tenant(connection, "Unit").id
+    failure = OperationalError("UPDATE groups", None, sqlite3.OperationalError("disk I/O error"))
+    if where == "flush":
+
+        def failing_flush(self: SqlDirectory) -> None:
+            raise failure
+
+        monkeypatch.setattr(SqlDirectory, "flush", failing_flush)
+    document = {"userName": "rolled@back.example", "active": True}
+    with pytest.raises(UnavailableError), sqlite_db.directory(tenant_id) as directory:
+        directory.create_user(document)
+        assert not _writer_is_free(sqlite_db)  # held for the whole write unit
+        if where == "body":
+            raise failure
+    assert _writer_is_free(sqlite_db)
+    monkeypatch.undo()
+    with sqlite_db.directory(tenant_id, write=False) as directory:
+        assert directory.list_users(Selection(filter=None)).total == 0
+    with sqlite_db.directory(tenant_id) as directory:  # the connection is usable again
+        directory.create_user(dict(document))
+    with sqlite_db.directory(tenant_id, write=False) as directory:
+        assert directory.list_users(Selection(filter=None)).total == 1
