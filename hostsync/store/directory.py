@@ -51,7 +51,7 @@ from hostsync.scim.resources import Document, copy_document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
 from hostsync.store.paging import MIN_OFFSET, STEP, PageAnchors, Start
-from hostsync.store.raw import run_prebuilt
+from hostsync.store.raw import prebuilt_runner, run_prebuilt
 from hostsync.store.tables import groups, memberships, resource_counts, users
 
 _CHUNK = 500
@@ -395,6 +395,8 @@ class SqlDirectory:
         self.lock = lock
         self.user_target, self.group_target = _targets(dialect)
         self.sql = _statements(dialect)
+        # Executes a prebuilt statement: on SQLite straight on the driver (store/raw.py).
+        self._run = prebuilt_runner(connection)
         # (table, id) -> (version, key column values) as last read or written in this write
         # unit of work: a replace at that version sets only the key columns whose value changes.
         self._keys_seen: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
@@ -403,10 +405,6 @@ class SqlDirectory:
         self._member_deltas: dict[str, int] = {}
         # Member counts as that UPDATE returned them (plus the deltas pending since).
         self._member_counts: dict[str, int] = {}
-
-    def _run(self, statement: Any, params: Any) -> Any:
-        """Execute a prebuilt statement: on SQLite straight on the driver (store/raw.py)."""
-        return run_prebuilt(self.connection, statement, params)
 
     def _run_for_ids(self, ids: Sequence[str], one: Any, many: Any) -> Any:
         """``one`` (``= b_id``) for a single id, else ``many`` (the list bound as ``b_ids``).

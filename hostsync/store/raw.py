@@ -229,12 +229,26 @@ def run_prebuilt(connection: Connection, statement: Any, params: Any) -> Any:
     Straight on sqlite3 for SQLite, through SQLAlchemy otherwise; ``params`` is a mapping, or
     a list of them for many rows.
     """
+    return prebuilt_runner(connection)(statement, params)
+
+
+def prebuilt_runner(connection: Connection) -> Callable[[Any, Any], Any]:
+    """:func:`run_prebuilt` bound to one connection, for a unit of work's many statements.
+
+    The dialect and the driver's connection are looked up once (SQLAlchemy's properties cost
+    a statement about as much as the rest of what this adds to sqlite3's own call).
+    """
     if connection.dialect.name != "sqlite":
-        return connection.execute(statement, params)
+        return connection.execute
     raw = RawSqlite(cast(sqlite3.Connection, connection.connection.driver_connection))
-    if isinstance(params, list):
-        return raw.executemany(statement, params)
-    return raw.execute(statement, params)
+    execute, executemany = raw.execute, raw.executemany
+
+    def run(statement: Any, params: Any) -> Any:
+        if isinstance(params, list):
+            return executemany(statement, params)
+        return execute(statement, params)
+
+    return run
 
 
 def _sqlalchemy_error(sql: str, exc: sqlite3.Error) -> sa_exc.DBAPIError:
@@ -246,4 +260,4 @@ def _sqlalchemy_error(sql: str, exc: sqlite3.Error) -> sa_exc.DBAPIError:
     return sa_exc.OperationalError(sql, None, exc)
 
 
-__all__ = ["RawResult", "RawSqlite", "run_prebuilt"]
+__all__ = ["RawResult", "RawSqlite", "prebuilt_runner", "run_prebuilt"]
