@@ -203,13 +203,7 @@ class SplicedPage:
         The fast path joins text, which orjson writes out as UTF-8, instead of encoding each
         part.
         """
-        needles = self._needles
-        if not needles:
-            present: tuple[bool, ...] = ()
-        elif len(needles) == 1:
-            present = (needles[0] in document_json,)
-        else:
-            present = tuple(needle in document_json for needle in needles)
+        present = tuple(needle in document_json for needle in self._needles)
         if not resource_id.isalnum():  # JSON might escape it: the general splice
             tail: dict[str, Any] = orjson.loads("{" + members + "}") if members else {}
             tail["meta"] = {

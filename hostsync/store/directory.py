@@ -12,7 +12,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -65,9 +64,6 @@ def now() -> datetime:
 def new_id() -> str:
     """A new resource id: 32 hex digits of a random UUID."""
     return uuid.uuid4().hex
-
-
-_first = itemgetter(0)
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -264,10 +260,10 @@ class _Statements:
         self.user_by_condition = {
             column: statement.whereclause for column, statement in self.user_by.items()
         }
-        # Many users' groups (a page's), unordered: SqlDirectory.groups_of sorts each user's
-        # (most have one). On SQLite the ids are the outer loop of a join, not an IN list,
-        # which SQLite first copies into a temporary index; with the ORDER BY's temporary
-        # b-tree gone too, a 100-user page's lookup is 1.08M -> 0.86M instructions.
+        # Users' groups, unordered: SqlDirectory.groups_of sorts each user's (most have one).
+        # On SQLite a page's ids are the outer loop of a join, not an IN list, which SQLite
+        # first copies into a temporary index; with the ORDER BY's temporary b-tree gone too,
+        # a 100-user page's lookup is 1.08M -> 0.86M instructions.
         member_groups = (
             m.member_id,
             groups.c.id,
@@ -291,10 +287,9 @@ class _Statements:
             )
         # One user's (a GET, a lookup, a PATCH's answer): see SqlDirectory._run_for_ids.
         self.groups_of_one = (
-            select(m.member_id, groups.c.id, groups.c.display_name)
+            select(*member_groups)
             .join(groups, groups.c.id == m.group_id)
             .where(in_tenant, m.member_id == _param("id"), groups.c.deleted_at.is_(None))
-            .order_by(groups.c.display_name_folded)
         )
         self.members_of = (
             select(m.group_id, m.member_id, m.member_type, m.display)
@@ -765,20 +760,16 @@ class SqlDirectory:
 
     def groups_of(self, user_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
         """Return each user's direct groups (see the port)."""
-        if len(user_ids) == 1:  # one user's, ordered by SQL
-            one = {"b_tenant": self.tenant_id, "b_id": user_ids[0]}
-            rows = self._run(self.sql.groups_of_one, one).all()
-            return {user_ids[0]: [GroupRef(row[1], row[2]) for row in rows]} if rows else {}
-        keyed: dict[str, list[tuple[str, GroupRef]]] = {}
-        for chunk in _chunks(user_ids):
-            rows = self._run(self.sql.groups_of, {"b_tenant": self.tenant_id, "b_ids": list(chunk)})
-            for member_id, group_id, display, folded in rows:
-                keyed.setdefault(member_id, []).append((folded, GroupRef(group_id, display)))
         found: dict[str, list[GroupRef]] = {}
-        for member_id, refs in keyed.items():
-            if len(refs) > 1:
-                refs.sort(key=_first)  # display names are unique in a tenant
-            found[member_id] = [ref for _, ref in refs]
+        folded: dict[str, str] = {}  # group id -> its folded name, to order by
+        for chunk in _chunks(user_ids):
+            rows = self._run_for_ids(chunk, self.sql.groups_of_one, self.sql.groups_of)
+            for member_id, group_id, display, folded_name in rows:
+                found.setdefault(member_id, []).append(GroupRef(group_id, display))
+                folded[group_id] = folded_name
+        for refs in found.values():
+            if len(refs) > 1:  # display names are unique in a tenant
+                refs.sort(key=lambda ref: folded[ref.value])
         return found
 
     # -- groups --------------------------------------------------------------------------

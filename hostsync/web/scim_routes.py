@@ -424,10 +424,10 @@ class ScimEndpoints:
 class _Endpoint:
     """A handler as the ASGI app of its route: ``request_response`` less a second wrapper.
 
-    Starlette's ``request_response`` wraps every call in the same exception handling that the app's
-    ``ExceptionMiddleware`` already gives (the same handlers, from the same scope key), and
-    builds two closures per request to do it; an error raised here reaches those handlers
-    one layer up instead. ``resource_type`` is put in the scope for the handler.
+    Starlette's ``request_response`` wraps every call in the same exception handling that
+    the app's ``ExceptionMiddleware`` already gives (the same handlers, from the same scope
+    key), and builds two closures per request to do it; an error raised here reaches those
+    handlers one layer up instead. ``resource_type`` is put in the scope for the handler.
     """
 
     __slots__ = ("handler", "resource_type")
