@@ -7,7 +7,6 @@ delete lives only here: DELETE stamps ``deleted_at`` and keeps the row and its d
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from uuid_utils import uuid7
 
 from hostsync.scim.errors import (
     InvalidValueError,
@@ -62,8 +62,16 @@ def now() -> datetime:
 
 
 def new_id() -> str:
-    """A new resource id: 32 hex digits of a random UUID."""
-    return uuid.uuid4().hex
+    """A new resource id: 32 hex digits of a time-ordered UUID (version 7, RFC 9562).
+
+    Ids made later sort after earlier ones (milliseconds first, then a counter; 74 random
+    bits in all), so a new row's id goes to the end of the ``id`` index and, for creates, of
+    the activity log's resource index, instead of to a random leaf. Those leaves then stay
+    the same few pages from one commit to the next: the background checkpoint copies each
+    only once per round (its CPU time -30 %, bench/README.md), and at a million users they
+    stay cached. The time an id shows is what ``meta.created`` says already.
+    """
+    return uuid7().hex
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
