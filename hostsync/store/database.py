@@ -31,6 +31,7 @@ from hostsync.scim.errors import InvalidValueError, UnavailableError
 from hostsync.store.checkpoint import (
     BUSY_TIMEOUT_MS,
     IDLE_SECONDS,
+    INTERVAL,
     LOG_FILE_LIMIT,
     RESTART_FRAMES,
     WalCheckpointer,
@@ -167,7 +168,7 @@ class Database:
 
     def start_checkpointer(
         self,
-        interval: float = 0.2,
+        interval: float = INTERVAL,
         restart_frames: int = RESTART_FRAMES,
         log_file_limit: int = LOG_FILE_LIMIT,
         idle_seconds: float = IDLE_SECONDS,

@@ -239,3 +239,55 @@ def _held_elsewhere(lock: Lock) -> bool:
     thread.start()
     thread.join(5)
     return free == [False]
+
+
+def test_a_round_reports_whether_the_log_changed_since_the_last(tmp_path: Path) -> None:
+    path = tmp_path / "changed.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    checkpointer = WalCheckpointer(str(path))  # rounds called here, no thread
+    connection = sqlite3.connect(path)
+    try:
+        with database.connect(write=True) as writer:
+            create_tenant(writer, "A")
+        assert checkpointer.round(connection) is True
+        assert checkpointer.round(connection) is False  # nothing written since
+        with database.connect(write=True) as writer:
+            create_tenant(writer, "B")
+        assert checkpointer.round(connection) is True
+    finally:
+        connection.close()
+        database.dispose()
+
+
+def test_the_thread_checkpoints_often_while_the_log_grows_and_seldom_while_it_does_not(
+    tmp_path: Path,
+) -> None:
+    """Short rounds spread the copying and syncing thinly over the writes (a short tail on a
+    server's one core); a quiet log is looked at every ``quiet_interval`` only."""
+    path = tmp_path / "cadence.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    checkpointer = WalCheckpointer(str(path), interval=0.01, quiet_interval=0.25)
+    checkpointer.start()
+    try:
+        time.sleep(0.3)  # the first round finds the migration's log; then nothing changes
+        quiet_began = checkpointer.checkpoints
+        time.sleep(1.0)
+        quiet = checkpointer.checkpoints - quiet_began
+        busy_began = checkpointer.checkpoints
+        deadline = time.monotonic() + 1.0
+        i = 0
+        while time.monotonic() < deadline:
+            with database.connect(write=True) as writer:
+                create_tenant(writer, f"T{i}")
+            i += 1
+            time.sleep(0.002)
+        busy = checkpointer.checkpoints - busy_began
+    finally:
+        checkpointer.stop()
+        database.dispose()
+    # Every 0.25 s: about 4 rounds in the quiet second (every 0.01 s would make about 100);
+    # every 0.01 s while writing: about 100 rounds (every 0.25 s would make about 4).
+    assert quiet <= 8, quiet
+    assert busy >= 20, busy
