@@ -30,6 +30,7 @@ hold the others up.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -41,27 +42,47 @@ class Turns:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = asyncio.Lock()
-        self._waiting = 0
+        self._busy = False  # someone has the turn, or it comes back at the loop's next turn
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def run(self, function: Callable[[], T]) -> T:
         """Wait for a turn, run ``function`` (synchronous work) in it, and pass the turn on."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # an asyncio.Lock serves one loop (tests start several)
-            self._loop, self._lock, self._waiting = loop, asyncio.Lock(), 0
-        lock = self._lock
-        self._waiting += 1
-        try:
-            await lock.acquire()  # asyncio.Lock wakes its waiters in order, cancellation-safe
-        finally:
-            self._waiting -= 1
+        if loop is not self._loop:  # futures belong to one loop (tests start several)
+            self._loop, self._busy, self._waiters = loop, False, deque()
+        if self._busy:
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._pass_on(loop)  # handed the turn, then cancelled before using it
+                raise  # else still queued: a cancelled future is skipped when its turn comes
+        else:
+            self._busy = True
         try:
             return function()
         finally:
-            if self._waiting:
-                lock.release()  # to the oldest waiter, which runs at the loop's next turn
-            else:
-                loop.call_soon(lock.release)
+            self._pass_on(loop)
+
+    def _pass_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """To the oldest waiter, which runs at the loop's next turn; else free, at that turn."""
+        if not self._hand_over():
+            loop.call_soon(self._free)
+
+    def _free(self) -> None:
+        if not self._hand_over():
+            self._busy = False
+
+    def _hand_over(self) -> bool:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # not cancelled meanwhile
+                waiter.set_result(None)  # the turn is theirs: still busy
+                return True
+        return False
 
 
 __all__ = ["Turns"]

@@ -81,6 +81,26 @@ def test_a_waiter_cancelled_in_the_queue_does_not_hold_up_the_rest() -> None:
     assert ran == ["a", "c"]
 
 
+def test_a_waiter_cancelled_after_it_was_handed_the_turn_passes_it_on() -> None:
+    turns = Turns()
+    ran: list[str] = []
+
+    async def scenario() -> None:
+        tasks = [
+            asyncio.create_task(turns.run(lambda name=name: ran.append(name)))
+            for name in ("a", "b", "c")
+        ]
+        await asyncio.sleep(0)  # a ran; b and c wait
+        await asyncio.sleep(0)  # the turn came back and was handed to b, not yet running
+        tasks[1].cancel()
+        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 1)
+        assert isinstance(results[1], asyncio.CancelledError)
+        assert await asyncio.wait_for(turns.run(lambda: "free"), 1) == "free"
+
+    asyncio.run(scenario())
+    assert ran == ["a", "c"]
+
+
 def test_one_instance_serves_event_loops_one_after_another() -> None:
     """Test clients start loops of their own; an asyncio.Lock belongs to one loop."""
     turns = Turns()
