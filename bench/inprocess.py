@@ -8,9 +8,13 @@
 and sent one after another to the application on one event loop, with no socket, HTTP parser
 or load generator in the way; the application runs its lifespan (so SQLite checkpoints run in
 their background thread, as in ``hostsync serve``) and its garbage-collector tuning. Prints
-one JSON line per scenario and round: mean, p50 and p99 µs per request, requests per second on
-this one core, and the status codes seen. Writes change the seeded data (new users, renamed
-users, members added then removed), as a ``bench/run`` on the same directory does.
+one JSON line per scenario and round: mean, p50 and p99 µs per request (with ``--concurrency``
+above 1 this includes the wait for the request's turn), requests per second on this one core,
+the status codes seen, the background checkpoints' rounds and CPU time during the requests,
+and with ``--concurrency`` N above 1 the p50 and p99 of the time between an answer and the
+N-th before it (``window_*``: a request's wait in a closed loop of N clients served in order).
+Writes change the seeded data (new users, renamed users, members added then removed), as a
+``bench/run`` on the same directory does.
 
 On this shared machine wrk figures move by ±30 % with the hour while the ratio between two
 builds measured back to back in-process moves by a few per cent: this is the tool for an A/B
@@ -220,7 +224,8 @@ async def run(args: argparse.Namespace) -> None:
     if not str(manifest["database_url"]).startswith("sqlite"):
         raise SystemExit("bench/inprocess.py drives a SQLite workdir (PostgreSQL waits on I/O)")
     settings = Settings(database_url=manifest["database_url"], rate_limit="none")
-    app = create_app(settings, Database(settings.database_url))
+    database = Database(settings.database_url)
+    app = create_app(settings, database)
     tune_garbage_collector()
     inbox, lifespan = await _lifespan(app)
     driver = Driver(app, manifest["api_key"])
@@ -228,12 +233,25 @@ async def run(args: argparse.Namespace) -> None:
         for round_number in range(1, args.rounds + 1):
             for scenario in args.scenarios:
                 prepared = [requests.build(scenario) for _ in range(args.requests)]
+                checkpointer = database.checkpointer
+                rounds, cpu = _checkpoint_totals(checkpointer)
                 figures = await _measure(driver, scenario, prepared, round_number, args.concurrency)
+                if checkpointer is not None:  # the background checkpoints during the requests
+                    after_rounds, after_cpu = _checkpoint_totals(checkpointer)
+                    figures["checkpoint_rounds"] = after_rounds - rounds
+                    figures["checkpoint_cpu_ms"] = round((after_cpu - cpu) * 1e3, 1)
                 print(json.dumps(figures))
                 sys.stdout.flush()
     finally:
         await inbox.put({"type": "lifespan.shutdown"})
         await lifespan
+
+
+def _checkpoint_totals(checkpointer: Any) -> tuple[int, float]:
+    if checkpointer is None:
+        return 0, 0.0
+    # getattr: bench/instructions.py drives older builds too, from before the thread kept it.
+    return int(checkpointer.checkpoints), float(getattr(checkpointer, "cpu_seconds", 0.0))
 
 
 async def _measure(
@@ -247,6 +265,7 @@ async def _measure(
         if request[0] == "GET":  # warm the caches a little; writes are not repeated
             await driver.call(request)
     timings: list[float] = []
+    finished: list[float] = []
     statuses: Counter[int] = Counter()
     clock = time.perf_counter
     _instrument(True)
@@ -258,13 +277,27 @@ async def _measure(
         for request in queue:
             start = clock()
             statuses[await driver.call(request)] += 1
-            timings.append(clock() - start)
+            end = clock()
+            timings.append(end - start)
+            finished.append(end)
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = clock() - began
     cpu = time.thread_time() - cpu_began
     _instrument(False)
     timings.sort()
+    # In a closed loop of ``concurrency`` clients served one at a time and in order, a request
+    # waits for the ones ahead of it: about the time between its answer and the answer
+    # ``concurrency`` before it (what wrk's connections would see, without the network).
+    windows = sorted(b - a for a, b in zip(finished, finished[concurrency:], strict=False))
+    window = {}
+    if concurrency > 1 and windows:
+        window = {
+            "window_p50_us": round(windows[len(windows) // 2] * 1e6, 1),
+            "window_p99_us": round(
+                windows[min(len(windows) - 1, int(len(windows) * 0.99))] * 1e6, 1
+            ),
+        }
     return {
         "scenario": scenario,
         "round": round_number,
@@ -276,6 +309,7 @@ async def _measure(
         "requests_per_s": round(len(prepared) / elapsed, 1),
         "cpu_us": round(cpu / len(prepared) * 1e6, 1),
         "statuses": {str(code): count for code, count in sorted(statuses.items())},
+        **window,
     }
 
 

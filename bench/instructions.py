@@ -1,7 +1,7 @@
 """Instructions per request under callgrind, for the working tree and, optionally, a base revision.
 
     python bench/instructions.py [--base REV] [--users 100000] [--scenarios lookup,create]
-                                 [--requests N] [--workdir DIR]
+                                 [--requests N] [--workdir DIR] [--concurrency 1]
 
 On this shared machine wrk figures move by ±30 % with the hour and in-process wall times by
 ±25 % from one round to the next (bench/README.md), more than most changes to the request
@@ -70,7 +70,9 @@ def default_requests(scenario: str) -> int:
     return 300
 
 
-def count(tree: Path, snapshot: Path, scenario: str, requests: int, scratch: Path) -> float:
+def count(
+    tree: Path, snapshot: Path, scenario: str, requests: int, scratch: Path, concurrency: int = 1
+) -> float:
     """Instructions per request of ``scenario`` with hostsync from ``tree``."""
     run = scratch / "run"
     shutil.rmtree(run, ignore_errors=True)
@@ -96,6 +98,8 @@ def count(tree: Path, snapshot: Path, scenario: str, requests: int, scratch: Pat
         scenario,
         "--requests",
         str(requests),
+        "--concurrency",
+        str(concurrency),
     ]
     environment = {**os.environ, "HOSTSYNC_BENCH_CALLGRIND": "1"}
     completed = subprocess.run(
@@ -132,6 +136,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--requests", type=int, help="per scenario (default: by its kind)")
     parser.add_argument("--workdir", type=Path, help="default: a temporary directory")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests in flight at once on the one event loop (bench/inprocess.py)",
+    )
     args = parser.parse_args(argv)
     scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     unknown = sorted(set(scenarios) - set(SCENARIOS))
@@ -158,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         for scenario in scenarios:
             requests = args.requests or default_requests(scenario)
             for name, tree in builds:
-                per_request = count(tree, snapshot, scenario, requests, workdir)
+                per_request = count(tree, snapshot, scenario, requests, workdir, args.concurrency)
                 results[(name, scenario)] = per_request
                 line = {"build": name, "scenario": scenario, "requests": requests}
                 print(json.dumps({**line, "instructions": round(per_request)}), flush=True)

@@ -14,7 +14,9 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
-import inprocess as bench_inprocess  # noqa: E402 - bench/ is a directory of scripts
+import arrival_app as bench_arrival_app  # noqa: E402 - bench/ is a directory of scripts
+import arrival_order as bench_arrival  # noqa: E402
+import inprocess as bench_inprocess  # noqa: E402
 import run as bench_run  # noqa: E402
 import seed as bench_seed  # noqa: E402
 
@@ -153,6 +155,8 @@ def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Pa
         expected = "201" if record["scenario"] == "create" else "200"
         assert record["statuses"] == {expected: 30}, record
         assert 0 < record["p50_us"] <= record["p99_us"], record
+        assert 0 < record["window_p50_us"] <= record["window_p99_us"], record
+        assert record["checkpoint_rounds"] >= 0 and record["checkpoint_cpu_ms"] >= 0, record
     database = Database(f"sqlite:///{tmp_path / 'bench.db'}")
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     with database.directory(manifest["tenant_id"], write=False) as directory:
@@ -210,3 +214,50 @@ def test_instruction_counts_name_an_unknown_scenario(tmp_path: Path) -> None:
     completed = _script("instructions.py", "--scenarios", "lookup,nope", timeout=60)
     assert completed.returncode == 2
     assert "unknown scenario(s) nope" in completed.stderr
+
+
+def test_served_between_counts_the_requests_between_two_of_one_connection() -> None:
+    # Three connections in a fair order, then 3 misses a round: 1 and 2 go twice meanwhile.
+    order = [1, 2, 3, 1, 2, 3, 1, 2, 1, 2, 3]
+    between = bench_arrival_app.served_between(order)
+    assert between == {2: 5, 1: 2, 4: 1}
+    figures = bench_arrival.between_figures({str(k): v for k, v in between.items()}, 3)
+    assert figures == {"between_p50": 2.0, "share_late": round(1 / 8, 4)}
+
+
+def test_parse_wrk_latency_reads_the_percentiles_in_milliseconds() -> None:
+    report = """Running 1s test @ http://127.0.0.1:1/
+  Latency Distribution
+     50%  850.00us
+     75%    1.20ms
+     90%    2.50ms
+     99%    1.02s
+Requests/sec:   2315.48
+"""
+    assert bench_arrival.parse_wrk_latency(report) == {
+        "requests_per_s": 2315.48,
+        "p50_ms": 0.85,
+        "p90_ms": 2.5,
+        "p99_ms": 1020.0,
+    }
+    with pytest.raises(SystemExit):
+        bench_arrival.parse_wrk_latency("no report")
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (bench/run installs it)"
+)
+def test_arrival_order_runs_both_modes_and_counts_what_it_served() -> None:
+    completed = _script(
+        "arrival_order.py",
+        *["--work-us", "50", "--duration", "1", "--rounds", "1", "--connections", "4"],
+        *["--server-cpus", "", "--load-cpus", ""],
+    )
+    assert completed.returncode == 0, completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [r["mode"] for r in records] == ["batches", "turns"]
+    for record in records:
+        assert record["requests_per_s"] > 0, record
+        assert record["p50_ms"] <= record["p90_ms"] <= record["p99_ms"], record
+        # Four connections, one request each at a time: three others between two of one's.
+        assert 1 <= record["between_p50"] <= 6, record

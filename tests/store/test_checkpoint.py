@@ -291,3 +291,20 @@ def test_the_thread_checkpoints_often_while_the_log_grows_and_seldom_while_it_do
     # every 0.01 s while writing: about 100 rounds (every 0.25 s would make about 4).
     assert quiet <= 8, quiet
     assert busy >= 20, busy
+
+
+def test_the_thread_counts_the_cpu_time_of_its_rounds(tmp_path: Path) -> None:
+    path = tmp_path / "cpu.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    checkpointer = WalCheckpointer(str(path), interval=0.01, quiet_interval=0.01)
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 5
+        while checkpointer.checkpoints < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        checkpointer.stop()
+        database.dispose()
+    assert checkpointer.checkpoints >= 5
+    assert 0 < checkpointer.cpu_seconds < 5
