@@ -15,12 +15,13 @@ requests/s).
 order they asked: a unit that finishes hands the turn to the oldest waiter, which runs after
 the loop has polled the sockets once more, so requests that arrived meanwhile queue behind it
 instead of ahead of it. When no one waits, the turn is given back only at the next turn of the
-loop, so the requests of the same batch queue too. The same app then answered with a p99 of
-8.2 to 10.7 ms against 13.5 to 15.7 ms without turns, at 2 to 5 % fewer requests/s (the extra
-turn of the loop per request). hostsync at 100,000 users, four alternating pairs over HTTP:
-lookups' p99 15.6 / 15.8 / 12.4 / 13.9 → 10.0 / 11.8 / 8.7 / 8.5 ms and creates' 25.7 / 24.9 /
-19.9 / 22.0 → 17.9 / 19.2 / 14.4 / 16.1 ms, at 3 % fewer requests/s on average
-(bench/README.md).
+loop, so the requests of the same batch queue too. ``bench/arrival_order.py`` (that app, in
+batches and in turns): requests that waited for more than one round of the others 6 to 7 % → 0,
+p99 12.6 to 14.0 → 8.0 to 9.9 ms, at 2 to 10 % fewer requests/s (each waiter suspends and is woken
+through its coroutines). In hostsync at 100,000 users the same share went from 6.7 to 12.3 %
+to 0 to 0.05 %; its p99 over HTTP fell by a quarter to a third in most alternating pairs
+(lookups 15.6 / 15.8 / 12.4 / 13.9 → 10.0 / 11.8 / 8.7 / 8.5 ms) and in others stayed within
+the machine's noise (bench/README.md).
 
 A turn is held only around work that never waits on the network (a unit of work on SQLite,
 in-process): never while a body is read or a response is written, so a slow client cannot
