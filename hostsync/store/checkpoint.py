@@ -16,8 +16,8 @@ last round). On a server given one core the thread's CPU time is taken from the 
 most of it is the kernel writing back the log's pages in the ``fdatasync`` SQLite runs before
 it copies (perf), so it grows with the bytes written, and the length of a round decides how
 much of it lands on the requests in flight at once. In-process, 16 creates in flight, a
-request's wait for the 16 before it (p99 ÷ p50): 2.2 with a round every 200 ms (about 9 ms
-of CPU each), 1.8 to 2.1 with 50 ms, for 1 % more CPU in all (bench/README.md).
+request's wait for the 16 before it (p99 ÷ p50): 2.2 to 2.6 with a round every 200 ms (9 to
+12 ms of CPU each), 1.8 to 2.3 with 50 ms, for about 1 % more CPU in all (bench/README.md).
 
 A passive checkpoint alone never lets the log start over under a steady stream of writes:
 SQLite rewinds the log only when a write begins while every frame has been copied, and the

@@ -67,9 +67,9 @@ def new_id() -> str:
     Ids made later sort after earlier ones (milliseconds first, then a counter; 74 random
     bits in all), so a new row's id goes to the end of the ``id`` index and, for creates, of
     the activity log's resource index, instead of to a random leaf. Those leaves then stay
-    the same few pages from one commit to the next: the background checkpoint copies each
-    only once per round (its CPU time -30 %, bench/README.md), and at a million users they
-    stay cached. The time an id shows is what ``meta.created`` says already.
+    the same few pages from one commit to the next, and the background checkpoint copies and
+    syncs each only once per round (its CPU time -24 to -28 %, bench/README.md). The time an
+    id shows is what ``meta.created`` says already.
     """
     return uuid7().hex
 
