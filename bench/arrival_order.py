@@ -19,13 +19,12 @@ import argparse
 import json
 import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from run import BENCH, ROOT, Server, ensure_wrk, free_port, pinned  # bench/ is on the path
+from run import ROOT, ensure_wrk, free_port, pinned, uvicorn_server  # bench/ is on the path
 
 _PERCENTILE = re.compile(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
@@ -62,33 +61,18 @@ def run_once(mode: str, args: argparse.Namespace, wrk: str, scratch: Path) -> di
     port = free_port()
     out = scratch / f"between-{mode}.json"
     out.unlink(missing_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "arrival_app:app",
-        "--app-dir",
-        str(BENCH),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    server = Server(
+    server = uvicorn_server(
         f"arrival-{mode}",
-        pinned(args.server_cpus, command),
-        f"http://127.0.0.1:{port}",
-        "/",
+        "arrival_app:app",
+        port,
+        args.server_cpus,
+        scratch / f"server-{mode}.log",
         env={
             "PYTHONPATH": str(ROOT),
             "ARRIVAL_MODE": mode,
             "ARRIVAL_WORK_US": str(args.work_us),
             "ARRIVAL_OUT": str(out),
         },
-        log=scratch / f"server-{mode}.log",
     )
     load = pinned(
         args.load_cpus,

@@ -298,13 +298,20 @@ def hostsync_server(
     )
 
 
-def stack_server(kind: str, port: int, cpus: str | None, log: Path) -> Server:
-    """The bare ASGI app or the minimal Starlette app of bench/stack_app.py under uvicorn."""
+def uvicorn_server(
+    name: str,
+    app: str,
+    port: int,
+    cpus: str | None,
+    log: Path,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """An ASGI app of bench/ (``module:attribute``) under uvicorn, pinned."""
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        f"stack_app:{kind}",
+        app,
         "--app-dir",
         str(BENCH),
         "--host",
@@ -315,7 +322,14 @@ def stack_server(kind: str, port: int, cpus: str | None, log: Path) -> Server:
         "--log-level",
         "warning",
     ]
-    return Server(f"stack-{kind}", pinned(cpus, command), f"http://127.0.0.1:{port}", "/", log=log)
+    return Server(
+        name, pinned(cpus, command), f"http://127.0.0.1:{port}", "/", env=env or {}, log=log
+    )
+
+
+def stack_server(kind: str, port: int, cpus: str | None, log: Path) -> Server:
+    """The bare ASGI app or the minimal Starlette app of bench/stack_app.py under uvicorn."""
+    return uvicorn_server(f"stack-{kind}", f"stack_app:{kind}", port, cpus, log)
 
 
 # -- scenarios ----------------------------------------------------------------------------
