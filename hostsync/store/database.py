@@ -27,7 +27,6 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from hostsync.config import Settings
-from hostsync.scim.errors import InvalidValueError, UnavailableError
 from hostsync.store.checkpoint import (
     BUSY_TIMEOUT_MS,
     IDLE_SECONDS,
@@ -39,11 +38,11 @@ from hostsync.store.checkpoint import (
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.migrate import upgrade
 from hostsync.store.paging import PageAnchors
+from hostsync.store.units import CommitGroup, SqliteUnit, driver_of, unit_error
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_FILE = "hostsync.db"
-RETRY_AFTER = 5
 SQLITE_MMAP_BYTES = 128 << 20
 """How much of a SQLite file is read through a memory map (``PRAGMA mmap_size``).
 
@@ -109,6 +108,9 @@ class Database:
         self.page_anchors = PageAnchors()
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
+        # The event loop's units of work, committed together while more wait for their turn
+        # (store/units.py); None where units do not run on the loop (PostgreSQL, memory).
+        self.commit_group: CommitGroup | None = CommitGroup(self) if self._reuse else None
 
     @classmethod
     def from_settings(cls, settings: Settings, url: str | None = None) -> Database:
@@ -205,30 +207,46 @@ class Database:
         """
         upgrade(self.engine, progress)
 
+    def _held_connection(self) -> Connection:
+        """This thread's reused connection, opened if it has none (or a broken one)."""
+        held: Connection | None = getattr(self._local, "connection", None)
+        if held is None or held.closed or held.invalidated:
+            held = self.engine.connect()
+            self._local.connection = held
+            with self._held_lock:
+                self._held.append(held)
+        return held
+
     def _checkout(self) -> tuple[Connection, bool]:
         """A connection for one unit of work, and whether it is this thread's reused one."""
         if self._reuse:
             held: Connection | None = getattr(self._local, "connection", None)
-            if held is not None and not held.closed and not held.invalidated:
-                # Busy (a nested unit of work): it needs its own.
-                if not _driver(held).in_transaction and not held.in_transaction():
-                    return held, True
-            elif held is None or held.closed or held.invalidated:
-                held = self.engine.connect()
-                self._local.connection = held
-                with self._held_lock:
-                    self._held.append(held)
+            if held is None or held.closed or held.invalidated:
+                return self._held_connection(), True
+            # Busy (a nested unit of work, an open commit group): it needs its own.
+            if not driver_of(held).in_transaction and not held.in_transaction():
                 return held, True
         return self.engine.connect(), False
 
     def connect(self, *, write: bool) -> AbstractContextManager[Connection]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
+        """A transaction: committed when the block ends, rolled back if it raises.
+
+        Inside a collecting :class:`CommitGroup` (the event loop's turns), a part of the
+        group's transaction instead, committed when the group settles.
+        """
+        group = self.commit_group
+        if group is not None and group.takes(write=write):
+            try:
+                connection = self._held_connection()
+            except OperationalError as exc:
+                raise unit_error(exc) from exc
+            return group.unit(connection, write=write)
         try:
             connection, reused = self._checkout()
         except OperationalError as exc:
-            raise _scim_error(exc) from exc
+            raise unit_error(exc) from exc
         if reused:
-            return _SqliteUnit(self, connection, write=write)
+            return SqliteUnit(self, connection, write=write)
         return self._fresh_unit(connection, write=write)
 
     @contextmanager
@@ -247,7 +265,7 @@ class Database:
                     with connection.begin():
                         yield connection
             except (DataError, OperationalError) as exc:
-                raise _scim_error(exc) from exc
+                raise unit_error(exc) from exc
         finally:
             connection.close()
 
@@ -275,64 +293,6 @@ class Database:
             connection.close()
         self._local = threading.local()
         self.engine.dispose()
-
-
-class _SqliteUnit:
-    """A unit of work on this thread's SQLite connection: BEGIN and COMMIT on the driver.
-
-    SQLAlchemy's ``Connection.begin()`` and its commit cost about 12 µs a transaction where
-    the driver's BEGIN and COMMIT take 2.4 µs (a GET ran 15 % in them). Statements built per
-    request still run through SQLAlchemy, whose transaction (begun automatically, its BEGIN
-    left out by ``_sqlite_on_begin``) then ends this one. A class, not a generator: each
-    ``@contextmanager`` layer cost a request about 10,000 instructions (callgrind).
-    """
-
-    __slots__ = ("connection", "database", "driver", "write")
-
-    def __init__(self, database: Database, connection: Connection, *, write: bool) -> None:
-        self.database = database
-        self.connection = connection
-        self.driver = _driver(connection)
-        self.write = write
-
-    def __enter__(self) -> Connection:
-        database = self.database
-        if self.write:
-            database._sqlite_writer.acquire()
-        try:
-            if self.write and database.checkpointer is not None:
-                database._restart_log_if_wanted(self.connection, database.checkpointer)
-            try:
-                self.driver.execute("BEGIN IMMEDIATE" if self.write else "BEGIN")
-            except sqlite3.OperationalError as exc:  # "database is locked" past busy_timeout
-                raise _scim_error(exc) from exc
-        except BaseException:
-            if self.write:
-                database._sqlite_writer.release()
-            raise
-        return self.connection
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        connection, driver = self.connection, self.driver
-        try:
-            if exc is not None:
-                _end_sqlite_unit(connection, driver, commit=False)
-                if isinstance(exc, DataError | OperationalError):
-                    raise _scim_error(exc) from exc
-                return
-            try:
-                _end_sqlite_unit(connection, driver, commit=True)
-            except (sqlite3.OperationalError, OperationalError) as error:
-                _end_sqlite_unit(connection, driver, commit=False)
-                raise _scim_error(error) from error
-        finally:
-            if self.write:
-                self.database._sqlite_writer.release()
 
 
 class _DirectoryUnit:
@@ -390,37 +350,12 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _scim_error(exc: Exception) -> InvalidValueError | UnavailableError:
-    """What a unit of work's database error becomes on the wire."""
-    if isinstance(exc, DataError):  # PostgreSQL refuses some text SQLite keeps, such as U+0000
-        return InvalidValueError("A value cannot be stored (it may hold U+0000)")
-    return UnavailableError("The database is unavailable; retry shortly", RETRY_AFTER)
-
-
-def _driver(connection: Connection) -> sqlite3.Connection:
-    """The ``sqlite3`` connection under a SQLAlchemy one."""
-    return connection.connection.driver_connection  # type: ignore[return-value]
-
-
-def _end_sqlite_unit(connection: Connection, driver: sqlite3.Connection, *, commit: bool) -> None:
-    """Commit or roll back a unit of work begun on the driver (``_SqliteUnit``)."""
-    if connection.in_transaction():  # SQLAlchemy began its own inside: it ends both
-        if commit:
-            connection.commit()
-        else:
-            connection.rollback()
-    elif commit:
-        driver.commit()
-    else:
-        driver.rollback()
-
-
 def _sqlite_on_begin(connection: Connection) -> None:
     statement = connection.info.get("hostsync_begin", "BEGIN")
     # Straight on the driver: exec_driver_sql would run SQLAlchemy's execute machinery for it.
     driver = connection.connection.driver_connection
     assert driver is not None  # noqa: S101 - a live connection in its "begin" event
-    if driver.in_transaction:  # begun on the driver (_SqliteUnit)
+    if driver.in_transaction:  # begun on the driver (store/units.py)
         return
     try:
         driver.execute(statement)

@@ -149,7 +149,8 @@ class ScimEndpoints:
         self.bulk_processor = BulkProcessor(service, settings.bulk_max_operations)
         self.request_counter = RequestCounter(settings.request_count_flush_seconds)
         self.inline = database.dialect == "sqlite"
-        self.turns = Turns()
+        # On SQLite the units run on the loop and commit in groups (web/turns.py).
+        self.turns = Turns(database.commit_group if self.inline else None)
         self._base_urls: dict[tuple[Any, ...], str] = {}
 
     # -- plumbing ------------------------------------------------------------------------

@@ -122,3 +122,139 @@ def test_the_turn_comes_back_once_everyone_is_served(waiting: int) -> None:
         return await asyncio.wait_for(turns.run(lambda: "free"), timeout=1)
 
     assert asyncio.run(scenario()) == "free"
+
+
+class FakeGroup:
+    """A commit group as the turns see it: units open it, ``settle`` commits (or fails)."""
+
+    def __init__(self, limit: int = 16, fail: frozenset[int] = frozenset()) -> None:
+        self.collecting = False
+        self.units = 0
+        self.limit = limit
+        self.fail = fail  # which commits (counted from 1) fail
+        self.commits: list[int] = []  # units per commit
+        self.events: list[str] = []
+
+    @property
+    def open(self) -> bool:
+        return self.units > 0
+
+    def join(self, name: str) -> str:
+        assert self.collecting, "a unit runs while the turns collect"
+        self.units += 1
+        self.events.append(f"ran {name}")
+        return name
+
+    def settle(self) -> None:
+        units, self.units = self.units, 0
+        self.commits.append(units)
+        self.events.append(f"commit {units}")
+        if len(self.commits) in self.fail:
+            raise RuntimeError("disk full")
+
+
+def _burst(turns: Turns, group: FakeGroup, count: int) -> list[object]:
+    """``count`` units asking for a turn at once."""
+
+    async def scenario() -> list[object]:
+        return await asyncio.gather(
+            *(turns.run(lambda i=i: group.join(f"u{i}")) for i in range(count)),
+            return_exceptions=True,
+        )
+
+    return asyncio.run(scenario())
+
+
+def test_units_that_wait_for_a_turn_commit_together_and_answer_after_the_commit() -> None:
+    group = FakeGroup()
+    turns = Turns(group)
+    answered: list[str] = []
+
+    async def unit(name: str) -> None:
+        answered.append(await turns.run(lambda: group.join(name)))
+        group.events.append(f"answered {name}")
+
+    async def scenario() -> None:
+        await asyncio.gather(*(unit(f"u{i}") for i in range(4)))
+
+    asyncio.run(scenario())
+    assert group.commits == [4]
+    assert group.events[:5] == ["ran u0", "ran u1", "ran u2", "ran u3", "commit 4"]
+    assert answered == ["u0", "u1", "u2", "u3"]
+
+
+def test_a_lone_unit_commits_at_the_next_turn_of_the_loop_before_it_answers() -> None:
+    group = FakeGroup()
+    turns = Turns(group)
+
+    async def scenario() -> list[int]:
+        first = await turns.run(lambda: group.join("a"))
+        assert group.commits == [1]  # committed before it answered
+        second = await turns.run(lambda: group.join("b"))
+        assert (first, second) == ("a", "b")
+        return group.commits
+
+    assert asyncio.run(scenario()) == [1, 1]
+
+
+def test_a_unit_that_asks_while_another_runs_joins_its_group() -> None:
+    """A request whose task was started during a unit's turn (on a server: found by the same
+    poll) asks for its turn before the loop's next turn, and joins the group."""
+    group = FakeGroup()
+    turns = Turns(group)
+    late: list[asyncio.Task[str]] = []
+
+    def first() -> str:
+        late.append(asyncio.ensure_future(turns.run(lambda: group.join("late"))))
+        return group.join("first")
+
+    async def scenario() -> tuple[str, str]:
+        answer = await turns.run(first)
+        return answer, await late[0]
+
+    assert asyncio.run(scenario()) == ("first", "late")
+    assert group.commits == [2]
+
+
+def test_a_group_commits_at_its_limit_even_while_others_wait() -> None:
+    group = FakeGroup(limit=3)
+    assert _burst(Turns(group), group, 7) == [f"u{i}" for i in range(7)]
+    assert group.commits == [3, 3, 1]
+
+
+def test_a_failed_commit_fails_every_unit_of_its_group_and_no_other() -> None:
+    group = FakeGroup(limit=2, fail=frozenset({1}))
+    outcomes = _burst(Turns(group), group, 4)
+    assert group.commits == [2, 2]
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes[:2])
+    assert outcomes[2:] == ["u2", "u3"]
+
+
+def test_a_unit_that_fails_in_an_open_group_waits_for_the_commit_then_raises() -> None:
+    group = FakeGroup()
+    turns = Turns(group)
+
+    def fail() -> None:
+        group.join("failing")
+        raise ValueError("409")
+
+    async def scenario() -> list[object]:
+        return await asyncio.gather(
+            turns.run(lambda: group.join("first")), turns.run(fail), return_exceptions=True
+        )
+
+    first, failed = asyncio.run(scenario())
+    assert first == "first"
+    assert isinstance(failed, ValueError)
+    assert group.events == ["ran first", "ran failing", "commit 2"]
+
+
+def test_a_unit_that_opened_no_group_answers_at_once() -> None:
+    group = FakeGroup()
+    turns = Turns(group)
+
+    async def scenario() -> str:
+        return await turns.run(lambda: "read alone")
+
+    assert asyncio.run(scenario()) == "read alone"
+    assert group.events == []
