@@ -192,17 +192,23 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    cwd: Path | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the process and wait until ``ready_path`` answers."""
-        log = self.log.open("wb") if self.log else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            self.command,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        log = self.log.open("wb") if self.log else None
+        try:  # the child writes to its own copy of the file
+            self.process = subprocess.Popen(
+                self.command,
+                env={**os.environ, **self.env},
+                stdout=subprocess.DEVNULL if log is None else log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.cwd,
+            )
+        finally:
+            if log is not None:
+                log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -295,6 +301,10 @@ def hostsync_server(
         # benchmark measures the server, so it is switched off.
         env={"PYTHONPATH": str(ROOT), "HOSTSYNC_RATE_LIMIT": "none"},
         log=log,
+        # ``python -m`` puts the working directory first on sys.path, ahead of PYTHONPATH and
+        # of the editable install: started from another checkout, the server would import
+        # that checkout's hostsync (an A/B against a git worktree then compares one build).
+        cwd=ROOT,
     )
 
 

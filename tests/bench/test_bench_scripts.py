@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,28 @@ def test_tiny_end_to_end_run_prints_json_lines_without_errors(tmp_path: Path) ->
         assert record["errors"] == 0, scenario
         assert record["requests"] > 0, scenario
         assert record["p50_ms"] <= record["p99_ms"], scenario
+
+
+def test_the_server_imports_this_checkouts_hostsync_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m`` looks in the working directory first; another checkout's hostsync there
+    must not be the one served (an A/B against a worktree would compare one build)."""
+    impostor = tmp_path / "elsewhere" / "hostsync"
+    impostor.mkdir(parents=True)
+    (impostor / "__init__.py").write_text("raise SystemExit('the wrong hostsync')\n")
+    (impostor / "__main__.py").write_text("raise SystemExit('the wrong hostsync')\n")
+    monkeypatch.chdir(impostor.parent)
+    server = bench_run.hostsync_server(
+        f"sqlite:///{tmp_path / 'served.db'}",
+        bench_run.free_port(),
+        1,
+        None,
+        tmp_path / "server.log",
+    )
+    with server.running():
+        with urllib.request.urlopen(server.url + "/healthz", timeout=5) as answer:  # noqa: S310
+            assert answer.status == 200
 
 
 def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Path) -> None:
