@@ -160,9 +160,11 @@ def test_the_server_imports_this_checkouts_hostsync_from_any_working_directory(
         None,
         tmp_path / "server.log",
     )
-    with server.running():
-        with urllib.request.urlopen(server.url + "/healthz", timeout=5) as answer:  # noqa: S310
-            assert answer.status == 200
+    with (
+        server.running(),
+        urllib.request.urlopen(server.url + "/healthz", timeout=5) as answer,  # noqa: S310
+    ):
+        assert answer.status == 200
 
 
 def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Path) -> None:
