@@ -406,6 +406,25 @@ class Driver:
                 out.write(line + "\n")
 
 
+def warm_sqlite_file(database_url: str) -> None:
+    """Read a SQLite database file once, so the run starts with it in the OS's page cache.
+
+    The server reads most of a large directory with ``pread`` (past its memory map), which is
+    a copy from the page cache when the page is there and a disk read when it is not. On this
+    machine the cache does not reliably keep a file it has not read lately: a 1,000,000-user
+    directory (1.2 GB) was once found a third out of the cache, and its lookups ran at
+    1,650/s instead of 2,170/s. Warming it makes runs comparable. A no-op for PostgreSQL.
+    """
+    if database_kind(database_url) != "sqlite":
+        return
+    path = Path(database_url.split("///", 1)[-1])
+    if not path.is_file():
+        return
+    with path.open("rb", buffering=0) as database:
+        while database.read(4 << 20):
+            pass
+
+
 def database_kind(url: str) -> str:
     """sqlite or postgresql."""
     return "postgresql" if url.startswith("postgres") else "sqlite"
@@ -467,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_lua_manifest(workdir, manifest)
     else:
         manifest = seed_into(database_url, workdir, args.users)
+    warm_sqlite_file(manifest["database_url"])
     labels = {
         "users": args.users,
         "connections": args.connections,

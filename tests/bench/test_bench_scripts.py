@@ -4,6 +4,7 @@ tiny end-to-end run. Correctness only: nothing here measures speed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -165,6 +166,29 @@ def test_the_server_imports_this_checkouts_hostsync_from_any_working_directory(
         urllib.request.urlopen(server.url + "/healthz", timeout=5) as answer,  # noqa: S310
     ):
         assert answer.status == 200
+
+
+def _cached_bytes(path: Path) -> int:
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(out.split()[0])
+
+
+@pytest.mark.skipif(shutil.which("fincore") is None, reason="needs util-linux's fincore")
+def test_warming_reads_the_sqlite_file_into_the_page_cache(tmp_path: Path) -> None:
+    path = tmp_path / "bench.db"
+    path.write_bytes(b"\x01" * (8 << 20))
+    with path.open("rb") as written:
+        os.fsync(written.fileno())  # clean pages, which the advice below can drop
+        os.posix_fadvise(written.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    assert _cached_bytes(path) < (1 << 20)
+    bench_run.warm_sqlite_file(f"sqlite:///{path}")
+    assert _cached_bytes(path) == 8 << 20
+    bench_run.warm_sqlite_file("postgresql://postgres@127.0.0.1/none")  # not a file: nothing
 
 
 def test_inprocess_driver_runs_every_scenario_with_success_statuses(tmp_path: Path) -> None:
