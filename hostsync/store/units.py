@@ -141,8 +141,8 @@ class SqliteUnit:
                 return
             try:
                 end_sqlite_unit(connection, driver, commit=True)
-            except (sqlite3.OperationalError, OperationalError) as error:
-                end_sqlite_unit(connection, driver, commit=False)
+            except (sqlite3.Error, SQLAlchemyError) as error:
+                roll_back_after_failed_commit(connection, driver)
                 raise unit_error(error) from error
         finally:
             if self.write:

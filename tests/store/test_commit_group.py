@@ -172,3 +172,15 @@ def test_units_outside_collecting_and_other_threads_stay_out_and_wait_for_the_co
 
 def test_memory_databases_have_no_group() -> None:
     assert Database("sqlite://").commit_group is None
+
+
+def test_a_lone_unit_whose_commit_fails_answers_503_and_leaves_the_connection_usable(
+    database: Database,
+) -> None:
+    with pytest.raises(UnavailableError), database.connect(write=True) as connection:
+        connection.execute(text("INSERT INTO notes (body) VALUES ('lost')"))
+        connection.execute(text("INSERT INTO children (parent) VALUES (42)"))  # fails COMMIT
+    assert _committed(database) == []
+    with database.connect(write=True) as connection:  # the same reused connection
+        connection.execute(text("INSERT INTO notes (body) VALUES ('after')"))
+    assert _committed(database) == ["after"]
