@@ -176,7 +176,7 @@ class CommitGroup:
         self.connection: Connection | None = None  # the open transaction's, else None
         self.driver: sqlite3.Connection | None = None
         self.units = 0  # units in the open transaction
-        self.failed: BaseException | None = None  # the transaction is lost: settle fails
+        self.failed: Exception | None = None  # the transaction is lost: settle fails
         self._running = False  # a unit of the group is running (a nested one runs apart)
 
     @property
@@ -207,32 +207,30 @@ class CommitGroup:
 
     def settle(self) -> None:
         """Commit the open transaction; if that fails, roll it back and raise 503."""
+        self._close(commit=True)
+
+    def abandon(self) -> None:
+        """Roll the open transaction back (its only unit failed) and close the group."""
+        self._close(commit=False)
+
+    def _close(self, *, commit: bool) -> None:
         connection, driver, failed = self.connection, self.driver, self.failed
         if connection is None or driver is None:
             return
         self.connection = self.driver = self.failed = None
         self.units = 0
         try:  # the answers of every unit wait on this
+            if not commit:
+                end_sqlite_unit(connection, driver, commit=False)
+                return
             if failed is not None or not driver.in_transaction:  # SQLite gave it up
                 roll_back_after_failed_commit(connection, driver)
-                raise unit_error(OperationalError("COMMIT", None, failed or Exception("lost")))
+                raise unit_error(failed or sqlite3.OperationalError("transaction lost"))
             try:
                 end_sqlite_unit(connection, driver, commit=True)
             except (sqlite3.Error, SQLAlchemyError) as error:
                 roll_back_after_failed_commit(connection, driver)
                 raise unit_error(error) from error
-        finally:
-            self.database._sqlite_writer.release()
-
-    def abandon(self) -> None:
-        """Roll the open transaction back (its only unit failed) and close the group."""
-        connection, driver = self.connection, self.driver
-        if connection is None or driver is None:
-            return
-        self.connection = self.driver = self.failed = None
-        self.units = 0
-        try:
-            end_sqlite_unit(connection, driver, commit=False)
         finally:
             self.database._sqlite_writer.release()
 
@@ -246,13 +244,13 @@ class GroupedUnit:
     changes into a statement journal: one create at a time took about 20 % longer).
     """
 
-    __slots__ = ("connection", "group", "savepoint", "write")
+    __slots__ = ("connection", "group", "opened", "write")
 
     def __init__(self, group: CommitGroup, connection: Connection, *, write: bool) -> None:
         self.group = group
         self.connection = connection
         self.write = write
-        self.savepoint = write
+        self.opened = False  # it began the group's transaction
 
     def __enter__(self) -> Connection:
         group = self.group
@@ -261,12 +259,12 @@ class GroupedUnit:
             connection, driver = self.connection, driver_of(self.connection)
             _begin(group.database, connection, driver, write=True)
             group.connection, group.driver = connection, driver
-            self.savepoint = False
+            self.opened = True
         elif connection is not self.connection:
             raise RuntimeError("a commit group's units share its connection")
         elif group.failed is not None or not driver.in_transaction:  # the group's is lost
-            raise unit_error(OperationalError("SAVEPOINT", None, group.failed or Exception("lost")))
-        if self.savepoint:
+            raise unit_error(group.failed or sqlite3.OperationalError("transaction lost"))
+        if self.write and not self.opened:
             try:
                 driver.execute(f"SAVEPOINT {_SAVEPOINT}")
             except sqlite3.Error as exc:
@@ -286,9 +284,10 @@ class GroupedUnit:
         group._running = False
         driver = group.driver
         assert driver is not None  # noqa: S101 - the group stays open until settled
-        if exc is not None and self.write and not self.savepoint:  # it opened the group
-            group.abandon()
-        elif self.savepoint:
+        if self.opened:
+            if exc is not None:
+                group.abandon()
+        elif self.write:
             end = (
                 (f"RELEASE {_SAVEPOINT}",)
                 if exc is None
