@@ -3,12 +3,18 @@
 Implements :class:`hostsync.scim.ports.Directory`. Every statement is scoped by ``tenant_id``
 (tenancy is structural: there is no query without it) and excludes soft-deleted rows. Soft
 delete lives only here: DELETE stamps ``deleted_at`` and keeps the row and its document.
+
+A :class:`UniquenessError` (a taken userName, externalId or displayName) ends the unit of
+work: it is rolled back. On PostgreSQL the failed statement has aborted the transaction, and
+no savepoint is taken around each statement that might fail so (that cost every write two
+round trips, for a case that ends the unit anyway). A caller that goes on after one, as
+``/Bulk`` does, runs the operation in :meth:`SqlDirectory.savepoint`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -471,16 +477,6 @@ class SqlDirectory:
             self._keys_seen[(table.name, resource_id)] = (row.version, keys)
         return self._stored(row)
 
-    def _guard(self) -> AbstractContextManager[object]:
-        """A savepoint around a statement that may violate a unique index.
-
-        PostgreSQL aborts the whole transaction on an error, so the statement runs in a
-        savepoint; SQLite undoes only the failed statement, so none is needed there.
-        """
-        if self.dialect == "postgresql":
-            return self.connection.begin_nested()
-        return nullcontext()
-
     def _count(self, table: Table, delta: int) -> None:
         """Keep the tenant's live count of users or groups (same transaction as the write)."""
         self._run(
@@ -493,10 +489,10 @@ class SqlDirectory:
         # rows get their pk in commit order on PostgreSQL too (page anchors rely on it).
         self._count(table, 1)
         try:
-            with self._guard():
-                self._run(self.sql.of(table).insert, values)
+            self._run(self.sql.of(table).insert, values)
         except IntegrityError:
-            self._count(table, -1)
+            if self.dialect != "postgresql":  # there the transaction is lost (module doc)
+                self._count(table, -1)
             raise UniquenessError(conflict) from None
 
     def _replace(
@@ -529,8 +525,7 @@ class SqlDirectory:
         if statements.counted:
             params["b_delta"] = self._member_deltas.get(resource_id, 0)
         try:
-            with self._guard():
-                row = self._run(statement, params).first()
+            row = self._run(statement, params).first()
         except IntegrityError:
             raise UniquenessError(conflict) from None
         if row is None:

@@ -80,14 +80,18 @@ def test_stale_anchors_fall_back_to_offset_until_rebuilt(
 
 
 def test_a_failed_create_leaves_the_live_count_alone(database: Database, tenant_id: str) -> None:
-    """The count is taken before the insert; a taken userName gives it back."""
+    """The count is taken before the insert; a taken userName takes it back with the insert:
+    with the savepoint a caller that goes on runs it in (as /Bulk does), or with the unit."""
     with database.directory(tenant_id) as directory:
         directory.create_user(_user("taken"))
     with database.directory(tenant_id) as directory:
-        with pytest.raises(UniquenessError):
+        with pytest.raises(UniquenessError), directory.savepoint():
             directory.create_user(_user("TAKEN"))
         assert directory.list_users(Selection(count=0)).total == 1
         directory.create_user(_user("free"))
+    with pytest.raises(UniquenessError), database.directory(tenant_id) as directory:
+        directory.create_user(_user("lost with its unit"))
+        directory.create_user(_user("Taken"))
     with database.directory(tenant_id, write=False) as directory:
         assert directory.list_users(Selection(count=0)).total == 2
 

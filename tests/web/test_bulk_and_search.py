@@ -147,3 +147,34 @@ async def test_root_search_spans_users_and_groups(client: httpx.AsyncClient) -> 
     assert only_users.json()["totalResults"] == 1
     bad = await client.post("/.search", json={"schemas": [SEARCH], "filter": 'nosuch eq "x"'})
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+
+
+async def test_conflicts_leave_the_live_counts_right(client: httpx.AsyncClient) -> None:
+    """A 409 alone and one inside /Bulk undo their count with their insert, on each backend.
+
+    ``totalResults`` of an unfiltered list is the tenant's kept count of live users and
+    groups; PostgreSQL rolls a conflicting insert back with its transaction or savepoint.
+    """
+    assert (await client.post("/Users", json={"userName": "kept@contoso.com"})).status_code == 201
+    taken = await client.post("/Users", json={"userName": "KEPT@contoso.com"})
+    assert taken.status_code == 409
+    assert (await client.post("/Groups", json={"displayName": "Desk"})).status_code == 201
+    assert (await client.post("/Groups", json={"displayName": "Desk"})).status_code == 409
+    posts = [
+        ("/Users", {"userName": "a@contoso.com"}),
+        ("/Users", {"userName": "kept@contoso.com"}),
+        ("/Groups", {"displayName": "Desk"}),
+        ("/Users", {"userName": "c@contoso.com"}),
+    ]
+    operations = [
+        {"method": "POST", "path": path, "bulkId": f"op{number}", "data": data}
+        for number, (path, data) in enumerate(posts)
+    ]
+    bulk = await client.post("/Bulk", json={"schemas": [BULK], "Operations": operations})
+    assert bulk.status_code == 200
+    statuses = [int(result["status"]) for result in bulk.json()["Operations"]]
+    assert statuses == [201, 409, 409, 201]
+    users = (await client.get("/Users", params={"count": 0})).json()["totalResults"]
+    groups = (await client.get("/Groups", params={"count": 0})).json()["totalResults"]
+    listed = (await client.get("/Users", params={"count": 100})).json()["Resources"]
+    assert (users, groups, len(listed)) == (3, 1, 3)
