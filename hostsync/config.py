@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     """SQLAlchemy URL: ``sqlite:///path.db`` (default) or ``postgresql://user@host/db``."""
     sqlite_mmap_mb: int = Field(default=128, ge=0)
     """How many MB of a SQLite file are read through a memory map (0: none; read calls)."""
+    postgres_connections: int = Field(default=16, ge=1)
+    """How many PostgreSQL connections each worker process keeps open. As many SCIM units of
+    work run at once; the others wait their turn, so no request opens a connection."""
     public_url: str | None = None
     """The server's public base URL (``https://hosts.example.com``); else taken per request."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
