@@ -56,6 +56,7 @@ from hostsync.store.activity import (
 from hostsync.store.database import Database
 from hostsync.store.tenants import Credential
 from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.queues import ResourceQueues
 from hostsync.web.rendering import scim_response
 from hostsync.web.turns import Turns
 
@@ -153,8 +154,10 @@ class ScimEndpoints:
         self.inline = database.dialect == "sqlite"
         # On SQLite the units run on the loop and commit in groups (web/turns.py).
         self.turns = Turns(database.commit_group if self.inline else None)
-        # Elsewhere, as many units in worker threads at once as the pool keeps connections.
+        # Elsewhere, as many units in worker threads at once as the pool keeps connections,
+        # and writes to one resource one at a time, in arrival order (web/queues.py).
         self.threads = anyio.CapacityLimiter(database.postgres_connections)
+        self.queues = ResourceQueues()
         self._base_urls: dict[tuple[Any, ...], str] = {}
 
     # -- plumbing ------------------------------------------------------------------------
@@ -243,7 +246,13 @@ class ScimEndpoints:
 
         try:
             work = await build()
-            result = await self.blocking(in_transaction)
+            resource_id = request.path_params.get("resource_id") if write else None
+            if resource_id is None or self.inline:
+                result = await self.blocking(in_transaction)
+            else:
+                resource_type = request.scope.get("hostsync.resource_type")
+                async with self.queues.turn((tenant_id, resource_type, resource_id)):
+                    result = await self.blocking(in_transaction)
         except ScimError as exc:
             await self._failed(request, tenant_id, context, exc.status, exc.detail)
             raise
