@@ -9,6 +9,20 @@ import pytest
 from hostsync.web.queues import ResourceQueues
 
 
+async def _held(queues: ResourceQueues, key: str) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """A write that holds ``key``'s turn until the returned event is set."""
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with queues.turn(key):
+            inside.set()
+            await release.wait()
+
+    task = asyncio.create_task(hold())
+    await inside.wait()
+    return task, release
+
+
 async def test_writes_to_one_resource_take_turns_in_arrival_order() -> None:
     queues = ResourceQueues()
     running: list[str] = []
@@ -31,16 +45,7 @@ async def test_writes_to_one_resource_take_turns_in_arrival_order() -> None:
 
 async def test_writes_to_different_resources_do_not_wait_for_each_other() -> None:
     queues = ResourceQueues()
-    inside = asyncio.Event()
-    release = asyncio.Event()
-
-    async def slow() -> None:
-        async with queues.turn("user-1"):
-            inside.set()
-            await release.wait()
-
-    holder = asyncio.create_task(slow())
-    await inside.wait()
+    holder, release = await _held(queues, "user-1")
     async with asyncio.timeout(1):
         async with queues.turn("user-2"):
             assert len(queues) == 2
@@ -54,20 +59,12 @@ async def test_a_failed_or_cancelled_write_gives_up_its_turn() -> None:
     with pytest.raises(RuntimeError):
         async with queues.turn("group-1"):
             raise RuntimeError("the unit of work failed")
-    holder_in = asyncio.Event()
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with queues.turn("group-1"):
-            holder_in.set()
-            await release.wait()
 
     async def waiter() -> None:
         async with queues.turn("group-1"):
             pass
 
-    first = asyncio.create_task(holder())
-    await holder_in.wait()
+    first, release = await _held(queues, "group-1")
     second = asyncio.create_task(waiter())
     await asyncio.sleep(0)
     second.cancel()  # the client went away while waiting
