@@ -1,4 +1,5 @@
-"""PostgreSQL's round trips: read units without BEGIN/COMMIT, pings only after idleness.
+"""PostgreSQL's round trips: read units without BEGIN/COMMIT, pings only after idleness;
+listed documents as text.
 
 Run against the PostgreSQL of ``HOSTSYNC_TEST_POSTGRES_URL`` (skipped without it).
 """
@@ -7,12 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import orjson
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 
 from hostsync.scim.errors import ScimError
+from hostsync.scim.filters import parse_filter
+from hostsync.scim.ports import Selection
+from hostsync.scim.resources import normalize_resource
+from hostsync.scim.schema import USER_RESOURCE
 from hostsync.store.database import Database
+from hostsync.store.tenants import create_tenant
 from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason="needs HOSTSYNC_TEST_POSTGRES_URL")
@@ -94,3 +101,27 @@ def test_a_connection_back_in_the_pool_a_moment_ago_is_not_pinged(postgres: Data
     for _ in range(5):
         _backend_pid(postgres)
     assert postgres.idle_ping.pings == 0
+
+
+def test_lists_hand_over_jsonb_as_text_and_reads_for_writes_as_dicts(postgres: Database) -> None:
+    """A page's or lookup's documents come as JSON text, spliced into the answer undecoded;
+    a write unit's read keeps the driver's dict, which it changes anyway."""
+    document = normalize_resource(
+        {"userName": "text@contoso.com", "name": {"givenName": "Ünal"}, "active": True},
+        USER_RESOURCE,
+    )
+    with postgres.connect(write=True) as connection:
+        tenant_id = create_tenant(connection, "Text").id
+    with postgres.directory(tenant_id) as directory:
+        user_id = directory.create_user(document).id
+    with postgres.directory(tenant_id, write=False) as directory:
+        page = directory.list_users(Selection(count=10))
+        assert page.resources[0].json is not None
+        assert orjson.loads(page.resources[0].json) == document
+        found = directory.list_users(
+            Selection(filter=parse_filter('userName eq "TEXT@contoso.com"'), count=10)
+        )
+        assert [user.json is not None for user in found.resources] == [True]
+    with postgres.directory(tenant_id) as directory:
+        held = directory.get_user(user_id)
+        assert held is not None and held.json is None and held.document == document
