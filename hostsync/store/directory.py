@@ -156,7 +156,7 @@ class _TableStatements:
         self.stored = (c.id, document, created, modified, c.version)
         # Lists (pages, lookups) fetch the document as text on PostgreSQL too, jsonb's text
         # for a CAST, which they splice into the response as on SQLite: the driver decoding
-        # 100 documents and the encoder writing them again cost about a quarter of a page's
+        # 100 documents and the encoder writing them again cost about a third of a page's
         # time with the GIL held (py-spy). A write decodes the document anyway, so reads for
         # writes keep the driver's dict.
         listed = cast(c.document, Text).label("document") if pg else document
