@@ -249,9 +249,7 @@ class Database:
     def _checkout(self) -> tuple[Connection, bool]:
         """A connection for one unit of work, and whether it is this thread's reused one."""
         if self._reuse:
-            held: Connection | None = getattr(self._local, "connection", None)
-            if held is None or held.closed or held.invalidated:
-                return self._held_connection(), True
+            held = self._held_connection()
             # Busy (a nested unit of work, an open commit group): it needs its own.
             if not driver_of(held).in_transaction and not held.in_transaction():
                 return held, True

@@ -86,6 +86,15 @@ def roll_back_after_failed_commit(connection: Connection, driver: sqlite3.Connec
         connection.invalidate()
 
 
+def commit_sqlite_unit(connection: Connection, driver: sqlite3.Connection) -> None:
+    """Commit a transaction begun on the driver; if the COMMIT fails, roll back and raise 503."""
+    try:
+        end_sqlite_unit(connection, driver, commit=True)
+    except (sqlite3.Error, SQLAlchemyError) as error:
+        roll_back_after_failed_commit(connection, driver)
+        raise unit_error(error) from error
+
+
 def _begin(
     database: Database, connection: Connection, driver: sqlite3.Connection, write: bool
 ) -> None:
@@ -139,11 +148,7 @@ class SqliteUnit:
                 if isinstance(exc, DataError | OperationalError):
                     raise unit_error(exc) from exc
                 return
-            try:
-                end_sqlite_unit(connection, driver, commit=True)
-            except (sqlite3.Error, SQLAlchemyError) as error:
-                roll_back_after_failed_commit(connection, driver)
-                raise unit_error(error) from error
+            commit_sqlite_unit(connection, driver)
         finally:
             if self.write:
                 self.database._sqlite_writer.release()
@@ -226,11 +231,7 @@ class CommitGroup:
             if failed is not None or not driver.in_transaction:  # SQLite gave it up
                 roll_back_after_failed_commit(connection, driver)
                 raise unit_error(failed or sqlite3.OperationalError("transaction lost"))
-            try:
-                end_sqlite_unit(connection, driver, commit=True)
-            except (sqlite3.Error, SQLAlchemyError) as error:
-                roll_back_after_failed_commit(connection, driver)
-                raise unit_error(error) from error
+            commit_sqlite_unit(connection, driver)
         finally:
             self.database._sqlite_writer.release()
 
@@ -312,6 +313,7 @@ __all__ = [
     "CommitGroup",
     "GroupedUnit",
     "SqliteUnit",
+    "commit_sqlite_unit",
     "driver_of",
     "end_sqlite_unit",
     "unit_error",
