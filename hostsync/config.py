@@ -53,3 +53,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     """``redis://host:port/db``: keep rate-limit counters in Redis, shared by every worker
     process and server; without it each process counts on its own (docs/hardening.md)."""
+    allowed_hosts: str = ""
+    """Host names (comma-separated, ``*.example.com`` for subdomains, ``*`` for any) answered
+    besides ``localhost``, ``127.0.0.1``, ``[::1]`` and the host of ``public_url``; any other
+    ``Host`` header gets 400 (defeats DNS rebinding)."""
+    proxy_headers: bool = False
+    """Take the client address and scheme from ``X-Forwarded-For``/``-Proto`` sent by a proxy
+    in ``forwarded_allow_ips``; off: both come from the socket."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Comma-separated addresses or networks of the proxies trusted when ``proxy_headers``."""
