@@ -26,7 +26,7 @@ import httpx
 from hostsync.engine.client import ScimClient
 from hostsync.engine.errors import EngineError
 from hostsync.engine.jobs import Job, load_job
-from hostsync.engine.notify import send_email
+from hostsync.engine.notify import Mailer, Notifier, send_email, sleep_retrying
 from hostsync.engine.on_demand import OnDemandResult, provision_on_demand
 from hostsync.engine.planner import Create, Disable, Plan, SetManager, Skip, UpdateMembers
 from hostsync.engine.progress import Progress
@@ -34,7 +34,7 @@ from hostsync.engine.reports import render_entry, shown
 from hostsync.engine.runner import CycleReport, Runner
 from hostsync.engine.schedule import run_cycles
 from hostsync.engine.sources import open_source
-from hostsync.engine.state import FileLogSink, FileSyncState
+from hostsync.engine.state import FileLogSink, FileOutbox, FileSyncState
 
 T = TypeVar("T")
 JOB_ARGUMENT = click.argument(
@@ -82,6 +82,10 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise SyncCliError(str(exc)) from None
 
 
+def _mailer(job: Job) -> Mailer:
+    return lambda message: send_email(job.settings.smtp, message)
+
+
 def _runner(job: Job, client: ScimClient, *, dry_run: bool) -> Runner:
     return Runner(
         job,
@@ -90,7 +94,7 @@ def _runner(job: Job, client: ScimClient, *, dry_run: bool) -> Runner:
         FileLogSink(job.log_path),
         client,
         dry_run=dry_run,
-        mailer=lambda message: send_email(job.settings.smtp, message),
+        mailer=_mailer(job),
         progress=Progress(sys.stderr),
     )
 
@@ -145,6 +149,12 @@ def _print_report(report: CycleReport) -> None:
     )
     if report.error:
         click.echo(f"error: {report.error}", err=True)
+    if report.emails_pending:
+        click.echo(
+            f"e-mail pending: {report.emails_pending} failure e-mail(s) not sent "
+            f"({report.email_error}); retried at the next cycle",
+            err=True,
+        )
     for entry in report.entries:
         if entry["status"] == "failure":
             click.echo(render_entry(entry), err=True)
@@ -164,7 +174,9 @@ def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
     """Run cycles: the first is initial, later ones send only what changed.
 
     Without --once, a cycle runs every interval_minutes (later while quarantined) until the job
-    is disabled after four weeks in quarantine.
+    is disabled after four weeks in quarantine. A failure e-mail the mail server refuses is
+    retried before the next cycle and never stops the run: --once then exits 0 if the cycle
+    itself did not fail, and says the e-mail is pending.
     """
     job = _load(job_path)
     transport = _transport(ctx)
@@ -179,13 +191,20 @@ def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
         if report.state in {"Failed", "Disabled"}:
             raise SyncCliError(f"cycle {report.state.lower()}: {report.error}")
         return
+    interval = timedelta(minutes=job.settings.interval_minutes)
+    notifier = Notifier(_mailer(job), FileOutbox(job.outbox_path))
+
+    async def sleep(seconds: float) -> None:
+        every = interval.total_seconds()
+        await sleep_retrying(seconds, notifier.retry, every=every, sleep=asyncio.sleep)
+
     last = _run(
         lambda: run_cycles(
             lambda: _cycle(job, transport, dry_run),
             FileSyncState(job.state_path),
-            interval=timedelta(minutes=job.settings.interval_minutes),
+            interval=interval,
             now=lambda: datetime.now(UTC),
-            sleep=asyncio.sleep,
+            sleep=sleep,
             on_report=_print_report,
         )
     )
@@ -236,7 +255,16 @@ def status(job_path: Path) -> None:
         "staged deletions": len(state.staged),
         "escrowed": len(state.escrows),
         "disabled": state.disabled,
+        "e-mails pending": 0,
     }
+    try:
+        pending = FileOutbox(job.outbox_path).load()
+    except EngineError as exc:
+        raise SyncCliError(str(exc)) from None
+    if pending:
+        info["e-mails pending"] = (
+            f"{len(pending)} (since {pending[0].queued}; last error: {pending[0].error})"
+        )
     if state.escrows:
         due = min(state.escrows.values(), key=lambda escrow: escrow.next_attempt)
         info["escrowed"] = f"{len(state.escrows)} (next retry {due.next_attempt})"

@@ -18,9 +18,11 @@ Everything else has Entra's defaults (docs/engine.md lists every key). A bad job
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,15 +111,102 @@ class ObjectConfig(_Section):
     scoping_filters: list[FilterConfig] = Field(default_factory=list)
 
 
-class SmtpConfig(_Section):
-    """``[settings.smtp]``: the server failure e-mails go through."""
+SmtpTls = Literal["none", "starttls", "implicit"]
+IMPLICIT_TLS_PORT = 465
+"""The submission port of implicit TLS (RFC 8314); the default port when ``tls = "implicit"``."""
+PLAIN_PORTS = frozenset({25, 587})
+"""Ports whose servers greet in clear (``none`` or ``starttls``), never with a TLS handshake."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=25, ge=1, le=65535)
-    username: str | None = None
-    password_env: str | None = None
-    starttls: bool = False
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: ``localhost``, 127.0.0.0/8 or ``::1``.
+
+    Decided from the text alone (no DNS look-up): a name other than ``localhost`` may resolve
+    anywhere.
+    """
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+class SmtpConfig(_Section):
+    """``[settings.smtp]``: the server failure e-mails go through.
+
+    ``tls`` says how the connection is protected: ``"starttls"`` upgrades a plain connection
+    (ports 587 and 25), ``"implicit"`` speaks TLS from the first byte (port 465, then the
+    default port), ``"none"`` sends in clear (the default: a relay on this machine). TLS
+    verifies the server's certificate and host name against the system's CAs, or only against
+    those of ``ca_file`` (a PEM file, relative to the job file). ``starttls = true`` is the
+    older spelling of ``tls = "starttls"``. :func:`check_smtp` refuses the combinations that
+    cannot work or would leak the password.
+    """
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """None: 465 with implicit TLS, otherwise 25."""
+    username: str | None = Field(default=None, min_length=1)
+    password_env: str | None = Field(default=None, min_length=1)
+    tls: SmtpTls | None = None
+    starttls: bool | None = None
+    """The older spelling of ``tls``: true is ``"starttls"``, false ``"none"``."""
+    ca_file: str | None = Field(default=None, min_length=1)
     sender: str = "hostsync@localhost"
+
+    @property
+    def mode(self) -> SmtpTls:
+        """The TLS mode in force: ``tls``, else what ``starttls`` says, else ``"none"``."""
+        if self.tls is not None:
+            return self.tls
+        return "starttls" if self.starttls else "none"
+
+    @property
+    def server_port(self) -> int:
+        """The port connected to: ``port``, else the mode's default (465 or 25)."""
+        if self.port is not None:
+            return self.port
+        return IMPLICIT_TLS_PORT if self.mode == "implicit" else 25
+
+
+def check_smtp(smtp: SmtpConfig) -> tuple[str, str] | None:
+    """The first unusable combination of ``[settings.smtp]`` keys: ``(key, message)``, or None.
+
+    Refused: ``tls`` with ``starttls``; ``ca_file`` without TLS; a login (``username``) without
+    ``password_env`` or the reverse; a login without TLS to a server that is not on loopback
+    (the password would cross the network in clear); a TLS mode that contradicts the well-known
+    port (the client would wait for a greeting or a handshake that never comes).
+    """
+    mode = smtp.mode
+    if smtp.tls is not None and smtp.starttls is not None:
+        return "starttls", 'is the older spelling of tls = "starttls": give tls alone'
+    if smtp.ca_file is not None and mode == "none":
+        return "ca_file", 'is used only with TLS: set tls = "starttls" or "implicit"'
+    if smtp.password_env is not None and smtp.username is None:
+        return "password_env", "is used only with username: give the account to log in as"
+    if smtp.username is not None and smtp.password_env is None:
+        return "username", "needs password_env: the environment variable holding the password"
+    if smtp.username is not None and mode == "none" and not is_loopback(smtp.host):
+        return "username", (
+            f"a login without TLS would send the password in clear to {smtp.host}; "
+            'set tls = "starttls" or "implicit" (a plain login is allowed only to a loopback '
+            "server)"
+        )
+    if mode == "implicit" and smtp.server_port in PLAIN_PORTS:
+        return "tls", (
+            f'"implicit" does not work on port {smtp.server_port}, whose servers greet in '
+            f'clear: use tls = "starttls" there, or port {IMPLICIT_TLS_PORT}'
+        )
+    if mode != "implicit" and smtp.server_port == IMPLICIT_TLS_PORT:
+        return "tls", (
+            f'port {IMPLICIT_TLS_PORT} speaks TLS from the first byte: set tls = "implicit"'
+        )
+    return None
 
 
 class SettingsConfig(_Section):
@@ -202,6 +291,11 @@ class Job:
     def log_path(self) -> Path:
         """``<job>.log.jsonl`` beside the job."""
         return self.path.with_name(self.path.name + ".log.jsonl")
+
+    @property
+    def outbox_path(self) -> Path:
+        """``<job>.outbox.json`` beside the job: failure e-mails not sent yet."""
+        return self.path.with_name(self.path.name + ".outbox.json")
 
     @property
     def settings(self) -> SettingsConfig:
@@ -290,6 +384,33 @@ def _filters(config: ObjectConfig) -> tuple[ScopingFilter, ...]:
     )
 
 
+def _checked_smtp(config: JobConfig, path: Path) -> JobConfig:
+    """``config`` with ``settings.smtp`` checked and its ``ca_file`` made absolute and loaded.
+
+    The CA file is loaded once here so that a missing or malformed file is a job-file error at
+    load time, not a silent failure of the first e-mail weeks later.
+    """
+    smtp = config.settings.smtp
+    problem = check_smtp(smtp)
+    if problem is not None:
+        key, message = problem
+        raise JobFileError(f"{path.name}: settings.smtp.{key}: {message}")
+    if smtp.ca_file is None:
+        return config
+    ca_file = (path.parent / smtp.ca_file).resolve()
+    try:
+        ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise JobFileError(
+            f"{path.name}: settings.smtp.ca_file: cannot load CA certificates from {ca_file}: "
+            f"{reason}"
+        ) from None
+    smtp = smtp.model_copy(update={"ca_file": str(ca_file)})
+    settings = config.settings.model_copy(update={"smtp": smtp})
+    return config.model_copy(update={"settings": settings})
+
+
 def parse_job(text: str, path: Path) -> Job:
     """Parse a job file's text; ``path`` names it in errors and anchors relative paths."""
     name = path.name
@@ -303,6 +424,7 @@ def parse_job(text: str, path: Path) -> Job:
         # A misspelt key also makes the right one "missing": report the misspelling first.
         first = min(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
         raise JobFileError(f"{name}: {_location(first)}: {_message(first)}") from None
+    config = _checked_smtp(config, path)
     user_defaults = default_user_mappings() if config.users.default_mappings else ()
     group_defaults = default_group_mappings() if config.groups.default_mappings else ()
     users = _merge(user_defaults, config.users.mappings, "users", name)

@@ -14,6 +14,8 @@ One cycle (shared/spec/entra-provisioning-engine.md §2.1-2.2, §2.11):
    after a match query shows it did not land.
 5. Record: links and exported values in the state file, one log entry per object, the cycle
    summary; e-mail when the cycle fails, stops at the deletion threshold, or is quarantined.
+   An e-mail the server does not take waits in the job's outbox and is retried before the
+   next cycle (:class:`~hostsync.engine.notify.Notifier`); a mail outage never fails a cycle.
 
 Failed objects keep their old exported values and are *escrowed* (``JobState.escrows``): they
 are retried after growing delays (``settings.escrow_retry_minutes``: the next cycle, then +6 h,
@@ -34,7 +36,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any, TypeVar
 
 from hostsync.engine import planner, wire
@@ -51,6 +52,8 @@ from hostsync.engine.jobs import Job
 from hostsync.engine.mappings import ACTIVE_PATH, matching
 from hostsync.engine.matching import TargetIndex, projection
 from hostsync.engine.memory import collector_paused, frozen_heap
+from hostsync.engine.notify import Mailer as Mailer  # re-exported: runners take a mailer
+from hostsync.engine.notify import Notifier, Outbox
 from hostsync.engine.planner import (
     Action,
     AttributeChange,
@@ -81,10 +84,10 @@ from hostsync.engine.ports import (
 )
 from hostsync.engine.progress import ProgressSink
 from hostsync.engine.reports import Outcome, failure_email, log_entry
+from hostsync.engine.state import FileOutbox
 
 T = TypeVar("T")
 R = TypeVar("R")
-Mailer = Callable[[EmailMessage], None]
 
 CHECKPOINT_MINIMUM = 1000
 """A plan with this many actions that send requests (skips do not count) saves the state
@@ -116,6 +119,11 @@ class CycleReport:
     plan: Plan | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     emailed: bool = False
+    """A failure e-mail went out this cycle (an older waiting one may have gone too)."""
+    emails_pending: int = 0
+    """Failure e-mails still waiting in the outbox after this cycle (the server refused them)."""
+    email_error: str | None = None
+    """Why they wait: the last delivery error."""
 
     def summary(self) -> dict[str, Any]:
         """The JSON-serialisable summary kept in the state as ``last_cycle``."""
@@ -201,7 +209,9 @@ class Runner:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         progress: ProgressSink | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
+        # outbox: where failure e-mails wait that mailer could not send (default: the job's).
         self.job = job
         self.source = source
         self.store = state
@@ -209,6 +219,11 @@ class Runner:
         self.client = client
         self.dry_run = dry_run
         self.mailer = mailer
+        self.notifier = (
+            None
+            if mailer is None
+            else Notifier(mailer, outbox or FileOutbox(job.outbox_path), now=now)
+        )
         self.now = now
         self.rng = rng or random.SystemRandom()
         self.progress = progress
@@ -218,10 +233,20 @@ class Runner:
     # ------------------------------------------------------------------ the cycle
 
     async def run_cycle(self) -> CycleReport:
-        """Run one cycle (initial or incremental) and record it; never raises SyncError."""
+        """Run one cycle (initial or incremental) and record it; never raises SyncError.
+
+        Failure e-mails left unsent by earlier cycles are sent first (not in a dry run); one
+        the mail server still refuses waits for the next cycle and never fails this one.
+        """
+        notifier = None if self.dry_run else self.notifier
+        if notifier is not None:
+            notifier.retry()
         state = self.store.load()
         with frozen_heap():
-            return await self._cycle(state)
+            report = await self._cycle(state)
+        if notifier is not None:
+            report.emails_pending, report.email_error = notifier.pending, notifier.error
+        return report
 
     async def _cycle(self, state: JobState) -> CycleReport:
         digest = self.job.digest()
@@ -835,9 +860,10 @@ class Runner:
             )
 
     def _notify(self, report: CycleReport, reason: str) -> bool:
+        """Send the failure e-mail; False when none is due or it waits for the next cycle."""
         settings = self.settings
         if (
-            self.mailer is None
+            self.notifier is None
             or not settings.notification_email
             or not settings.send_failure_email
         ):
@@ -854,8 +880,7 @@ class Runner:
             entries=problems,
             log_path=str(self.job.log_path),
         )
-        self.mailer(message)
-        return True
+        return self.notifier.deliver(message)
 
 
 def _record_digests(state: JobState, evaluated: Mapping[str, Evaluated]) -> None:

@@ -1,16 +1,18 @@
-"""File-backed ``SyncState`` and ``LogSink`` (:mod:`hostsync.engine.ports`).
+"""File-backed ``SyncState``, ``LogSink`` (:mod:`hostsync.engine.ports`) and ``Outbox``.
 
 State is one JSON document beside the job (``<job>.state.json``), replaced atomically: written
 to a temporary file in the same directory, flushed, fsynced, then ``os.replace``d, so a crash
 leaves either the old state or the new one. Logs are JSON lines appended to
-``<job>.log.jsonl``.
+``<job>.log.jsonl``. Failure e-mails not sent yet (:mod:`hostsync.engine.notify`) wait in
+``<job>.outbox.json``, replaced atomically too and absent when none waits: the state file is
+not rewritten (up to tens of megabytes) for a mail outage.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import orjson
 
 from hostsync.engine.errors import EngineError
 from hostsync.engine.memory import collector_paused
+from hostsync.engine.notify import PendingEmail
 from hostsync.engine.ports import KIND_BY_NAME, Escrow, JobState, Link, Quarantine
 
 STATE_VERSION = 1
@@ -117,6 +120,32 @@ class FileSyncState:
     def clear(self) -> None:
         """Delete the state file."""
         self.path.unlink(missing_ok=True)
+
+
+class FileOutbox:
+    """Unsent failure e-mails in ``<job>.outbox.json`` (``engine.notify.Outbox``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> list[PendingEmail]:
+        """The waiting e-mails, oldest first; none when the file does not exist."""
+        try:
+            text = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        try:
+            return [PendingEmail(**raw) for raw in orjson.loads(text)["pending"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EngineError(f"outbox file {self.path} is corrupt: {exc}") from None
+
+    def save(self, pending: Sequence[PendingEmail]) -> None:
+        """Replace the waiting e-mails; the file is removed when none is left."""
+        if not pending:
+            self.path.unlink(missing_ok=True)
+            return
+        document = {"version": STATE_VERSION, "pending": [asdict(item) for item in pending]}
+        write_atomically(self.path, orjson.dumps(document))
 
 
 class FileLogSink:

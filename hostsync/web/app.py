@@ -33,6 +33,7 @@ from hostsync.store.database import Database
 from hostsync.web.admin import admin_routes
 from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.middleware import EdgeMiddleware
 from hostsync.web.openapi import openapi_document
 from hostsync.web.ratelimit import RateLimitMiddleware, TenantRateLimiter
 from hostsync.web.rendering import ScimJsonResponse, error_response
@@ -120,6 +121,18 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
+class HostsyncApp(Starlette):
+    """Starlette with :class:`EdgeMiddleware` outside its whole stack.
+
+    Outside Starlette's own error middleware too, so the 500 it renders is checked and gets
+    the security headers like any other answer.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack, wrapped in the edge middleware."""
+        return EdgeMiddleware(super().build_middleware_stack(), self.state.settings)
+
+
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     database: Database = app.state.database
@@ -159,7 +172,7 @@ def create_app(
             limiter=sign_in_limiter,
         ),
     ]
-    app = Starlette(
+    app = HostsyncApp(
         routes=routes,
         lifespan=_lifespan,
         exception_handlers={
