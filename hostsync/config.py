@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     """Largest request body accepted (413 above it); also ``bulk.maxPayloadSize``."""
     max_results: int = Field(default=1000, ge=1)
     """Most resources one list or search returns (``filter.maxResults``)."""
+    filter_max_scan_terms: int = Field(default=10, ge=1)
+    """Most terms one filter may hold that no index answers (``title co "x"``, ``emails[…]``:
+    each compares every candidate row's stored attributes); more is 400 ``invalidFilter``."""
+    costly_queries: int = Field(default=2, ge=1)
+    """Costly list queries (no index bounds their rows) run at once per worker process."""
+    costly_queries_per_tenant: int = Field(default=1, ge=1)
+    """Of those, at most this many of one tenant; the others wait on the event loop."""
+    costly_wait_ms: int = Field(default=500, ge=0)
+    """How long a costly query may wait for its turn; past it, 503 with ``Retry-After``."""
+    query_budget_ms: int = Field(default=1000, ge=10)
+    """Database time one costly query may use; past it, 400 ``tooMany`` (store/budget.py)."""
     bulk_max_operations: int = Field(default=1000, ge=1)
     """Most operations one ``/Bulk`` request may carry."""
     max_patch_operations: int = Field(default=1000, ge=1)
@@ -53,6 +64,23 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     """``redis://host:port/db``: keep rate-limit counters in Redis, shared by every worker
     process and server; without it each process counts on its own (docs/hardening.md)."""
+    session_idle_minutes: float = Field(default=30, gt=0)
+    """A console session ends after this many minutes without a page view."""
+    session_lifetime_hours: float = Field(default=12, gt=0)
+    """A console session ends this many hours after sign-in, however busy."""
+    signin_limit_per_address_account: str = "5/15 minutes"
+    """Failed sign-ins allowed per client address and account (``limits`` notation)."""
+    signin_limit_per_address: str = "30/15 minutes"
+    """Failed sign-ins allowed per client address (IPv6: per /64), any account."""
+    signin_limit_per_account: str = "100/15 minutes"
+    """Failed sign-ins allowed per account from any address (slows distributed guessing; an
+    attacker can use it to hold an account's sign-in for a window: keep it well above the
+    per-address figure)."""
+    signin_max_verifications: int = Field(default=4, ge=1)
+    """Password verifications (argon2) run at once; twice as many wait, further sign-ins
+    answer 503 with ``Retry-After``."""
+    console_max_body_bytes: int = Field(default=16_384, ge=1024)
+    """Largest console request body (413 above it)."""
     allowed_hosts: str = ""
     """Host names (comma-separated, ``*.example.com`` for subdomains, ``*`` for any) answered
     besides ``localhost``, ``127.0.0.1``, ``[::1]`` and the host of ``public_url``; any other

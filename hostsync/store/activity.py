@@ -7,7 +7,11 @@ changes). :meth:`RecordingDirectory.flush` writes them on the unit of work's own
 so they commit or roll back with the change itself. Failures are written by
 :func:`record_failure` in a short transaction of their own (the failed request's transaction
 was rolled back). ``password`` never reaches the log, nor does any attribute named like a
-secret. Rows older than the retention period are removed by :func:`prune`.
+secret, and API keys in a stored text (a path, a detail: a key pasted into a filter) are cut
+to their shown prefix (:func:`hostsync.store.redaction.redact_keys`). Administrators' actions
+(keys, sign-in, sign-out, administrators, purges) are rows too: :func:`audit`. Rows older than
+the retention period are removed by :func:`prune`. The CSV export neutralises spreadsheet
+formulas in every cell and reads the rows in chunks of its own short transactions.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from hostsync.scim.resources import Document
 from hostsync.store.admin_tables import activity, request_counts
 from hostsync.store.directory import now
 from hostsync.store.raw import run_prebuilt
+from hostsync.store.redaction import redact_keys
 
 if TYPE_CHECKING:
     from hostsync.store.database import Database
@@ -44,7 +49,7 @@ MAX_LISTED_MEMBERS = 100
 MAX_VALUE_CHARS = 500
 DEFAULT_RETENTION_DAYS = 90
 OUTCOMES = ("success", "failure")
-RESOURCE_TYPES = ("User", "Group")
+RESOURCE_TYPES = ("User", "Group", "ApiKey", "Admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +425,7 @@ class RecordingDirectory:
         """The rows :meth:`flush` would write (for tests and previews)."""
         rows = []
         moment = now()
+        path = redact_keys(self.context.path)
         for pending in self._pending:
             changes = [] if pending.operation == "delete" else change_rows(pending.old, pending.new)
             if pending.cleared:
@@ -440,7 +446,7 @@ class RecordingDirectory:
                     "client": _client(self.context.client),
                     "actor": self.context.actor,
                     "method": self.context.method,
-                    "path": self.context.path,
+                    "path": path,
                     "operation": operation,
                     "resource_type": pending.resource_type,
                     "resource_id": pending.resource_id,
@@ -476,7 +482,7 @@ def _status(method: str, operation: str) -> int:
 
 
 def _client(client: str | None) -> str | None:
-    return None if client is None else client[:300]
+    return None if client is None else redact_keys(client)[:300]
 
 
 # -- failures and admin actions ----------------------------------------------------------
@@ -536,17 +542,48 @@ def append(
             tenant_id=tenant_id,
             at=now(),
             client=_client(context.client),
-            actor=context.actor,
-            method=context.method,
-            path=context.path,
+            actor=redact_keys(context.actor)[:320],
+            method=context.method[:10],
+            path=redact_keys(context.path),
             operation=operation,
             resource_type=resource_type,
             resource_id=resource_id,
-            resource_name=resource_name,
+            resource_name=None if resource_name is None else redact_keys(resource_name),
             status=status,
             changes=changes or [],
-            detail=None if detail is None else detail[:2000],
+            detail=None if detail is None else redact_keys(detail)[:2000],
         )
+    )
+
+
+def audit(
+    connection: Connection,
+    tenant_id: str,
+    context: RequestContext,
+    operation: str,
+    *,
+    resource_type: str,
+    resource_id: str | None = None,
+    resource_name: str | None = None,
+    status: int = 200,
+    detail: str | None = None,
+) -> None:
+    """Record an administrator's action (or a failed sign-in) in the tenant's log.
+
+    Operations: ``create``/``rotate``/``revoke`` of an ``ApiKey``; ``sign-in``,
+    ``sign-in-failed``, ``sign-out``, ``create``, ``remove``, ``reset-password`` of an
+    ``Admin``; the rows are written on the caller's connection, in its transaction.
+    """
+    append(
+        connection,
+        tenant_id,
+        context,
+        operation=operation[:16],
+        status=status,
+        detail=detail,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=resource_name,
     )
 
 
@@ -638,49 +675,106 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_cell(value: str | None) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value or ""
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_cell(value: object) -> str:
+    """A cell that a spreadsheet shows as text, never evaluates (CSV injection).
+
+    OWASP's rule: a cell whose first character, after any leading spaces, is ``=``, ``+``,
+    ``-``, ``@``, a tab or a line break (``|`` and ``%`` too, for older spreadsheets) is
+    prefixed with a single quote. Applied to every cell, whatever its column.
+    """
+    text = "" if value is None else str(value)
+    if text.lstrip(" ").startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+_csv_cell = csv_cell  # the name earlier code used
+EXPORT_CHUNK_ROWS = 500
+
+
+def _csv_row(entry: Entry) -> list[str]:
+    return [
+        csv_cell(value)
+        for value in (
+            entry.at.isoformat(timespec="seconds") + "Z",
+            entry.client,
+            entry.actor,
+            entry.method,
+            entry.path,
+            entry.operation,
+            entry.resource_type,
+            entry.resource_id,
+            entry.resource_name,
+            entry.status,
+            entry.outcome,
+            "; ".join(f"{c['path']}: {c['old']!r} → {c['new']!r}" for c in entry.changes),
+            entry.detail,
+        )
+    ]
+
+
+def _export_rows(
+    connection: Connection,
+    tenant_id: str,
+    selected: ActivityFilter,
+    after: tuple[datetime, int] | None,
+    limit: int | None,
+) -> list[Any]:
+    c = activity.c
+    conditions = _conditions(tenant_id, selected)
+    if after is not None:
+        at, pk = after
+        conditions.append((c.at < at) | ((c.at == at) & (c.pk < pk)))
+    statement = select(activity).where(*conditions).order_by(c.at.desc(), c.pk.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(connection.execute(statement))
+
+
+def _csv_text(rows: Sequence[list[str]], header: bool = False) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def export_csv(connection: Connection, tenant_id: str, selected: ActivityFilter) -> Iterator[str]:
-    """The matching rows as CSV text, header first, newest first, in chunks."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    rows = connection.execute(
-        select(activity)
-        .where(*_conditions(tenant_id, selected))
-        .order_by(activity.c.at.desc(), activity.c.pk.desc())
-    )
-    for count, row in enumerate(rows, start=1):
-        entry = _entry_of(row)
-        writer.writerow(
-            [
-                entry.at.isoformat(timespec="seconds") + "Z",
-                _csv_cell(entry.client),
-                _csv_cell(entry.actor),
-                entry.method,
-                _csv_cell(entry.path),
-                entry.operation,
-                entry.resource_type or "",
-                entry.resource_id or "",
-                _csv_cell(entry.resource_name),
-                entry.status,
-                entry.outcome,
-                _csv_cell(
-                    "; ".join(f"{c['path']}: {c['old']!r} → {c['new']!r}" for c in entry.changes)
-                ),
-                _csv_cell(entry.detail),
-            ]
-        )
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    """The matching rows as CSV text, header first, newest first, in chunks (one connection)."""
+    yield _csv_text([], header=True)
+    after: tuple[datetime, int] | None = None
+    while True:
+        rows = _export_rows(connection, tenant_id, selected, after, EXPORT_CHUNK_ROWS)
+        if not rows:
+            return
+        yield _csv_text([_csv_row(_entry_of(row)) for row in rows])
+        after = (rows[-1].at, rows[-1].pk)
+
+
+def stream_csv(
+    database: Database,
+    tenant_id: str,
+    selected: ActivityFilter,
+    chunk_rows: int = EXPORT_CHUNK_ROWS,
+) -> Iterator[str]:
+    """Like :func:`export_csv`, each chunk read in a short read transaction of its own.
+
+    The rows are read by key (time, id) after the last one sent, so a download of any size
+    holds at most one chunk in memory and no connection while the client reads.
+    """
+    yield _csv_text([], header=True)
+    after: tuple[datetime, int] | None = None
+    while True:
+        with database.connect(write=False) as connection:
+            rows = _export_rows(connection, tenant_id, selected, after, chunk_rows)
+        if not rows:
+            return
+        yield _csv_text([_csv_row(_entry_of(row)) for row in rows])
+        after = (rows[-1].at, rows[-1].pk)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ admin_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=True),  # NULL: not seen since created_at
 )
 
 activity = Table(

@@ -2,7 +2,9 @@
 
 ``admin_routes(database, settings)`` returns the routes to add to the application (see
 docs/admin-console.md). Every page but sign-in needs a session; every query is scoped by the
-session's tenant, so an administrator sees only their own tenant.
+session's tenant, so an administrator sees only their own tenant. Forms are read with a size
+cap before anything else (:func:`hostsync.web.admin.security.read_form`); number parameters
+are parsed strictly and clamped; keys, sign-ins, sign-outs and prunes leave activity rows.
 """
 
 from __future__ import annotations
@@ -33,9 +35,14 @@ from hostsync.web.admin.security import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
     SIGNIN_CSRF_COOKIE,
+    FormRefused,
     SignInLimiter,
+    VerificationGate,
     client_address,
+    delete_cookie,
     new_token,
+    read_cookie,
+    read_form,
     same_origin,
     set_cookie,
     tokens_match,
@@ -49,6 +56,8 @@ PERIODS = {
     "30d": timedelta(days=30),
 }
 ACTIVITY_PAGE = 50
+MAX_PAGE = 100_000
+MAX_PRUNE_DAYS = 36_500
 QUARANTINE_RATIO = 0.4
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -57,9 +66,20 @@ def _when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def parse_number(raw: object, default: int, low: int, high: int) -> int:
+    """A decimal number of ASCII digits clamped to ``[low, high]``; ``default`` if it is not one.
+
+    ``str.isdigit`` accepts ``²`` and other digits ``int`` refuses, and ``int`` accepts any
+    length: only up to nine ASCII digits count as a number here.
+    """
+    text = str(raw).strip() if raw is not None else ""
+    if not text or len(text) > 9 or not text.isascii() or not text.isdigit():
+        return default
+    return min(high, max(low, int(text)))
+
+
 def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return parse_number(request.query_params.get("page"), 1, 1, MAX_PAGE)
 
 
 def _environment() -> Environment:
@@ -98,7 +118,10 @@ class AdminConsole:
         self.database = database
         self.settings = settings
         self.retention_days = retention_days
-        self.limiter = limiter or SignInLimiter()
+        self.limiter = limiter or SignInLimiter.from_settings(settings)
+        self.gate = VerificationGate(settings.signin_max_verifications)
+        self.idle = timedelta(minutes=settings.session_idle_minutes)
+        self.lifetime = timedelta(hours=settings.session_lifetime_hours)
         self.pruner = Pruner(retention_days)
         self.env = _environment()
 
@@ -126,17 +149,42 @@ class AdminConsole:
             return self.settings.public_url.rstrip("/") + SCIM_PREFIX
         return f"{request.url.scheme}://{request.url.netloc}{SCIM_PREFIX}"
 
+    def context(self, request: Request, actor: str) -> RequestContext:
+        """Who did what, for an activity row of a console action."""
+        return RequestContext(
+            request.method, request.url.path, request.headers.get("user-agent"), actor=actor
+        )
+
     async def session(self, request: Request) -> admin_store.Session | None:
-        """The signed-in session of the request, if any."""
-        token = request.cookies.get(SESSION_COOKIE, "")
+        """The signed-in session of the request, if any; notes the page view (once a minute)."""
+        token = read_cookie(request, self.settings.public_url, SESSION_COOKIE)
         if not token:
             return None
 
         def load() -> admin_store.Session | None:
             with self.database.connect(write=False) as connection:
-                return admin_store.load_session(connection, token)
+                found = admin_store.load_session(connection, token, idle=self.idle)
+            if found is not None and found.needs_touch(now()):
+                with self.database.connect(write=True) as connection:
+                    admin_store.touch_session(connection, found)
+            return found
 
         return await run_in_threadpool(load)
+
+    def refused(
+        self,
+        request: Request,
+        refusal: FormRefused,
+        session: admin_store.Session | None = None,
+    ) -> HTMLResponse:
+        """The page for a form refused before use (too large, too many or too long fields)."""
+        return self.render(
+            request,
+            "error.html",
+            {"title": "Form refused", "message": refusal.message},
+            status_code=refusal.status,
+            session=session,
+        )
 
     def guarded(self, handler: Callable[[Request, admin_store.Session], Any]) -> Handler:
         """Require a session; on POST also a same-origin request with the session's CSRF token."""
@@ -149,7 +197,10 @@ class AdminConsole:
                     target += "?" + request.url.query
                 return RedirectResponse("/signin?" + urlencode({"next": target}), 303)
             if request.method == "POST":
-                form = await request.form()
+                try:
+                    form = await read_form(request, self.settings.console_max_body_bytes)
+                except FormRefused as refusal:
+                    return self.refused(request, refusal, session)
                 request.state.form = form
                 if not same_origin(request) or not tokens_match(
                     session.csrf_token, form.get("csrf")
@@ -207,11 +258,15 @@ class AdminConsole:
         """GET: the sign-in form. POST: check the password, open a session."""
         if request.method == "GET":
             return self._signin_page(request)
-        form = await request.form()
+        try:
+            form = await read_form(request, self.settings.console_max_body_bytes)
+        except FormRefused as refusal:
+            return self.refused(request, refusal)
         email = str(form.get("email", "")).strip()
         password = str(form.get("password", ""))
+        public_url = self.settings.public_url
         if not same_origin(request) or not tokens_match(
-            request.cookies.get(SIGNIN_CSRF_COOKIE), form.get("csrf")
+            read_cookie(request, public_url, SIGNIN_CSRF_COOKIE), form.get("csrf")
         ):
             return self._signin_page(
                 request,
@@ -220,7 +275,7 @@ class AdminConsole:
                 status=403,
             )
         address = client_address(request)
-        wait = self.limiter.retry_after(address, email)
+        wait = await self.limiter.retry_after(address, email)
         if wait:
             response = self._signin_page(
                 request,
@@ -230,43 +285,93 @@ class AdminConsole:
             )
             response.headers["Retry-After"] = str(wait)
             return response
+        if self.gate.busy():
+            response = self._signin_page(
+                request,
+                error="Too many sign-ins at once. Please try again in a moment.",
+                email=email,
+                status=503,
+            )
+            response.headers["Retry-After"] = "2"
+            return response
+        context = self.context(request, email[:320])
+        detail = f"from {address}"
 
         def check() -> tuple[admin_store.Session, str] | None:
             with self.database.connect(write=True) as connection:
-                admin = admin_store.verify_password(connection, email, password)
-                return None if admin is None else admin_store.start_session(connection, admin)
+                outcome = admin_store.sign_in(connection, email, password)
+                if outcome.admin is None:
+                    if outcome.named is not None:
+                        activity_log.audit(
+                            connection,
+                            outcome.named.tenant_id,
+                            context,
+                            "sign-in-failed",
+                            resource_type="Admin",
+                            resource_id=outcome.named.id,
+                            resource_name=outcome.named.email,
+                            status=401,
+                            detail=f"wrong password {detail}",
+                        )
+                    return None
+                admin = outcome.admin
+                activity_log.audit(
+                    connection,
+                    admin.tenant_id,
+                    context,
+                    "sign-in",
+                    resource_type="Admin",
+                    resource_id=admin.id,
+                    resource_name=admin.email,
+                    detail=detail,
+                )
+                return admin_store.start_session(
+                    connection, admin, lifetime=self.lifetime, idle=self.idle
+                )
 
-        opened = await run_in_threadpool(check)
+        opened = await self.gate.run(check)
         if opened is None:
-            self.limiter.failed(address, email)
+            await self.limiter.failed(address, email)
             return self._signin_page(
                 request, error="The e-mail or password is not right.", email=email, status=401
             )
-        self.limiter.succeeded(address, email)
+        await self.limiter.succeeded(address, email)
         _session, token = opened
         redirect = RedirectResponse(_safe_next(str(form.get("next", "/"))), 303)
         set_cookie(
             redirect,
             request,
-            self.settings.public_url,
+            public_url,
             SESSION_COOKIE,
             token,
-            max_age=int(admin_store.SESSION_LIFETIME.total_seconds()),
+            max_age=int(self.lifetime.total_seconds()),
         )
-        redirect.delete_cookie(SIGNIN_CSRF_COOKIE, path="/")
+        delete_cookie(redirect, request, public_url, SIGNIN_CSRF_COOKIE)
         return redirect
 
     async def signout(self, request: Request, session: admin_store.Session) -> Response:
         """End the session."""
-        token = request.cookies.get(SESSION_COOKIE, "")
+        token = read_cookie(request, self.settings.public_url, SESSION_COOKIE)
+        context = self.context(request, session.admin.email)
+        address = client_address(request)
 
         def end() -> None:
             with self.database.connect(write=True) as connection:
                 admin_store.end_session(connection, token)
+                activity_log.audit(
+                    connection,
+                    session.admin.tenant_id,
+                    context,
+                    "sign-out",
+                    resource_type="Admin",
+                    resource_id=session.admin.id,
+                    resource_name=session.admin.email,
+                    detail=f"from {address}",
+                )
 
         await run_in_threadpool(end)
         response = RedirectResponse("/signin", 303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        delete_cookie(response, request, self.settings.public_url, SESSION_COOKIE)
         return response
 
     # -- sync status ---------------------------------------------------------------------
@@ -352,10 +457,21 @@ class AdminConsole:
         """Generate a key and show it once."""
         label = str(request.state.form.get("label", "")).strip()[:200] or "Microsoft Entra ID"
         tenant_id = session.admin.tenant_id
+        context = self.context(request, session.admin.email)
 
         def create() -> str:
             with self.database.connect(write=True) as connection:
-                return tenant_store.create_key(connection, tenant_id, label)[1]
+                created, key = tenant_store.create_key(connection, tenant_id, label)
+                activity_log.audit(
+                    connection,
+                    tenant_id,
+                    context,
+                    "create",
+                    resource_type="ApiKey",
+                    resource_id=created.id,
+                    resource_name=f"{created.label} ({created.prefix}…)",
+                )
+                return key
 
         key = await run_in_threadpool(create)
         return await self.entra(
@@ -370,12 +486,27 @@ class AdminConsole:
         key_id = request.path_params["key_id"]
         tenant_id = session.admin.tenant_id
 
+        context = self.context(request, session.admin.email)
+
         def revoke() -> bool:
             with self.database.connect(write=True) as connection:
                 try:
                     tenant_store.revoke_key(connection, tenant_id, key_id)
                 except tenant_store.TenantError:
                     return False
+                known = {k.id: k for k in tenant_store.list_keys(connection, tenant_id)}
+                revoked = known.get(key_id)
+                activity_log.audit(
+                    connection,
+                    tenant_id,
+                    context,
+                    "revoke",
+                    resource_type="ApiKey",
+                    resource_id=key_id,
+                    resource_name=None
+                    if revoked is None
+                    else f"{revoked.label} ({revoked.prefix}…)",
+                )
                 return True
 
         if not await run_in_threadpool(revoke):
@@ -391,6 +522,8 @@ class AdminConsole:
         key_id = request.path_params["key_id"]
         tenant_id = session.admin.tenant_id
 
+        context = self.context(request, session.admin.email)
+
         def rotate() -> str | None:
             with self.database.connect(write=True) as connection:
                 old = next(
@@ -400,7 +533,19 @@ class AdminConsole:
                 if old is None or old.revoked_at is not None:
                     return None
                 label = f"{old.label} (rotated {now():%Y-%m-%d})"[:200]
-                return tenant_store.create_key(connection, tenant_id, label)[1]
+                created, key = tenant_store.create_key(connection, tenant_id, label)
+                activity_log.audit(
+                    connection,
+                    tenant_id,
+                    context,
+                    "rotate",
+                    resource_type="ApiKey",
+                    resource_id=created.id,
+                    resource_name=f"{created.label} ({created.prefix}…)",
+                    detail=f"replaces key {old.id} ({old.prefix}…), which keeps working "
+                    "until revoked",
+                )
+                return key
 
         key = await run_in_threadpool(rotate)
         if key is None:
@@ -624,13 +769,8 @@ class AdminConsole:
     async def activity_csv(self, request: Request, session: admin_store.Session) -> Response:
         """The filtered activity as a CSV download."""
         selected = self._filter(request)
-
-        def load() -> list[str]:
-            with self.database.connect(write=False) as connection:
-                return list(activity_log.export_csv(connection, session.admin.tenant_id, selected))
-
-        chunks = await run_in_threadpool(load)
-        response = StreamingResponse(iter(chunks), media_type="text/csv; charset=utf-8")
+        chunks = activity_log.stream_csv(self.database, session.admin.tenant_id, selected)
+        response = StreamingResponse(chunks, media_type="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = (
             f'attachment; filename="provisioning-activity-{now():%Y%m%d-%H%M}.csv"'
         )
@@ -639,12 +779,23 @@ class AdminConsole:
 
     async def prune(self, request: Request, session: admin_store.Session) -> Response:
         """Delete this tenant's activity older than N days (default: the retention period)."""
-        raw = str(request.state.form.get("days", self.retention_days))
-        days = max(1, int(raw)) if raw.isdigit() else self.retention_days
+        days = parse_number(request.state.form.get("days"), self.retention_days, 1, MAX_PRUNE_DAYS)
+        context = self.context(request, session.admin.email)
 
         def run() -> int:
             with self.database.connect(write=True) as connection:
-                return activity_log.prune(connection, days, session.admin.tenant_id)
+                removed = activity_log.prune(connection, days, session.admin.tenant_id)
+                activity_log.audit(
+                    connection,
+                    session.admin.tenant_id,
+                    context,
+                    "prune",
+                    resource_type="Admin",
+                    resource_id=session.admin.id,
+                    resource_name=session.admin.email,
+                    detail=f"{removed} entries older than {days} days removed",
+                )
+                return removed
 
         removed = await run_in_threadpool(run)
         return RedirectResponse(f"/activity?pruned={removed}", 303)
