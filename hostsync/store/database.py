@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from hostsync.config import Settings
+from hostsync.store.budget import BudgetedUnit, QueryBudget
 from hostsync.store.checkpoint import (
     BUSY_TIMEOUT_MS,
     IDLE_SECONDS,
@@ -316,6 +317,16 @@ class Database:
     ) -> AbstractContextManager[SqlDirectory]:
         """One tenant's directory as a unit of work (one transaction)."""
         return _DirectoryUnit(self, self.connect(write=write), tenant_id, write=write)
+
+    def costly_directory(
+        self, tenant_id: str, budget: QueryBudget
+    ) -> AbstractContextManager[SqlDirectory]:
+        """A read unit of one tenant's directory whose SQL is held to ``budget``.
+
+        For the costly list queries (store/budget.py); past the budget it raises 400
+        ``tooMany``, its transaction rolled back.
+        """
+        return BudgetedUnit(self.directory(tenant_id, write=False), budget)
 
     def dispose(self) -> None:
         """Close every pooled connection (and every thread's reused one)."""

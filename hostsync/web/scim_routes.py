@@ -44,7 +44,7 @@ from hostsync.scim.errors import (
 )
 from hostsync.scim.ports import Directory
 from hostsync.scim.projection import Projection, parse_projection, split_names
-from hostsync.scim.query import build_list_query, search_request_params
+from hostsync.scim.query import ListQuery, build_list_query, search_request_params
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, ResourceType
 from hostsync.scim.service import ScimResult, ScimService
 from hostsync.store.activity import (
@@ -53,9 +53,11 @@ from hostsync.store.activity import (
     RequestCounter,
     record_failure,
 )
+from hostsync.store.budget import QueryBudget, check_scan_terms, query_cost
 from hostsync.store.database import Database
 from hostsync.store.tenants import Credential
 from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.fairness import CostlyGate
 from hostsync.web.queues import ResourceQueues
 from hostsync.web.rendering import scim_response
 from hostsync.web.turns import Turns
@@ -158,6 +160,20 @@ class ScimEndpoints:
         # and writes to one resource one at a time, in arrival order (web/queues.py).
         self.threads = anyio.CapacityLimiter(database.postgres_connections)
         self.queues = ResourceQueues()
+        # Costly list queries (store/budget.py): a few at a time, each tenant its share
+        # (web/fairness.py), off the event loop where the units run on it (a SQLite file).
+        self.gate = CostlyGate(
+            settings.costly_queries,
+            settings.costly_queries_per_tenant,
+            settings.costly_wait_ms / 1000,
+        )
+        self.costly_threads = (
+            anyio.CapacityLimiter(self.gate.total)
+            if database.commit_group is not None
+            else None
+            if self.inline
+            else self.threads
+        )
         self._base_urls: dict[tuple[Any, ...], str] = {}
 
     # -- plumbing ------------------------------------------------------------------------
@@ -222,6 +238,27 @@ class ScimEndpoints:
             return await self.turns.run(function)
         return await anyio.to_thread.run_sync(function, limiter=self.threads)
 
+    def classify(self, query: ListQuery, resource_type: ResourceType, scope: Scope) -> ListQuery:
+        """Refuse a filter over the scan-term cap; mark a costly query in ``scope``."""
+        cost = query_cost(query.selection, resource_type, self.database.dialect)
+        check_scan_terms(cost, self.settings.filter_max_scan_terms)
+        if cost.costly:
+            scope["hostsync.costly"] = True
+        return query
+
+    async def costly(self, tenant_id: str, work: Work) -> ScimResult:
+        """Run a costly read: in its tenant's share of slots, off the loop, within budget."""
+        seconds = self.settings.query_budget_ms / 1000
+
+        def in_budget() -> ScimResult:
+            with self.database.costly_directory(tenant_id, QueryBudget(seconds)) as directory:
+                return work(directory)
+
+        async with self.gate.slot(tenant_id):
+            if self.costly_threads is None:  # an in-memory SQLite database: its one thread
+                return await self.turns.run(in_budget)
+            return await anyio.to_thread.run_sync(in_budget, limiter=self.costly_threads)
+
     async def run(self, request: Request, build: Build, *, write: bool) -> Response:
         """Authenticate, build the work (parse the request), run it in one transaction.
 
@@ -247,7 +284,9 @@ class ScimEndpoints:
         try:
             work = await build()
             resource_id = request.path_params.get("resource_id") if write else None
-            if resource_id is None or self.inline:
+            if not write and "hostsync.costly" in request.scope:
+                result = await self.costly(tenant_id, work)
+            elif resource_id is None or self.inline:
                 result = await self.blocking(in_transaction)
             else:
                 resource_type = request.scope.get("hostsync.resource_type")
@@ -346,8 +385,12 @@ class ScimEndpoints:
         users = resource_type is USER_RESOURCE
 
         async def list_work() -> Work:
-            query = build_list_query(
-                query_params(request), resource_type, max_results=self.settings.max_results
+            query = self.classify(
+                build_list_query(
+                    query_params(request), resource_type, max_results=self.settings.max_results
+                ),
+                resource_type,
+                request.scope,
             )
             lister = service.list_users if users else service.list_groups
             return lambda d: lister(d, query, base)
@@ -369,8 +412,14 @@ class ScimEndpoints:
 
         async def search_work() -> Work:
             body = await self.body(request)
-            query = build_list_query(
-                search_request_params(body), resource_type, max_results=self.settings.max_results
+            query = self.classify(
+                build_list_query(
+                    search_request_params(body),
+                    resource_type,
+                    max_results=self.settings.max_results,
+                ),
+                resource_type,
+                request.scope,
             )
             lister = service.list_users if resource_type is USER_RESOURCE else service.list_groups
             return lambda d: lister(d, query, base)
@@ -431,6 +480,14 @@ class ScimEndpoints:
 
         async def search_work() -> Work:
             params = search_request_params(await self.body(request))
+            for resource_type in (USER_RESOURCE, GROUP_RESOURCE):
+                try:
+                    query = build_list_query(
+                        params, resource_type, max_results=self.settings.max_results
+                    )
+                except ScimError:
+                    continue  # search_all answers for it
+                self.classify(query, resource_type, request.scope)
             return lambda d: search_all(
                 self.service, d, params, base, max_results=self.settings.max_results
             )
