@@ -51,8 +51,13 @@ class Settings(BaseSettings):
     activity_retention_days: int = Field(default=90, ge=1)
     """How long the provisioning activity log keeps entries before pruning them."""
     key_cache_seconds: float = Field(default=5.0, ge=0)
-    """How long a verified API key is trusted without a database lookup; this bounds how long
-    a revoked key keeps working."""
+    """How long a verified API key is trusted without a database lookup, at most. A revocation
+    ends the trust at once in every process (store/key_signal.py); this bounds it where no
+    signal reaches (a PostgreSQL notification lost with its connection, a key edited by hand)."""
+    auth_failure_limit: str = "20/minute"
+    """Failed authentications (unknown or revoked keys) allowed per client address (IPv6: per
+    /64), ``limits`` notation; past it, keys this process has not verified get 429 without a
+    database lookup. Empty or ``none``: no limit."""
     rate_limit: str = "500/second;6000/minute"
     """Per-API-key request limits in the ``limits`` library's notation, ``;``-separated: the
     default sustains 100 requests/second (6000 a minute) with bursts of up to 500 in one

@@ -54,7 +54,8 @@ api_keys = Table(
     Column("id", String(32), primary_key=True),
     Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False, index=True),
     Column("label", String(200), nullable=False),
-    Column("prefix", String(32), nullable=False),
+    # Indexed: a refused token is traced to its tenant by the prefix (web/auth_failures.py).
+    Column("prefix", String(32), nullable=False, index=True),
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("last_used_at", DateTime, nullable=True),
@@ -177,4 +178,13 @@ resource_counts = Table(
     Column("tenant_id", String(32), primary_key=True),
     Column("resource", String(8), primary_key=True),
     Column("live", BigInteger, nullable=False),
+)
+
+# One row (id 1) whose generation every transaction that revokes an API key increments: each
+# server process reads it before trusting a credential it cached (store/key_signal.py).
+key_changes = Table(
+    "key_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
 )

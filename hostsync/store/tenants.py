@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, insert, select, update
 
 from hostsync.store.directory import now
+from hostsync.store.key_signal import announce
 from hostsync.store.tables import api_keys, tenants
 
 KEY_PREFIX = "hsk_"
@@ -134,7 +135,11 @@ def list_keys(connection: Connection, tenant_id: str) -> list[ApiKey]:
 
 
 def revoke_key(connection: Connection, tenant_id: str, key_id: str) -> None:
-    """Revoke one of the tenant's keys; raise :class:`TenantError` if it has no such key."""
+    """Revoke one of the tenant's keys; raise :class:`TenantError` if it has no such key.
+
+    The same transaction announces the change (store/key_signal.py): once it commits, no
+    server process answers the key from its cache any more.
+    """
     result = connection.execute(
         update(api_keys)
         .where(
@@ -150,6 +155,8 @@ def revoke_key(connection: Connection, tenant_id: str, key_id: str) -> None:
         ).first()
         if known is None:
             raise TenantError(f"tenant '{tenant_id}' has no key '{key_id}'")
+        return
+    announce(connection)
 
 
 def authenticate(connection: Connection, key: str) -> Credential | None:
@@ -165,6 +172,47 @@ def authenticate(connection: Connection, key: str) -> Credential | None:
     if row is None or not hmac.compare_digest(row.digest, presented):
         return None
     return Credential(row.tenant_id, row.id, row.last_used_at)
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedKey:
+    """The key a refused token names: the key itself (revoked) or one with its shown prefix."""
+
+    tenant_id: str
+    key_id: str
+    label: str
+    prefix: str
+    revoked: bool
+    """The token is this key, revoked; False: it only starts like it (unknown key)."""
+
+
+def find_presented_key(connection: Connection, key: str) -> PresentedKey | None:
+    """The tenant key that a token which failed to authenticate names, if any.
+
+    Matched on the shown prefix (``hsk_`` and 8 characters, listed in the console); the token
+    is that very key if the digests are equal. None for tokens that are not ``hsk_`` keys.
+    """
+    if not key.startswith(KEY_PREFIX) or len(key) > 200 or len(key) < _SHOWN_PREFIX:
+        return None
+    presented = digest(key)
+    rows = connection.execute(
+        select(
+            api_keys.c.id,
+            api_keys.c.tenant_id,
+            api_keys.c.label,
+            api_keys.c.prefix,
+            api_keys.c.digest,
+            api_keys.c.revoked_at,
+        )
+        .where(api_keys.c.prefix == key[:_SHOWN_PREFIX])
+        .limit(20)
+    ).all()
+    if not rows:
+        return None
+    exact = [row for row in rows if hmac.compare_digest(row.digest, presented)]
+    row = exact[0] if exact else rows[0]
+    revoked = bool(exact) and row.revoked_at is not None
+    return PresentedKey(row.tenant_id, row.id, row.label, row.prefix, revoked)
 
 
 def mark_used(connection: Connection, key_id: str, last_used_at: datetime | None) -> None:

@@ -35,7 +35,7 @@ from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.middleware import EdgeMiddleware
 from hostsync.web.openapi import openapi_document
-from hostsync.web.ratelimit import RateLimitMiddleware, TenantRateLimiter
+from hostsync.web.ratelimit import AuthFailureLimiter, RateLimitMiddleware, TenantRateLimiter
 from hostsync.web.rendering import ScimJsonResponse, error_response
 from hostsync.web.scim_routes import ScimEndpoints, scim_routes
 
@@ -141,6 +141,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         await app.state.rate_limiter.aclose()
+        app.state.authenticator.close()  # before dispose: its SQLite connection too
         await run_in_threadpool(app.state.request_counter.flush, database)
         database.stop_checkpointer()
         database.dispose()  # the last connection to close checkpoints and removes the WAL
@@ -159,7 +160,9 @@ def create_app(
     own, built from ``settings``. ``sign_in_limiter`` likewise for the console's sign-in.
     """
     service = ScimService(capabilities_from(settings))
-    authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds)
+    limiter = rate_limiter if rate_limiter is not None else TenantRateLimiter(settings)
+    failures = AuthFailureLimiter(settings, limiter.storage)
+    authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds, failures=failures)
     endpoints = ScimEndpoints(service, database, authenticator, settings)
     routes: list[Any] = [
         *scim_routes(endpoints),  # first: Starlette tries routes in order
@@ -185,7 +188,6 @@ def create_app(
     app.state.settings = settings
     app.state.authenticator = authenticator
     app.state.request_counter = endpoints.request_counter
-    limiter = rate_limiter if rate_limiter is not None else TenantRateLimiter(settings)
     app.state.rate_limiter = limiter
     app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(CollapseSlashes)  # outermost: the limiter sees collapsed paths

@@ -1,34 +1,68 @@
-"""Bearer API key → tenant, with a short in-process cache.
+"""Bearer API key → tenant, with an in-process cache that a revocation empties at once.
 
-The cache maps the key's digest (never the key) to the credential for ``ttl`` seconds, so a
-steady stream of requests costs one lookup per key per ``ttl``; a revoked key therefore keeps
-working for at most ``ttl`` seconds in each server process (docs/architecture.md).
+The cache maps the key's digest (never the key) to the credential, tagged with the keys'
+*generation* (store/key_signal.py) read in the same snapshot as the lookup. An entry is
+trusted only while the signal still reports that generation and for at most ``ttl``
+seconds: a steady stream of requests costs one lookup per key per ``ttl``, and a key revoked
+anywhere (console, CLI, another worker) is refused by the first request that starts after
+the revoking transaction committed (docs/hardening.md, "Revocation").
+
+Tokens that fail to authenticate are throttled per client address before they cost a lookup
+and are recorded, a bounded number of times (web/auth_failures.py). A key that this process
+verified recently is *vouched for*: it is still looked up when its client address is over
+its failure budget, so a tenant keeps working while someone behind the same address (a NAT,
+Entra's shared egress addresses) presents bad keys.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 
-from hostsync.scim.errors import UnauthorizedError
+from starlette.types import Scope
+
+from hostsync.scim.errors import TooManyRequestsError, UnauthorizedError
 from hostsync.store.database import Database
+from hostsync.store.key_signal import KeySignal, key_signal_for, read_generation
 from hostsync.store.tenants import Credential, authenticate, digest, mark_used
+from hostsync.web.auth_failures import FailedAuthentications
+from hostsync.web.ratelimit import AuthFailureLimiter, client_address
+
+CACHED_KEYS_MAX = 10_000
+"""Credentials kept in the cache; it is emptied when full (a lookup each refills it)."""
+VOUCHED_KEYS_MAX = 10_000
+"""Digests of keys verified by this process that pass a throttled address's budget."""
 
 
 class ApiKeyAuthenticator:
     """Resolves ``Authorization: Bearer <key>`` headers to credentials."""
 
-    def __init__(self, database: Database, ttl: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        ttl: float,
+        *,
+        signal: KeySignal | None = None,
+        failures: AuthFailureLimiter | None = None,
+    ) -> None:
         self.database = database
         self.ttl = ttl
-        self._cache: dict[str, tuple[Credential, float]] = {}
+        self.signal = signal if signal is not None else key_signal_for(database.url)
+        self._in_snapshot = database.dialect == "sqlite"
+        self.failures = failures
+        self.recorder = FailedAuthentications(database)
+        self._cache: dict[str, tuple[Credential, float, int]] = {}
+        self._vouched: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def cached(self, authorization: str | None) -> Credential | None:
-        """The credential if this header's key was verified within ``ttl``; no I/O.
+        """The credential if this header's key was verified at the current generation.
 
-        Lets the event loop skip a worker-thread hop for the usual request; None means "call
-        :meth:`credential`" (which also raises the 401s).
+        No I/O but the signal's check (store/key_signal.py); lets the event loop skip a
+        worker-thread hop for the usual request. None means "call :meth:`credential`" (which
+        also raises the 401s).
         """
         if not authorization:
             return None
@@ -36,37 +70,95 @@ class ApiKeyAuthenticator:
             key_digest = digest(_bearer(authorization))
         except UnauthorizedError:
             return None
+        return self._trusted(key_digest)
+
+    def _trusted(self, key_digest: str) -> Credential | None:
         with self._lock:
-            cached = self._cache.get(key_digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        return None
+            entry = self._cache.get(key_digest)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        if self.signal.generation() != entry[2]:  # None (unknown) never equals
+            return None
+        return entry[0]
 
     def credential(self, authorization: str | None) -> Credential:
         """Return the credential for the header, or raise 401."""
         key = _bearer(authorization)
         key_digest = digest(key)
+        trusted = self._trusted(key_digest)
+        if trusted is not None:
+            return trusted
+        # PostgreSQL: the notifications counted before the lookup, whose statement then sees
+        # every revocation committed before it (autocommit); SQLite: read below, in the
+        # lookup's own snapshot, which may predate the signal connection's view.
+        generation = None if self._in_snapshot else self.signal.generation()
         moment = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(key_digest)
-        if cached is not None and cached[1] > moment:
-            return cached[0]
         with self.database.connect(write=False) as connection:
+            if self._in_snapshot:
+                generation = read_generation(connection)
             credential = authenticate(connection, key)
         if credential is None:
+            with self._lock:
+                self._vouched.pop(key_digest, None)
             raise UnauthorizedError("The API key is unknown or has been revoked")
         with self.database.connect(write=True) as connection:
             mark_used(connection, credential.key_id, credential.last_used_at)
         with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key_digest] = (credential, moment + self.ttl)
+            self._vouched[key_digest] = None
+            self._vouched.move_to_end(key_digest)
+            if len(self._vouched) > VOUCHED_KEYS_MAX:
+                self._vouched.popitem(last=False)
+            if generation is not None and self.ttl > 0:
+                if len(self._cache) >= CACHED_KEYS_MAX:
+                    self._cache.clear()
+                self._cache[key_digest] = (credential, moment + self.ttl, generation)
         return credential
 
+    async def throttle(self, authorization: str | None, scope: Scope) -> None:
+        """Raise 429 if the client spent its failure budget and the key is not vouched for.
+
+        Called before a lookup; costs no database work.
+        """
+        if self.failures is None or not self.failures.enabled:
+            return
+        if authorization and self._is_vouched(authorization):
+            return
+        retry_after = await self.failures.retry_after(client_address(scope))
+        if retry_after:
+            raise TooManyRequestsError(
+                "Too many failed authentications from this address; "
+                f"retry after {retry_after} seconds",
+                retry_after,
+            )
+
+    async def refused(
+        self, authorization: str | None, scope: Scope, agent: str | None
+    ) -> Callable[[], None] | None:
+        """Count a failed authentication; return the recording to run if one is due."""
+        if not authorization:
+            return None  # no key presented: nothing to trace, no lookup was spent
+        address = client_address(scope)
+        if self.failures is not None:
+            await self.failures.failed(address)
+        token = authorization.strip().partition(" ")[2].strip()
+        return self.recorder.refused(token, address, scope["method"], scope["path"], agent)
+
+    def _is_vouched(self, authorization: str) -> bool:
+        try:
+            key_digest = digest(_bearer(authorization))
+        except UnauthorizedError:
+            return False
+        with self._lock:
+            return key_digest in self._vouched
+
     def forget(self) -> None:
-        """Drop every cached credential (after a key is revoked in this process)."""
+        """Drop every cached credential (tests; revocations need not call it)."""
         with self._lock:
             self._cache.clear()
+
+    def close(self) -> None:
+        """Release the signal's connection (on shutdown; reopened if used again)."""
+        self.signal.close()
 
 
 def _bearer(authorization: str | None) -> str:

@@ -7,6 +7,9 @@ Entra provisions with one key per tenant, so a key's budget is its tenant's; a t
 several keys at once gets one budget per key. Requests without credentials are counted per
 client address. ``/healthz`` and ``/openapi.json`` are not counted.
 
+Failed authentications are counted apart, per client address (:class:`AuthFailureLimiter`,
+``auth_failure_limit``): a token that is not a key gets no budget of its own beyond that.
+
 Over a limit the answer is 429 with an integer ``Retry-After`` and a SCIM error body. Counters
 live in memory (one set per server process) unless ``HOSTSYNC_REDIS_URL`` names a Redis server,
 which every worker and server then shares. If that store fails, requests are let through (and
@@ -15,6 +18,7 @@ the failure logged): rate limiting must never turn a healthy server into a faili
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -124,6 +128,69 @@ class TenantRateLimiter:
         await self.storage.reset()
 
 
+class AuthFailureLimiter:
+    """Failed authentications per client address (``Settings.auth_failure_limit``).
+
+    Shares the counter store of the request limiter (memory, or the Redis of
+    ``HOSTSYNC_REDIS_URL``, so every worker counts together). Fails open like it.
+    """
+
+    def __init__(self, settings: Settings, storage: Storage) -> None:
+        self.items = parse_limits(settings.auth_failure_limit)
+        self.strategy = _STRATEGIES[settings.rate_limit_strategy](storage)
+        self._last_failure_log = -math.inf
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a budget is configured."""
+        return bool(self.items)
+
+    async def retry_after(self, address: str) -> int:
+        """Seconds until ``address`` may fail again; 0 while it is within its budget."""
+        bucket = address_bucket(address)
+        try:
+            for item in self.items:
+                if not await self.strategy.test(item, "auth-failures", bucket):
+                    stats = await self.strategy.get_window_stats(item, "auth-failures", bucket)
+                    wait = math.ceil(stats.reset_time - time.time())
+                    return max(1, min(wait, item.get_expiry()))
+        except Exception as exc:  # the counter store is down: do not refuse
+            self._store_failed(exc)
+        return 0
+
+    async def failed(self, address: str) -> None:
+        """Count one failed authentication from ``address``."""
+        bucket = address_bucket(address)
+        try:
+            for item in self.items:
+                await self.strategy.hit(item, "auth-failures", bucket)
+        except Exception as exc:
+            self._store_failed(exc)
+
+    def _store_failed(self, exc: Exception) -> None:
+        moment = time.monotonic()
+        if moment - self._last_failure_log > _STORE_FAILURE_LOG_INTERVAL:
+            self._last_failure_log = moment
+            log.warning("rate-limit store unavailable, not limiting failures: %s", exc)
+
+
+def address_bucket(address: str) -> str:
+    """The bucket of a client address: itself, or its /64 for IPv6 (one site's share)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def client_address(scope: Scope) -> str:
+    """The request's client address (a trusted proxy's ``X-Forwarded-For`` when configured)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 def bucket_for(scope: Scope) -> str:
     """The counting bucket of a request: its bearer key's digest, else its client address."""
     authorization = ""
@@ -134,8 +201,7 @@ def bucket_for(scope: Scope) -> str:
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return "key:" + digest(token.strip())
-    client = scope.get("client")
-    return "anon:" + (client[0] if client else "unknown")
+    return "anon:" + client_address(scope)
 
 
 class RateLimitMiddleware:

@@ -324,16 +324,29 @@ class ScimEndpoints:
         )
 
     async def credential(self, request: Request) -> Credential:
-        """The request's credential, or 401.
+        """The request's credential, or 401 (429 for a client over its failure budget).
 
-        A key verified within the cache's lifetime is answered without any I/O; otherwise it
-        is looked up (and its last use stamped) in the database.
+        A key verified at the keys' current generation (web/auth.py) is answered with no
+        lookup; otherwise, unless its client address spent its failure budget, it is looked up
+        (and its last use stamped) in the database. A refusal is counted and, when due,
+        recorded (web/auth_failures.py).
         """
+        authenticator = self.authenticator
         authorization = header(request, b"authorization")
-        credential = self.authenticator.cached(authorization)
-        if credential is None:
-            credential = await self.blocking(lambda: self.authenticator.credential(authorization))
-        return credential
+        credential = authenticator.cached(authorization)
+        if credential is not None:
+            return credential
+        await authenticator.throttle(authorization, request.scope)
+        try:
+            return await self.blocking(lambda: authenticator.credential(authorization))
+        except ScimError as exc:
+            if exc.status == 401:
+                record = await authenticator.refused(
+                    authorization, request.scope, header(request, b"user-agent")
+                )
+                if record is not None:
+                    await self.blocking(record)
+            raise
 
     def projection(self, request: Request, resource_type: ResourceType) -> Projection:
         """``attributes`` / ``excludedAttributes`` of the query string."""
