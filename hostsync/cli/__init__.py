@@ -13,10 +13,12 @@ from typing import Any, TypeVar
 
 import click
 
-from hostsync.cli.admin import admin
+from hostsync.cli.admin import admin, cli_context
 from hostsync.cli.sync import sync
+from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.scim.errors import ScimError
+from hostsync.store.activity import audit
 from hostsync.store.database import Database, DatabaseUrlError
 from hostsync.store.tenants import (
     TenantError,
@@ -90,19 +92,53 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=None,
+    help="Take the client address and scheme from X-Forwarded-For/-Proto sent by a trusted "
+    "proxy (env: HOSTSYNC_PROXY_HEADERS; default off: both come from the socket).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="LIST",
+    help="Comma-separated addresses or networks of the trusted proxies "
+    "(env: HOSTSYNC_FORWARDED_ALLOW_IPS; default 127.0.0.1).",
+)
 @database_option
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: str | None) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int,
+    proxy_headers: bool | None,
+    forwarded_allow_ips: str | None,
+    database_url: str | None,
+) -> None:
     """Serve the SCIM API (and create or migrate the schema first)."""
     settings = _settings(ctx, database_url)
+    if proxy_headers is not None:
+        settings = settings.model_copy(update={"proxy_headers": proxy_headers})
+    if forwarded_allow_ips is not None:
+        settings = settings.model_copy(update={"forwarded_allow_ips": forwarded_allow_ips})
     _database(settings).dispose()
     _serve(settings, host, port, workers)
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Run uvicorn; workers build the app from the environment (web/asgi.py).
+
+    A ``--host`` that names one address is added to the allowed hosts (it is what clients
+    that connect by address send); uvicorn's own trust of ``X-Forwarded-*`` from 127.0.0.1
+    is off unless ``proxy_headers`` is set.
+    """
     import uvicorn
 
     os.environ["HOSTSYNC_DATABASE_URL"] = settings.database_url
+    if host not in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
+        allowed = f"{settings.allowed_hosts},{host}".strip(",")
+        os.environ["HOSTSYNC_ALLOWED_HOSTS"] = allowed
     uvicorn.run(
         "hostsync.web.asgi:app_from_environment",
         factory=True,
@@ -111,6 +147,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         workers=workers,
         access_log=False,
         log_level="warning",
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
     )
 
 
@@ -178,7 +217,16 @@ def key_create(ctx: click.Context, tenant_id: str, label: str, database_url: str
     database = _database(_settings(ctx, database_url))
     try:
         with database.connect(write=True) as connection:
-            _, secret = create_key(connection, tenant_id, label)
+            created, secret = create_key(connection, tenant_id, label)
+            audit(
+                connection,
+                tenant_id,
+                cli_context("key create"),
+                "create",
+                resource_type="ApiKey",
+                resource_id=created.id,
+                resource_name=f"{created.label} ({created.prefix}…)",
+            )
     except TenantError as exc:
         raise CliError(str(exc)) from None
     click.echo(secret)
@@ -223,6 +271,14 @@ def key_revoke(ctx: click.Context, tenant_id: str, key_id: str, database_url: st
     try:
         with database.connect(write=True) as connection:
             revoke_key(connection, tenant_id, key_id)
+            audit(
+                connection,
+                tenant_id,
+                cli_context("key revoke"),
+                "revoke",
+                resource_type="ApiKey",
+                resource_id=key_id,
+            )
     except TenantError as exc:
         raise CliError(str(exc)) from None
     click.echo(f"revoked {key_id}")
@@ -237,6 +293,7 @@ def migrate(ctx: click.Context, database_url: str | None) -> None:
     click.echo("schema is up to date")
 
 
+tenant.add_command(tenant_list)
 cli.add_command(admin)
 cli.add_command(sync)
 

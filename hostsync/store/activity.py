@@ -547,7 +547,7 @@ def append(
             path=redact_keys(context.path),
             operation=operation,
             resource_type=resource_type,
-            resource_id=resource_id,
+            resource_id=None if resource_id is None else redact_keys(resource_id)[:64],
             resource_name=None if resource_name is None else redact_keys(resource_name),
             status=status,
             changes=changes or [],

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hostsync.store.admin_tables import admin_sessions, admins
 from hostsync.store.directory import now
+from hostsync.store.tables import api_keys, tenants
 from hostsync.store.tenants import get_tenant
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -59,6 +60,17 @@ class AdminInfo:
     created_at: datetime
     last_sign_in_at: datetime | None
     sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSummary:
+    """A tenant as the operator lists it: its administrators and unrevoked keys."""
+
+    id: str
+    name: str
+    created_at: datetime
+    admins: int
+    active_keys: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,3 +299,25 @@ def reset_password(
         update(admins).where(admins.c.id == admin.id).values(password_hash=_HASHER.hash(password))
     )
     return admin, end_sessions(connection, admin.id)
+
+
+def tenant_summaries(connection: Connection) -> list[TenantSummary]:
+    """Every tenant, oldest first, with how many administrators and unrevoked keys it has."""
+    admin_count = (
+        select(func.count())
+        .select_from(admins)
+        .where(admins.c.tenant_id == tenants.c.id)
+        .scalar_subquery()
+    )
+    key_count = (
+        select(func.count())
+        .select_from(api_keys)
+        .where(api_keys.c.tenant_id == tenants.c.id, api_keys.c.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = connection.execute(
+        select(tenants, admin_count.label("admins"), key_count.label("keys")).order_by(
+            tenants.c.created_at, tenants.c.id
+        )
+    )
+    return [TenantSummary(r.id, r.name, r.created_at, int(r.admins), int(r.keys)) for r in rows]

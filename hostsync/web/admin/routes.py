@@ -69,12 +69,15 @@ def _when(moment: datetime | None) -> str:
 def parse_number(raw: object, default: int, low: int, high: int) -> int:
     """A decimal number of ASCII digits clamped to ``[low, high]``; ``default`` if it is not one.
 
-    ``str.isdigit`` accepts ``²`` and other digits ``int`` refuses, and ``int`` accepts any
-    length: only up to nine ASCII digits count as a number here.
+    ``str.isdigit`` accepts ``²`` and other digits ``int`` refuses, and a huge number would
+    overflow the database's integers: only ASCII digits count, and more than nine of them
+    mean ``high``.
     """
     text = str(raw).strip() if raw is not None else ""
-    if not text or len(text) > 9 or not text.isascii() or not text.isdigit():
+    if not text or not text.isascii() or not text.isdigit():
         return default
+    if len(text) > 9:
+        return high
     return min(high, max(low, int(text)))
 
 

@@ -68,7 +68,6 @@ FIELD_LIMITS = {
     "next": 2048,
     "label": 200,
     "confirm": 1024,
-    "days": 9,
 }
 """Most characters each console form field may carry; others get :data:`DEFAULT_FIELD_LIMIT`."""
 
