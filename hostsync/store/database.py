@@ -146,6 +146,8 @@ class Database:
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+                if not Path(database).exists():  # owner-only; SQLite gives -wal/-shm its mode
+                    Path(database).touch(mode=0o600)
             memory = database in (None, "", ":memory:")
             # A file database keeps its connections (and their pragmas) across requests: the
             # pool holds as many as the worker threads that may use one at once (anyio's
@@ -154,6 +156,7 @@ class Database:
             engine = create_engine(
                 self.url,
                 echo=echo,
+                hide_parameters=True,  # errors and echo never log bound values (personal data)
                 connect_args={"check_same_thread": False, "timeout": 30},
                 poolclass=NullPool if memory else None,
                 json_serializer=_json_text,
@@ -166,6 +169,7 @@ class Database:
         engine = create_engine(
             self.url,
             echo=echo,
+            hide_parameters=True,
             json_serializer=_json_text,
             json_deserializer=orjson.loads,
             # Kept open: with fewer than the units of work in flight, the pool closed each

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 from starlette.applications import Starlette
 
 from hostsync.config import Settings
 from hostsync.store.database import Database
 from hostsync.web.app import create_app
+from hostsync.web.logs import configure_logging
 
 
 def app_from_environment() -> Starlette:
     """Build the application from ``HOSTSYNC_*`` environment variables."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()  # after uvicorn's own set-up: its handlers get the key filter too
     settings = Settings()
     app = create_app(settings, Database.from_settings(settings))
     tune_garbage_collector()
