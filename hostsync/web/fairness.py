@@ -67,7 +67,7 @@ class CostlyGate:
                 {},
                 0,
             )
-        if not self._queue and self._may_run(tenant_id):
+        if self._may_run(tenant_id):  # a waiter left queued with a slot free may not run
             self._take(tenant_id)
             return
         if self._waiting.get(tenant_id, 0) >= WAITING_PER_TENANT or not self.wait_seconds:
