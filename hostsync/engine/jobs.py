@@ -203,8 +203,10 @@ def check_smtp(smtp: SmtpConfig) -> tuple[str, str] | None:
             f'clear: use tls = "starttls" there, or port {IMPLICIT_TLS_PORT}'
         )
     if mode != "implicit" and smtp.server_port == IMPLICIT_TLS_PORT:
+        instead = " in place of starttls" if smtp.starttls is not None else ""
         return "tls", (
             f'port {IMPLICIT_TLS_PORT} speaks TLS from the first byte: set tls = "implicit"'
+            f"{instead}"
         )
     return None
 

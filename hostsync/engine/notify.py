@@ -228,7 +228,7 @@ class Notifier:
     ) -> PendingEmail:
         return PendingEmail(
             message.as_string(policy=policy.default),
-            now.astimezone(UTC).isoformat(timespec="seconds"),
+            now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             attempts,
             error,
         )
