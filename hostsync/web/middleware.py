@@ -40,6 +40,7 @@ _BASE_HEADERS = (
 )
 _NO_STORE = ((b"cache-control", b"no-store"),)
 _HSTS = ((b"strict-transport-security", HSTS),)
+_SERVED_CACHE = 64
 
 
 def host_name(value: str) -> str:
@@ -107,18 +108,23 @@ class EdgeMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.hosts = AllowedHosts.from_settings(settings)
+        self._served: set[bytes] = set()  # raw Host values already allowed (bounded)
         always_https = (settings.public_url or "").lower().startswith("https://")
-        plain = _BASE_HEADERS + _NO_STORE
-        secure = plain + _HSTS
-        static = _BASE_HEADERS + (_HSTS if always_https else ())
-        # (is static, is https) → the header lines to add
-        self._extra = {
-            (False, False): secure if always_https else plain,
-            (False, True): secure,
-            (True, False): static,
-            (True, True): _BASE_HEADERS + _HSTS,
-        }
-        self._names = frozenset(name for name, _ in secure)
+        base = list(_BASE_HEADERS)
+        self._plain = [*base, *_NO_STORE, *(_HSTS if always_https else ())]
+        self._secure = [*base, *_NO_STORE, *_HSTS]
+        self._static_plain = [*base, *(_HSTS if always_https else ())]
+        self._static_secure = [*base, *_HSTS]
+        self._names = frozenset(name for name, _ in self._secure)
+
+    def _allowed(self, host: bytes | None) -> bool:
+        if host in self._served:
+            return True
+        if not self.hosts.allows(None if host is None else host.decode("latin-1")):
+            return False
+        if host is not None and len(self._served) < _SERVED_CACHE:
+            self._served.add(host)
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the host, then pass the request on with a header-adding ``send``."""
@@ -130,24 +136,29 @@ class EdgeMiddleware:
             if name == b"host":
                 host = value
                 break
-        extra = self._extra[
-            (scope["path"].startswith(STATIC_PREFIX), scope.get("scheme") == "https")
-        ]
+        if scope["path"].startswith(STATIC_PREFIX):
+            extra = self._static_secure if scope.get("scheme") == "https" else self._static_plain
+        else:
+            extra = self._secure if scope.get("scheme") == "https" else self._plain
         names = self._names
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if any(name in names for name, _ in headers):
-                    present = {name.lower() for name, _ in headers}
-                    headers += [line for line in extra if line[0] not in present]
+                headers = message.get("headers", ())
+                for name, _ in headers:
+                    if name in names:  # the response set some itself: add only the others
+                        present = {name.lower() for name, _ in headers}
+                        message["headers"] = [
+                            *headers,
+                            *(line for line in extra if line[0] not in present),
+                        ]
+                        break
                 else:
-                    headers += extra
-                message = {**message, "headers": headers}
+                    message["headers"] = [*headers, *extra]
             await send(message)
 
-        text = None if host is None else host.decode("latin-1")
-        if not self.hosts.allows(text):
+        if not self._allowed(host):
+            text = None if host is None else host.decode("latin-1")
             await _refusal(scope, text)(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
