@@ -5,23 +5,39 @@ revoked by another process (the CLI, another worker) or by the console must stop
 the next request, so the cache asks a :class:`KeySignal` for the current *generation* before
 it trusts an entry, and trusts only entries made at that same generation.
 
-- Every transaction that revokes a key calls :func:`announce`: it increments the one row of
-  ``key_changes`` and, on PostgreSQL, sends ``NOTIFY hostsync_keys``. Both take effect at the
-  commit, together with the revocation.
-- SQLite: the generation is that row, read on a connection of the signal's own (about 3 µs:
-  a read transaction on a one-row table). A revocation is visible to every process the
-  moment it commits, so the first request after the revoke returned sees the new generation.
-- PostgreSQL: a read there is a network round trip, so the signal keeps a connection that
-  runs ``LISTEN`` and counts the notifications; each check reads what reached that socket
-  without blocking (about 1 µs). PostgreSQL signals the listening sessions as part of the
-  commit, so the notification is on its way before the revoking client hears of the commit;
-  what remains is its delivery on loopback or the local network, much shorter than the
-  revoking client's next request. While that connection is down (not yet open, dropped,
-  the server restarting) the generation is unknown (None) and no cached credential is
-  trusted: every request then looks its key up, as with no cache.
+Every transaction that creates or revokes a key calls :func:`announce`, which increments the
+one row of ``key_changes`` (taking effect at the commit, with the change; a creation voids
+cached refusals).
+
+**SQLite**: the generation is that row, read on a connection of the signal's own (a read
+transaction on a one-row table: about 3 µs). A revocation is visible to every process the
+moment it commits, so the first request after the revoke returned sees the new generation.
+
+**PostgreSQL**: a read there is a network round trip per request, so each process instead
+keeps one connection that listens on the ``hostsync_keys`` channel (application name
+``hostsync-keys``), and each check reads, without blocking, what has reached that socket
+(about 1 µs). A notification sent at the commit would race the revoking client's next
+request, so a revocation is a handshake that completes before the revoking transaction
+commits:
+
+1. the revoking process sends ``distrust:<token>`` (at once, outside its transaction) and
+   waits until every listening connection (found in ``pg_stat_activity``) has answered on
+   ``hostsync_keys_ack`` (at most :data:`HANDSHAKE_SECONDS`; a listener that does not answer
+   in time is logged);
+2. a listener that received it trusts no cached credential (generation None) until
+3. ``changed:<token>``, sent by the revoking transaction itself and delivered at its commit,
+   reaches it: the generation moves on and entries cached before it are void. If that never
+   comes (the transaction rolled back), the distrust ends after :data:`DISTRUST_SECONDS`.
+
+A listener that (re)connects trusts nothing for :data:`HANDSHAKE_SECONDS` (a handshake may
+have started before it was listening); while its connection is down (not yet open, dropped,
+the server restarting) the generation is None: every request then looks its key up, as with
+no cache. A background thread per process keeps the connection open and answers handshakes
+when no request is reading the socket.
 
 ``key_cache_seconds`` stays the upper bound of an entry's life whatever the signal says (a
-notification lost with a silently dead network path, a revocation written by hand in SQL).
+network path that dies silently, a revocation written by hand in SQL, a connection pooler
+in transaction mode, through which ``LISTEN`` receives nothing).
 """
 
 from __future__ import annotations
@@ -29,9 +45,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select as selectors
 import sqlite3
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.request import pathname2url
 
@@ -46,11 +64,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNEL = "hostsync_keys"
+ACK_CHANNEL = "hostsync_keys_ack"
+LISTENER_NAME = "hostsync-keys"
+HANDSHAKE_SECONDS = 2.0
+"""How long a revocation waits for every listener's answer, and a new listener distrusts."""
+DISTRUST_SECONDS = 10.0
+"""How long a listener distrusts its cache after a handshake whose change never came."""
+_CONNECTION_OK = 0  # libpq's CONNECTION_OK (psycopg.pq.ConnStatus.OK)
 _RECONNECT_SECONDS = 1.0
+_LISTENERS = (
+    "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()"
+)
 
 
-def announce(connection: Connection) -> None:
-    """Tell every process, at this transaction's commit, that cached keys may be stale."""
+def announce(connection: Connection, *, revocation: bool = True) -> None:
+    """Tell every process, by this transaction's commit, that cached keys may be stale.
+
+    On PostgreSQL a revocation first completes the handshake of the module doc (a few
+    milliseconds; at most :data:`HANDSHAKE_SECONDS`).
+    """
     result = connection.execute(
         update(key_changes)
         .where(key_changes.c.id == 1)
@@ -58,12 +90,47 @@ def announce(connection: Connection) -> None:
     )
     if not result.rowcount:  # a schema made before the row existed
         connection.execute(insert(key_changes).values(id=1, generation=1))
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(f"NOTIFY {CHANNEL}"))
+    if revocation and connection.dialect.name == "postgresql":
+        conninfo = connection.engine.url.set(drivername="postgresql")
+        token = f"{os.getpid()}:{uuid.uuid4().hex}"
+        _handshake(conninfo.render_as_string(hide_password=False), token)
+        connection.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": "changed:" + token},
+        )
+
+
+def _handshake(conninfo: str, token: str) -> None:
+    """Have every listener distrust its cache before the revocation commits (module doc)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            conninfo, autocommit=True, connect_timeout=5, application_name="hostsync-revoke"
+        ) as side:
+            side.execute(f"LISTEN {ACK_CHANNEL}")
+            waiting = {row[0] for row in side.execute(_LISTENERS, (LISTENER_NAME,))}
+            side.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "distrust:" + token))
+            deadline = time.monotonic() + HANDSHAKE_SECONDS
+            while waiting and (left := deadline - time.monotonic()) > 0:
+                for notice in side.notifies(timeout=min(left, 0.2)):
+                    if notice.payload == token:
+                        waiting.discard(notice.pid)
+                if waiting:  # listeners that ended need not answer
+                    waiting &= {row[0] for row in side.execute(_LISTENERS, (LISTENER_NAME,))}
+            if waiting:
+                log.warning(
+                    "API key revocation: %d listening process(es) did not answer within %.0f s; "
+                    "they trust their cache for at most key_cache_seconds",
+                    len(waiting),
+                    HANDSHAKE_SECONDS,
+                )
+    except psycopg.Error as exc:
+        log.warning("API key revocation: no handshake with the listeners (%s)", exc)
 
 
 def read_generation(connection: Connection) -> int:
-    """The committed generation (0 before any revocation)."""
+    """The committed generation (0 before any change)."""
     value = connection.execute(select(key_changes.c.generation).where(key_changes.c.id == 1))
     return int(value.scalar() or 0)
 
@@ -102,7 +169,8 @@ def key_signal_for(url: str) -> KeySignal:
 def _new_signal(url: str) -> KeySignal:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return PostgresKeySignal(parsed.set(drivername="postgresql").render_as_string(False))
+        conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        return PostgresKeySignal(conninfo)
     if parsed.database in (None, "", ":memory:"):
         return KeySignal()
     return SqliteKeySignal(parsed.database)
@@ -158,61 +226,90 @@ class SqliteKeySignal(KeySignal):
 
 
 class PostgresKeySignal(KeySignal):
-    """Counts ``NOTIFY hostsync_keys`` on a listening connection of its own (module doc).
+    """Listens on ``hostsync_keys`` on a connection of its own (module doc).
 
     The connection is opened (and reopened after it drops) by a background thread, never on
-    the request path; each opening starts a new epoch of generations, so nothing cached
-    before it is trusted after it.
+    the request path; the thread also watches the socket, so handshakes are answered when no
+    request reads it. Each opening starts a new epoch of generations.
     """
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
         self._connection: psycopg.Connection[Any] | None = None
         self._generation = 0
+        self._distrust: dict[str, float] = {}
+        self._to_answer: list[str] = []
+        self._trust_from = 0.0
         self._lock = threading.Lock()
         self._wanted = threading.Event()
         self._thread: threading.Thread | None = None
 
     def generation(self) -> int | None:
-        """The count of notifications received, or None while not listening."""
+        """The generation, or None while not listening or during a revocation."""
         with self._lock:
-            connection = self._connection
-            if connection is None:
+            if self._connection is None:
                 self._start()
                 return None
-            try:
-                pgconn = connection.pgconn
-                pgconn.consume_input()  # never blocks: libpq's socket is non-blocking
-                while pgconn.notifies() is not None:
-                    self._generation += 1
-            except Exception as exc:  # the connection broke: reopen it in the background
-                log.warning("API key signal connection lost (%s); reconnecting", exc)
-                self._connection = None
-                self._generation += 1
-                _close_quietly(connection)
-                self._wanted.set()
+            if not self._poll():
+                return None
+            if self._distrust or time.monotonic() < self._trust_from:
+                moment = time.monotonic()
+                for token, until in list(self._distrust.items()):
+                    if until <= moment:
+                        del self._distrust[token]
                 return None
             return self._generation
+
+    def _poll(self) -> bool:
+        """Take in what reached the socket and answer handshakes; False if it broke.
+
+        Called holding the lock.
+        """
+        connection = self._connection
+        if connection is None:
+            return False
+        try:
+            pgconn = connection.pgconn
+            pgconn.consume_input()  # never blocks: libpq's socket is non-blocking
+            if pgconn.status != _CONNECTION_OK:
+                raise ConnectionError("the listening connection closed")
+            while (notice := pgconn.notifies()) is not None:
+                self._heard(notice.extra.decode("utf-8", "replace"))
+            while self._to_answer:  # may hear more meanwhile (psycopg's handler)
+                connection.execute("SELECT pg_notify(%s, %s)", (ACK_CHANNEL, self._to_answer.pop()))
+        except Exception as exc:  # the connection broke: reopen it in the background
+            log.warning("API key signal connection lost (%s); reconnecting", exc)
+            self._connection = None
+            self._generation += 1
+            _close_quietly(connection)
+            self._wanted.set()
+            return False
+        return True
+
+    def _heard(self, payload: str) -> None:
+        kind, _, token = payload.partition(":")
+        if kind == "distrust":
+            self._distrust[token] = time.monotonic() + DISTRUST_SECONDS
+            self._to_answer.append(token)
+            return
+        self._generation += 1
+        if kind == "changed":
+            self._distrust.pop(token, None)
 
     def _start(self) -> None:
         """Have the background thread (re)open the connection; called holding the lock."""
         self._wanted.set()
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._connect_loop, name="hostsync-key-signal", daemon=True
+                target=self._run, name="hostsync-key-signal", daemon=True
             )
             self._thread.start()
 
-    def _connect_loop(self) -> None:
-        import psycopg
-
+    def _run(self) -> None:
         while True:
             self._wanted.wait()
-            try:
-                connection = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
-                connection.execute(f"LISTEN {CHANNEL}")
-            except psycopg.Error as exc:
-                log.warning("API key signal cannot listen (%s); retrying", exc)
+            connection = self._connect()
+            if connection is None:
                 time.sleep(_RECONNECT_SECONDS)
                 continue
             with self._lock:
@@ -221,7 +318,33 @@ class PostgresKeySignal(KeySignal):
                     continue
                 self._wanted.clear()
                 self._generation += 1  # a new epoch: notifications may have been missed
+                self._trust_from = time.monotonic() + HANDSHAKE_SECONDS
                 self._connection = connection
+            self._watch(connection)
+
+    def _connect(self) -> psycopg.Connection[Any] | None:
+        import psycopg
+
+        try:
+            connection = psycopg.connect(
+                self.conninfo, autocommit=True, connect_timeout=5, application_name=LISTENER_NAME
+            )
+            # Notifications psycopg takes in while it answers a handshake.
+            connection.add_notify_handler(lambda notice: self._heard(notice.payload))
+            connection.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as exc:
+            log.warning("API key signal cannot listen (%s); retrying", exc)
+            return None
+        return connection
+
+    def _watch(self, connection: psycopg.Connection[Any]) -> None:
+        """Until the connection is replaced: wait for its socket, then take in what came."""
+        while self._connection is connection:
+            with contextlib.suppress(OSError, ValueError):  # closed under us
+                selectors.select([connection.fileno()], [], [], 1.0)
+            with self._lock:
+                if self._connection is connection:
+                    self._poll()
 
     def close(self) -> None:
         """Stop listening until the generation is asked for again."""

@@ -180,8 +180,8 @@ resource_counts = Table(
     Column("live", BigInteger, nullable=False),
 )
 
-# One row (id 1) whose generation every transaction that revokes an API key increments: each
-# server process reads it before trusting a credential it cached (store/key_signal.py).
+# One row (id 1) whose generation every transaction that creates or revokes an API key
+# increments: a server process reads it before it trusts what it cached (store/key_signal.py).
 key_changes = Table(
     "key_changes",
     metadata,

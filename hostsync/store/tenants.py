@@ -117,6 +117,7 @@ def create_key(connection: Connection, tenant_id: str, label: str) -> tuple[ApiK
             created_at=meta.created_at,
         )
     )
+    announce(connection, revocation=False)  # void any refusal of it that a process cached
     return meta, key
 
 

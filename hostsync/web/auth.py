@@ -30,10 +30,15 @@ from hostsync.store.tenants import Credential, authenticate, digest, mark_used
 from hostsync.web.auth_failures import FailedAuthentications
 from hostsync.web.ratelimit import AuthFailureLimiter, client_address
 
+_REFUSED = "The API key is unknown or has been revoked"
 CACHED_KEYS_MAX = 10_000
 """Credentials kept in the cache; it is emptied when full (a lookup each refills it)."""
 VOUCHED_KEYS_MAX = 10_000
 """Digests of keys verified by this process that pass a throttled address's budget."""
+
+
+class CachedRefusal(UnauthorizedError):
+    """A 401 answered from the cache: the key was refused at the current generation."""
 
 
 class ApiKeyAuthenticator:
@@ -53,7 +58,7 @@ class ApiKeyAuthenticator:
         self._in_snapshot = database.dialect == "sqlite"
         self.failures = failures
         self.recorder = FailedAuthentications(database)
-        self._cache: dict[str, tuple[Credential, float, int]] = {}
+        self._cache: dict[str, tuple[Credential | None, float, int]] = {}
         self._vouched: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -70,48 +75,58 @@ class ApiKeyAuthenticator:
             key_digest = digest(_bearer(authorization))
         except UnauthorizedError:
             return None
-        return self._trusted(key_digest)
+        hit, credential = self._trusted(key_digest)
+        return credential if hit else None
 
-    def _trusted(self, key_digest: str) -> Credential | None:
+    def _trusted(self, key_digest: str) -> tuple[bool, Credential | None]:
+        """(whether the cache answers, its answer: the credential or None for a refusal)."""
         with self._lock:
             entry = self._cache.get(key_digest)
         if entry is None or entry[1] <= time.monotonic():
-            return None
+            return False, None
         if self.signal.generation() != entry[2]:  # None (unknown) never equals
-            return None
-        return entry[0]
+            return False, None
+        return True, entry[0]
 
     def credential(self, authorization: str | None) -> Credential:
-        """Return the credential for the header, or raise 401."""
+        """Return the credential for the header, or raise 401.
+
+        A refusal is cached like a credential (a revoked key that a client keeps sending
+        costs one lookup per ``ttl``); :class:`CachedRefusal` says no lookup was spent.
+        """
         key = _bearer(authorization)
         key_digest = digest(key)
-        trusted = self._trusted(key_digest)
-        if trusted is not None:
+        hit, trusted = self._trusted(key_digest)
+        if hit:
+            if trusted is None:
+                raise CachedRefusal(_REFUSED)
             return trusted
         # PostgreSQL: the notifications counted before the lookup, whose statement then sees
-        # every revocation committed before it (autocommit); SQLite: read below, in the
-        # lookup's own snapshot, which may predate the signal connection's view.
+        # every change committed before it (autocommit); SQLite: read below, in the lookup's
+        # own snapshot, which may predate the signal connection's view.
         generation = None if self._in_snapshot else self.signal.generation()
         moment = time.monotonic()
         with self.database.connect(write=False) as connection:
             if self._in_snapshot:
                 generation = read_generation(connection)
             credential = authenticate(connection, key)
-        if credential is None:
-            with self._lock:
-                self._vouched.pop(key_digest, None)
-            raise UnauthorizedError("The API key is unknown or has been revoked")
-        with self.database.connect(write=True) as connection:
-            mark_used(connection, credential.key_id, credential.last_used_at)
+        if credential is not None:
+            with self.database.connect(write=True) as connection:
+                mark_used(connection, credential.key_id, credential.last_used_at)
         with self._lock:
-            self._vouched[key_digest] = None
-            self._vouched.move_to_end(key_digest)
-            if len(self._vouched) > VOUCHED_KEYS_MAX:
-                self._vouched.popitem(last=False)
+            if credential is None:
+                self._vouched.pop(key_digest, None)
+            else:
+                self._vouched[key_digest] = None
+                self._vouched.move_to_end(key_digest)
+                if len(self._vouched) > VOUCHED_KEYS_MAX:
+                    self._vouched.popitem(last=False)
             if generation is not None and self.ttl > 0:
                 if len(self._cache) >= CACHED_KEYS_MAX:
                     self._cache.clear()
                 self._cache[key_digest] = (credential, moment + self.ttl, generation)
+        if credential is None:
+            raise UnauthorizedError(_REFUSED)
         return credential
 
     async def throttle(self, authorization: str | None, scope: Scope) -> None:
@@ -132,13 +147,17 @@ class ApiKeyAuthenticator:
             )
 
     async def refused(
-        self, authorization: str | None, scope: Scope, agent: str | None
+        self, refusal: Exception, authorization: str | None, scope: Scope, agent: str | None
     ) -> Callable[[], None] | None:
-        """Count a failed authentication; return the recording to run if one is due."""
+        """Count a failed authentication; return the recording to run if one is due.
+
+        Only a refusal that cost a lookup counts against the client's failure budget: one
+        answered from the cache (the same revoked key again) does not.
+        """
         if not authorization:
             return None  # no key presented: nothing to trace, no lookup was spent
         address = client_address(scope)
-        if self.failures is not None:
+        if self.failures is not None and not isinstance(refusal, CachedRefusal):
             await self.failures.failed(address)
         token = authorization.strip().partition(" ")[2].strip()
         return self.recorder.refused(token, address, scope["method"], scope["path"], agent)

@@ -342,7 +342,7 @@ class ScimEndpoints:
         except ScimError as exc:
             if exc.status == 401:
                 record = await authenticator.refused(
-                    authorization, request.scope, header(request, b"user-agent")
+                    exc, authorization, request.scope, header(request, b"user-agent")
                 )
                 if record is not None:
                     await self.blocking(record)
