@@ -145,25 +145,47 @@ def sign_in(connection: Connection, email: str, password: str) -> SignIn:
     """Check a password; say which administrator it signs in, and which the e-mail names.
 
     Over-long e-mails and passwords are refused without a verification; an unknown e-mail
-    costs one verification like a known one.
+    costs one verification like a known one. The console runs the same steps without
+    holding a transaction during the verification: :func:`credentials`,
+    :func:`password_matches`, :func:`record_sign_in`.
     """
-    if len(email) > MAX_EMAIL_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
-        return SignIn(None, None)
+    found = credentials(connection, email)
+    matched = password_matches(found, password)
+    if found is None or not matched:
+        return SignIn(None, None if found is None else found[0])
+    record_sign_in(connection, found, password)
+    return SignIn(found[0], found[0])
+
+
+def credentials(connection: Connection, email: str) -> tuple[Admin, str] | None:
+    """The administrator an e-mail names and their password hash, if any."""
+    if len(email) > MAX_EMAIL_LENGTH:
+        return None
     row = connection.execute(select(admins).where(admins.c.email_folded == _fold(email))).first()
-    named = None if row is None else Admin(row.id, row.tenant_id, row.email)
-    stored = row.password_hash if row is not None else _DUMMY_HASH
+    return None if row is None else (Admin(row.id, row.tenant_id, row.email), row.password_hash)
+
+
+def password_matches(found: tuple[Admin, str] | None, password: str) -> bool:
+    """Verify a password against stored credentials (a dummy hash when there are none).
+
+    Slow on purpose (argon2); run it outside any transaction.
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
     try:
-        _HASHER.verify(stored, password)
+        _HASHER.verify(_DUMMY_HASH if found is None else found[1], password)
     except (VerificationError, InvalidHashError):
-        return SignIn(None, named)
-    if row is None:
-        return SignIn(None, None)
+        return False
+    return found is not None
+
+
+def record_sign_in(connection: Connection, found: tuple[Admin, str], password: str) -> None:
+    """Note a successful sign-in (and upgrade the hash if its parameters are old)."""
+    admin, stored = found
+    values: dict[str, object] = {"last_sign_in_at": now()}
     if _HASHER.check_needs_rehash(stored):
-        connection.execute(
-            update(admins).where(admins.c.id == row.id).values(password_hash=_HASHER.hash(password))
-        )
-    connection.execute(update(admins).where(admins.c.id == row.id).values(last_sign_in_at=now()))
-    return SignIn(named, named)
+        values["password_hash"] = _HASHER.hash(password)
+    connection.execute(update(admins).where(admins.c.id == admin.id).values(**values))
 
 
 def start_session(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -17,6 +17,16 @@ from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.app import create_app
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _release_thread_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Close the connections the test's worker threads kept (each test has its own loop and
+    threads; the session's database would otherwise run out of pooled connections)."""
+    yield
+    if "database" in request.fixturenames:
+        database: Database = request.getfixturevalue("database")
+        database.dispose()
 
 
 def console_app(

@@ -200,9 +200,9 @@ async def test_password_verifications_are_bounded_in_concurrency(
     release = threading.Event()
     running = {"now": 0, "most": 0}
     lock = threading.Lock()
-    real = admin_store.sign_in
+    real = admin_store.password_matches
 
-    def slow(*args: Any, **kwargs: Any) -> admin_store.SignIn:
+    def slow(*args: Any, **kwargs: Any) -> bool:
         with lock:
             running["now"] += 1
             running["most"] = max(running["most"], running["now"])
@@ -213,7 +213,7 @@ async def test_password_verifications_are_bounded_in_concurrency(
             with lock:
                 running["now"] -= 1
 
-    monkeypatch.setattr(admin_store, "sign_in", slow)
+    monkeypatch.setattr(admin_store, "password_matches", slow)
     one = settings.model_copy(update={"signin_max_verifications": 1})
     limiter = SignInLimiter(per_account=None, per_address=None, per_account_anywhere=None)
     async with _client(database, one, limiter) as http:

@@ -301,23 +301,29 @@ class AdminConsole:
         detail = f"from {address}"
 
         def check() -> tuple[admin_store.Session, str] | None:
+            # The verification holds no transaction: a SQLite write lock held during argon2
+            # would stall every tenant's writes.
+            with self.database.connect(write=False) as connection:
+                found = admin_store.credentials(connection, email)
+            matched = admin_store.password_matches(found, password)
             with self.database.connect(write=True) as connection:
-                outcome = admin_store.sign_in(connection, email, password)
-                if outcome.admin is None:
-                    if outcome.named is not None:
-                        activity_log.audit(
-                            connection,
-                            outcome.named.tenant_id,
-                            context,
-                            "sign-in-failed",
-                            resource_type="Admin",
-                            resource_id=outcome.named.id,
-                            resource_name=outcome.named.email,
-                            status=401,
-                            detail=f"wrong password {detail}",
-                        )
+                if found is None:
                     return None
-                admin = outcome.admin
+                admin = found[0]
+                if not matched:
+                    activity_log.audit(
+                        connection,
+                        admin.tenant_id,
+                        context,
+                        "sign-in-failed",
+                        resource_type="Admin",
+                        resource_id=admin.id,
+                        resource_name=admin.email,
+                        status=401,
+                        detail=f"wrong password {detail}",
+                    )
+                    return None
+                admin_store.record_sign_in(connection, found, password)
                 activity_log.audit(
                     connection,
                     admin.tenant_id,
