@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hostsync.config import SCIM_PREFIX
 from hostsync.store.database import Database
 
 from ..live_server import served
@@ -31,8 +32,8 @@ FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
 def test_forwarded_scheme_is_believed_only_from_a_trusted_proxy(
     tmp_path: Path, env: dict[str, str], https: bool
 ) -> None:
-    """A request from 127.0.0.1 that says it came over HTTPS: HSTS and ``https`` locations
-    only when the server was told to trust a proxy at that address."""
+    """A request from 127.0.0.1 that says it came over HTTPS: HSTS, ``https`` locations and
+    ``Secure`` console cookies only when the server was told to trust a proxy at that address."""
     url = f"sqlite:///{tmp_path / 'proxy.db'}"
     database = Database(url)
     database.migrate()
@@ -44,7 +45,10 @@ def test_forwarded_scheme_is_believed_only_from_a_trusted_proxy(
             json={"schemas": [USER_SCHEMA], "userName": "proxied@example.com"},
             headers={"Authorization": f"Bearer {key}", **FORWARDED},
         )
+        signin = httpx.get(base.removesuffix(SCIM_PREFIX) + "/signin", headers=FORWARDED)
     assert response.status_code == 201, response.text
+    assert signin.status_code == 200
+    assert ("secure" in signin.headers["set-cookie"].lower()) is https
     scheme = "https" if https else "http"
     assert response.headers["location"].startswith(f"{scheme}://127.0.0.1:")
     assert ("strict-transport-security" in response.headers) is https
