@@ -9,21 +9,31 @@ the tenants that may run; a wait is bounded: past ``wait_seconds``, or with
 :data:`WAITING_PER_TENANT` of the tenant's queries already waiting, the request answers 503
 with ``Retry-After`` and uses nothing more.
 
-Cheap requests never come here: they keep their turns on the loop (web/turns.py) or their
-worker threads (PostgreSQL) as before.
+On SQLite the costly queries run in :class:`BackgroundThreads`, whose CPU priority is lower
+than the event loop's. Cheap requests never come here: they keep their turns on the loop
+(web/turns.py) or their worker threads (PostgreSQL) as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
+import threading
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from types import TracebackType
+from typing import TypeVar
 
 from hostsync.scim.errors import UnavailableError
 
 WAITING_PER_TENANT = 32
 """Costly queries of one tenant that may wait for a slot; the next answers 503 at once."""
+BACKGROUND_NICENESS = 10
+"""How much lower the CPU priority of the threads that run costly SQLite queries is."""
+T = TypeVar("T")
 
 
 class CostlyGate:
@@ -149,4 +159,46 @@ class _Slot:
         self.gate.release(self.tenant_id)
 
 
-__all__ = ["WAITING_PER_TENANT", "CostlyGate"]
+class BackgroundThreads:
+    """Threads for costly SQLite queries, at a lower CPU priority than the event loop.
+
+    Python's ``sqlite3`` lets go of the GIL while SQLite steps, so a scan in one of these
+    threads leaves the loop free to serve cheap requests; but on a server given one core,
+    the scan and the loop share that core. Each thread lowers its own priority by
+    :data:`BACKGROUND_NICENESS` (Linux applies ``nice`` per thread) when it starts, so the
+    kernel hands the core to the loop as soon as a request wakes it; the scan gets what the
+    loop leaves. Where per-thread priorities are not available the threads run as others do.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = max(1, threads)
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor_now(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self.threads, "hostsync-costly", initializer=_lower_priority
+                )
+            return self._executor
+
+    async def run(self, function: Callable[[], T]) -> T:
+        """Run ``function`` in one of the threads and wait for it on the loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor_now(), function)
+
+    def shutdown(self) -> None:
+        """Let the threads end once their work is done."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+
+def _lower_priority() -> None:
+    with suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+
+
+__all__ = ["BACKGROUND_NICENESS", "WAITING_PER_TENANT", "BackgroundThreads", "CostlyGate"]

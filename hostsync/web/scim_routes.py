@@ -57,7 +57,7 @@ from hostsync.store.budget import QueryBudget, check_scan_terms, query_cost
 from hostsync.store.database import Database
 from hostsync.store.tenants import Credential
 from hostsync.web.auth import ApiKeyAuthenticator
-from hostsync.web.fairness import CostlyGate
+from hostsync.web.fairness import BackgroundThreads, CostlyGate
 from hostsync.web.queues import ResourceQueues
 from hostsync.web.rendering import scim_response
 from hostsync.web.turns import Turns
@@ -167,12 +167,8 @@ class ScimEndpoints:
             settings.costly_queries_per_tenant,
             settings.costly_wait_ms / 1000,
         )
-        self.costly_threads = (
-            anyio.CapacityLimiter(self.gate.total)
-            if database.commit_group is not None
-            else None
-            if self.inline
-            else self.threads
+        self.background = (
+            BackgroundThreads(self.gate.total) if database.commit_group is not None else None
         )
         self._base_urls: dict[tuple[Any, ...], str] = {}
 
@@ -255,9 +251,11 @@ class ScimEndpoints:
                 return work(directory)
 
         async with self.gate.slot(tenant_id):
-            if self.costly_threads is None:  # an in-memory SQLite database: its one thread
+            if self.background is not None:  # a SQLite file
+                return await self.background.run(in_budget)
+            if self.inline:  # an in-memory SQLite database: its one connection, on the loop
                 return await self.turns.run(in_budget)
-            return await anyio.to_thread.run_sync(in_budget, limiter=self.costly_threads)
+            return await anyio.to_thread.run_sync(in_budget, limiter=self.threads)
 
     async def run(self, request: Request, build: Build, *, write: bool) -> Response:
         """Authenticate, build the work (parse the request), run it in one transaction.

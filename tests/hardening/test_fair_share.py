@@ -10,6 +10,8 @@ filter has at most ``filter_max_scan_terms`` terms that no index answers
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +27,7 @@ from hostsync.scim.schema import USER_RESOURCE
 from hostsync.store.budget import QueryBudget
 from hostsync.store.database import Database
 from hostsync.web.app import create_app
-from hostsync.web.fairness import CostlyGate
+from hostsync.web.fairness import BACKGROUND_NICENESS, BackgroundThreads, CostlyGate
 
 from .conftest import USER_SCHEMA, assert_scim_error, client_for, new_tenant
 
@@ -250,3 +252,15 @@ async def test_costly_gate_keeps_each_tenant_to_its_share_and_grants_in_order() 
     gate.release("a")
     await asyncio.wait_for(waiting_a, 0.5)
     assert gate.running == 2
+
+
+async def test_costly_sqlite_queries_run_in_threads_of_lower_cpu_priority() -> None:
+    """The threads that run costly SQLite queries are niced below the event loop's thread,
+    so on a shared core the kernel serves the loop's cheap requests first."""
+    threads = BackgroundThreads(1)
+    try:
+        loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen = await threads.run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    finally:
+        threads.shutdown()
+    assert seen == min(19, loop_priority + BACKGROUND_NICENESS)
