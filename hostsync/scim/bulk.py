@@ -146,6 +146,8 @@ class BulkProcessor:
             )
         path = _substitute_path(raw_path, created)
         parts = [part for part in path.split("/") if part]
+        if not parts:  # "/", "//": no resource type named
+            raise NotFoundError(f"No resource at {path}; a path names /Users or /Groups")
         resource_type = _resource_type(parts[0])
         data = _substitute(_field(operation, "data"), created)
         version = _field(operation, "version")
@@ -220,10 +222,13 @@ def search_all(
         page: Page = lister(window)
         totals.append(page.total)
         skip = max(0, skip - page.total)
-        render = (
-            service.user_documents if resource_type is USER_RESOURCE else service.group_documents
-        )
-        resources.extend(render(directory, page.resources, base_url, query.projection))
+        if resource_type is USER_RESOURCE:
+            rendered = service.user_documents(directory, page.resources, base_url, query.projection)
+        else:  # bounded as GET /Groups is (ScimService.list_groups)
+            rendered = service.group_documents(
+                directory, page.resources, base_url, query.projection, sizes=page.sizes
+            )
+        resources.extend(rendered)
     return ScimResult(
         200,
         {

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 import orjson
 
+from hostsync.scim.errors import InvalidValueError
 from hostsync.scim.filters import Filter
 from hostsync.scim.paths import AttrPath
 from hostsync.scim.resources import Document
@@ -119,6 +120,35 @@ class Stored:
         return f"Stored(id={self.id!r}, version={self.version}, document={self.document!r})"
 
 
+_NAMED_MAX = 5  # ids an UnknownMembersError names; the rest are counted
+_ID_SHOWN_MAX = 64  # characters of an id it shows (a stored id has 32)
+
+
+def _shown(member_id: str) -> str:
+    return member_id if len(member_id) <= _ID_SHOWN_MAX else member_id[:_ID_SHOWN_MAX] + "…"
+
+
+class UnknownMembersError(InvalidValueError):
+    """Member ids that name no live user or group of the caller's tenant (400 invalidValue).
+
+    One error for every reason an id is not a member candidate (it exists nowhere, belongs to
+    another tenant, or was deleted): its detail depends only on the ids the client sent, so
+    no client can tell another tenant's id from one that does not exist by the answer.
+    """
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = tuple(ids)
+        named = ", ".join(f"'{_shown(member_id)}'" for member_id in self.ids[:_NAMED_MAX])
+        more = len(self.ids) - _NAMED_MAX
+        if len(self.ids) == 1:
+            detail = f"Member {named} is not a user or group of this tenant"
+        else:
+            detail = f"Members {named} are not users or groups of this tenant"
+            if more > 0:
+                detail = f"Members {named} and {more} more are not users or groups of this tenant"
+        super().__init__(detail)
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """One group member: the member's id, its resource type and its display name."""
@@ -149,10 +179,15 @@ class Selection:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a list: the total matching, and the resources in the window."""
+    """One page of a list: the total matching, and the resources in the window.
+
+    A page of groups also gives each group's member count (``sizes``, by group id), which
+    bounds how many members the page renders (:meth:`ScimService.group_documents`).
+    """
 
     total: int
     resources: Sequence[Stored]
+    sizes: Mapping[str, int] = field(default_factory=dict)
 
 
 class Directory(Protocol):
@@ -198,7 +233,10 @@ class Directory(Protocol):
         members: Sequence[str],
         displays: Mapping[str, str] | None = None,
     ) -> Stored:
-        """Insert a group with the given member ids; raise UniquenessError for a taken name."""
+        """Insert a group with the given member ids; raise UniquenessError for a taken name.
+
+        The members obey :meth:`add_members`; an unknown one fails the whole call.
+        """
         ...
 
     def get_group(self, group_id: str) -> Stored | None:
@@ -233,9 +271,12 @@ class Directory(Protocol):
     ) -> None:
         """Add members; ids already present are ignored; ``displays`` are kept as sent.
 
-        Ids that name no user or group of this tenant are kept as given (clients may add a
-        member before creating it); they are listed with type ``User`` and no display name.
-        A group cannot be its own member (InvalidValueError).
+        Every id must name a live (not deleted) user or group of this tenant; otherwise
+        :class:`UnknownMembersError` names the ids that do not, and nothing is added. The
+        check and the members' types come from one lookup per batch of ids. A member is then
+        stored with the type it has (``User`` or ``Group``), whatever the client said. A group
+        cannot be its own member (InvalidValueError). A member that is deleted later leaves
+        every group (:meth:`delete_user`, :meth:`delete_group`).
         """
         ...
 

@@ -230,22 +230,30 @@ class ScimService:
         projection: Projection,
         *,
         fragments: bool = False,
+        sizes: Mapping[str, int] | None = None,
     ) -> list[Any]:
         """Render groups; members are read only when the projection wants them.
 
-        ``fragments`` as in :meth:`user_documents`.
+        ``fragments`` as in :meth:`user_documents`. ``sizes`` (each group's member count, as
+        a :class:`~hostsync.scim.ports.Page` of a list gives them) bounds the members a list
+        renders: a group with more than ``inline_members_max`` members is rendered without
+        ``members``, whether the projection returns them by default or the request's
+        ``attributes`` names them (see :meth:`list_groups`).
         """
         members: dict[str, list[Member]] = {}
         with_members = projection.wants("", "members")
-        if groups and with_members:
-            members = directory.members_of([group.id for group in groups])
+        inlined = [group.id for group in groups]
+        if sizes is not None:
+            limit = self.capabilities.inline_members_max
+            inlined = [group_id for group_id in inlined if sizes.get(group_id, 0) <= limit]
+        if inlined and with_members:
+            members = directory.members_of(inlined)
         whole = fragments and _keeps_documents_whole(projection, "members")
         page = self._spliced_page(GROUP_RESOURCE, base_url) if whole else None
         out: list[Any] = []
         for group in groups:
-            extra = (
-                self._members_extra(members.get(group.id, []), base_url) if with_members else None
-            )
+            held = members.get(group.id) if with_members else None  # None: not inlined
+            extra = None if held is None else self._members_extra(held, base_url)
             text = group.json if page is not None else None
             if page is not None and text is not None:
                 out.append(self._spliced(page, group, text, extra))
@@ -403,10 +411,24 @@ class ScimService:
         return self._group_result(directory, stored, base_url, projection)
 
     def list_groups(self, directory: Directory, query: ListQuery, base_url: str) -> ScimResult:
-        """GET /Groups with filter, sort and paging."""
+        """GET /Groups (and ``/Groups/.search``) with filter, sort and paging.
+
+        A listed group carries its members only while it has at most ``inline_members_max``
+        of them; a bigger group is listed without ``members`` even when ``attributes`` names
+        them, so a page costs at most ``count`` times ``inline_members_max`` members whatever
+        the groups' sizes (a page of 100 groups of 100,000 members each would otherwise render
+        ten million). A group listed so is read in full with ``GET /Groups/{id}``; a group
+        with no members is listed with ``"members": []``, so the two are told apart. Entra
+        lists groups with ``excludedAttributes=members`` and never meets the bound.
+        """
         page = directory.list_groups(query.selection)
         resources = self.group_documents(
-            directory, page.resources, base_url, query.projection, fragments=True
+            directory,
+            page.resources,
+            base_url,
+            query.projection,
+            fragments=True,
+            sizes=page.sizes,
         )
         return self._list_response(page, query.selection.start_index, resources)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from hostsync.scim.schema import ENTERPRISE_USER_SCHEMA
 from hostsync.store.activity import RequestContext, append
@@ -156,8 +156,15 @@ def get_host(connection: Connection, tenant_id: str, host_id: str) -> Host | Non
         return None
     member_of = connection.execute(
         select(groups.c.id, groups.c.display_name)
-        .join(memberships, memberships.c.group_id == groups.c.id)
+        .join(
+            memberships,
+            and_(
+                memberships.c.group_id == groups.c.id,
+                memberships.c.tenant_id == groups.c.tenant_id,
+            ),
+        )
         .where(
+            groups.c.tenant_id == tenant_id,
             memberships.c.tenant_id == tenant_id,
             memberships.c.member_id == host_id,
             groups.c.deleted_at.is_(None),
@@ -258,17 +265,34 @@ def group_members(
     offset: int = 0,
     limit: int = PAGE_SIZE,
 ) -> list[tuple[str, str, str]]:
-    """One page of a group's members: (id, type, name), ordered by member id."""
+    """One page of a group's members: (id, type, name), ordered by member id.
+
+    The name is the member's own (a user's userName, a group's displayName) only when the
+    member is a live user or group of this tenant, else the display name the client sent:
+    a membership never shows another tenant's data, nor a deleted user's.
+    """
     m = memberships.c
+    u = users.c
+    member_group = groups.alias("member_group")
+    g = member_group.c
     rows = connection.execute(
-        select(m.member_id, m.member_type, m.display, users.c.user_name)
-        .outerjoin(users, users.c.id == m.member_id)
+        select(m.member_id, m.member_type, m.display, u.user_name, g.display_name)
+        .outerjoin(
+            users,
+            and_(u.id == m.member_id, u.tenant_id == m.tenant_id, u.deleted_at.is_(None)),
+        )
+        .outerjoin(
+            member_group,
+            and_(g.id == m.member_id, g.tenant_id == m.tenant_id, g.deleted_at.is_(None)),
+        )
         .where(m.tenant_id == tenant_id, m.group_id == group_id)
         .order_by(m.member_id)
         .offset(offset)
         .limit(limit)
     )
-    return [(r.member_id, r.member_type, r.user_name or r.display or "") for r in rows]
+    return [
+        (r.member_id, r.member_type, r.user_name or r.display_name or r.display or "") for r in rows
+    ]
 
 
 def counts(connection: Connection, tenant_id: str) -> Counts:

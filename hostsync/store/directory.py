@@ -33,8 +33,10 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -52,7 +54,15 @@ from hostsync.scim.errors import (
 )
 from hostsync.scim.filters import Compare, CompareOp
 from hostsync.scim.paths import resolve
-from hostsync.scim.ports import GroupRef, Member, Page, Selection, SortOrder, Stored
+from hostsync.scim.ports import (
+    GroupRef,
+    Member,
+    Page,
+    Selection,
+    SortOrder,
+    Stored,
+    UnknownMembersError,
+)
 from hostsync.scim.resources import Document, copy_document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
@@ -135,6 +145,17 @@ def _one_of(column: Any, pg: bool) -> Any:
     return column.in_(_param("ids", expanding=True))
 
 
+def _likely(condition: Any) -> Any:
+    """``condition`` as a check on rows found otherwise, never as a way to find them (SQLite).
+
+    SQLite has no statistics here (no ANALYZE), and its planner would rather walk a tenant
+    index (``tenant_id = ?``) than probe a unique ``id`` for each of a list of ids, which
+    reads every user of the tenant. ``likely()`` is a no-op at run time whose argument no
+    index serves, so the plan stays: the ids first, then the tenant checked on each row.
+    """
+    return func.likely(condition)
+
+
 class _TableStatements:
     """The statements on ``users`` or ``groups`` that every request runs, built once.
 
@@ -160,7 +181,9 @@ class _TableStatements:
         # time with the GIL held (py-spy). A write decodes the document anyway, so reads for
         # writes keep the driver's dict.
         listed = cast(c.document, Text).label("document") if pg else document
-        self.listed = (c.id, listed, created, modified, c.version)
+        self.listed: tuple[Any, ...] = (c.id, listed, created, modified, c.version)
+        if counted:  # a page of groups says how big each is (Page.sizes)
+            self.listed += (c.member_count,)
         self.table = table
         # The columns a document's key attributes are copied to (all but the document).
         self.keys = tuple(name for name in value_columns if name != "document")
@@ -296,10 +319,16 @@ class _Statements:
             groups.c.display_name,
             groups.c.display_name_folded,
         )
+        # Each join through memberships carries the tenant: a group is read only if it is the
+        # membership's tenant's too.
+        same_tenant = groups.c.tenant_id == m.tenant_id
+        group_of_membership = and_(
+            groups.c.id == m.group_id, same_tenant if pg else _likely(same_tenant)
+        )
         if pg:
             self.groups_of = (
                 select(*member_groups)
-                .join(groups, groups.c.id == m.group_id)
+                .join(groups, group_of_membership)
                 .where(in_tenant, _one_of(m.member_id, pg), groups.c.deleted_at.is_(None))
             )
         else:
@@ -308,13 +337,13 @@ class _Statements:
                 select(*member_groups)
                 .select_from(ids)
                 .join(memberships, and_(m.member_id == ids.c.value, in_tenant))
-                .join(groups, groups.c.id == m.group_id)
+                .join(groups, group_of_membership)
                 .where(groups.c.deleted_at.is_(None))
             )
         # One user's (a GET, a lookup, a PATCH's answer): see SqlDirectory._run_for_ids.
         self.groups_of_one = (
             select(*member_groups)
-            .join(groups, groups.c.id == m.group_id)
+            .join(groups, group_of_membership)
             .where(in_tenant, m.member_id == _param("id"), groups.c.deleted_at.is_(None))
         )
         self.members_of = (
@@ -343,7 +372,13 @@ class _Statements:
             )
             .values(member_count=g.member_count - 1)
         )
-        self.group_ids_in = select(groups.c.id).where(self.groups.visible, _one_of(groups.c.id, pg))
+        # Which of the ids are live users or groups of the tenant, and which they are: an
+        # add_members check and its types in one statement (each arm one probe of the id's
+        # unique index). On PostgreSQL the rows found are locked FOR SHARE until the commit,
+        # so a concurrent delete of a member waits and then drops the new membership too (at
+        # READ COMMITTED it would otherwise miss it and leave a membership to a deleted user).
+        self.member_types_one = self._member_types(pg, many=False)
+        self.member_types_many = self._member_types(pg, many=True)
         dialect_insert = pg_insert if pg else sqlite_insert
         add_members = dialect_insert(memberships).on_conflict_do_nothing(
             index_elements=["group_id", "member_id"]
@@ -373,6 +408,22 @@ class _Statements:
             index_elements=["tenant_id", "resource"],
             set_={"live": counts.live + upsert.excluded.live},
         )
+
+    def _member_types(self, pg: bool, *, many: bool) -> Any:
+        arms = []
+        for table, kind in ((users, "User"), (groups, "Group")):
+            c = table.c
+            visible = self.of(table).visible
+            if many and not pg:  # the id's index, not a walk of the tenant's (see _likely)
+                visible = and_(_likely(c.tenant_id == _param("tenant")), c.deleted_at.is_(None))
+            matches = _one_of(c.id, pg) if many else c.id == _param("id")
+            arm = select(c.id.label("id"), literal_column(f"'{kind}'").label("kind")).where(
+                visible, matches
+            )
+            if pg:
+                arm = select(arm.with_for_update(read=True).cte(f"live_{table.name}"))
+            arms.append(arm)
+        return union_all(*arms)
 
     def of(self, table: Table) -> _TableStatements:
         """The statements on ``table``."""
@@ -643,7 +694,8 @@ class SqlDirectory:
             total = offset + len(rows)
         else:
             total = self._total(target, condition, params)
-        return Page(total=total, resources=[self._stored(row) for row in rows])
+        sizes = {row[0]: int(row[5]) for row in rows} if table is groups else {}
+        return Page(total=total, resources=[self._stored(row) for row in rows], sizes=sizes)
 
     def _simple_lookup(self, target: Target, selection: Selection) -> tuple[Any, str, Any] | None:
         """The prebuilt statement and value for Entra's ``userName eq`` / ``externalId eq``.
@@ -803,7 +855,9 @@ class SqlDirectory:
         members: Sequence[str],
         displays: Mapping[str, str] | None = None,
     ) -> Stored:
-        """Insert a group with members (see the port)."""
+        """Insert a group with members (see the port); the members are checked first."""
+        unique = list(dict.fromkeys(members))
+        types = self._member_types(unique) if unique else {}
         moment = now()
         group_id = new_id()
         self._insert(
@@ -811,7 +865,7 @@ class SqlDirectory:
             {**self._new_row(group_id, moment), **self._group_values(document)},
             f"displayName '{document['displayName']}' is already taken",
         )
-        self.add_members(group_id, members, displays)
+        self._insert_members(group_id, unique, types, displays)
         return Stored(group_id, copy_document(document), moment, moment, 1)
 
     def get_group(self, group_id: str) -> Stored | None:
@@ -884,10 +938,20 @@ class SqlDirectory:
             self._member_deltas[group_id] = self._member_deltas.get(group_id, 0) + delta
 
     def _member_types(self, member_ids: Sequence[str]) -> dict[str, str]:
+        """Each id's type (``User`` or ``Group``); UnknownMembersError for any that has none.
+
+        Only live users and groups of this tenant count: an id of another tenant, a deleted
+        one and one that exists nowhere are refused alike, with the same detail.
+        """
         types: dict[str, str] = {}
+        sql = self.sql
         for chunk in _chunks(member_ids):  # Entra adds one member a request
-            rows = self._run_for_ids(chunk, self.sql.groups.exists, self.sql.group_ids_in)
-            types.update((row_id, "Group") for (row_id,) in rows)
+            rows = self._run_for_ids(chunk, sql.member_types_one, sql.member_types_many)
+            types.update((row_id, kind) for row_id, kind in rows)
+        if len(types) < len(member_ids):
+            raise UnknownMembersError(
+                [member_id for member_id in member_ids if member_id not in types]
+            )
         return types
 
     def add_members(
@@ -902,13 +966,24 @@ class SqlDirectory:
         unique = list(dict.fromkeys(member_ids))
         if group_id in unique:
             raise InvalidValueError("A group cannot be a member of itself")
-        types = self._member_types(unique)
+        self._insert_members(group_id, unique, self._member_types(unique), displays)
+
+    def _insert_members(
+        self,
+        group_id: str,
+        unique: Sequence[str],
+        types: Mapping[str, str],
+        displays: Mapping[str, str] | None,
+    ) -> None:
+        """Insert checked members (``types`` from :meth:`_member_types`), counting the new."""
+        if not unique:
+            return
         rows = [
             {
                 "group_id": group_id,
                 "member_id": member_id,
                 "tenant_id": self.tenant_id,
-                "member_type": types.get(member_id, "User"),
+                "member_type": types[member_id],
                 "display": (displays or {}).get(member_id),
             }
             for member_id in unique
