@@ -124,6 +124,15 @@ def test_admin_connects_entra_and_watches_provisioning(
             row = page.locator("table.activity tbody tr", has_text="browser.host@contoso.com")
             assert row.first.is_visible()
             assert "Azure AD SCIM Test" in row.first.inner_text()
+            # The administrator's own actions are in the log too (issue 18: audit entries).
+            for audited in ("sign-in", "Entra production"):
+                entry = page.locator("table.activity tbody tr", has_text=audited)
+                assert entry.first.is_visible(), audited
+            page.get_by_label("Resource").select_option("ApiKey")
+            page.get_by_role("button", name="Filter").click()
+            assert "browser.host@contoso.com" not in page.locator("table.activity").inner_text()
+            assert page.locator("table.activity tbody tr", has_text="create").first.is_visible()
+            _nav(page, "Activity").click()
             page.screenshot(path=str(SCREENSHOTS / "activity.png"), full_page=True)
 
             _nav(page, "Hosts").click()

@@ -153,10 +153,12 @@ class AdminConsole:
         return f"{request.url.scheme}://{request.url.netloc}{SCIM_PREFIX}"
 
     def context(self, request: Request, actor: str) -> RequestContext:
-        """Who did what, for an activity row of a console action."""
-        return RequestContext(
-            request.method, request.url.path, request.headers.get("user-agent"), actor=actor
-        )
+        """Who did what, for an activity row of a console action.
+
+        The row's client is left empty so the log shows the administrator (the actor); the
+        address goes in the detail.
+        """
+        return RequestContext(request.method, request.url.path, None, actor=actor)
 
     async def session(self, request: Request) -> admin_store.Session | None:
         """The signed-in session of the request, if any; notes the page view (once a minute)."""
@@ -523,7 +525,7 @@ class AdminConsole:
         return await self.entra(
             request,
             session,
-            notice="Key revoked. Requests using it are refused within a few seconds.",
+            notice="Key revoked. Requests using it are refused from now on.",
         )
 
     async def rotate_key(self, request: Request, session: admin_store.Session) -> Response:
