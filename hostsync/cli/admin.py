@@ -15,7 +15,12 @@ import click
 from sqlalchemy import Connection
 
 from hostsync.config import Settings
-from hostsync.store.activity import DEFAULT_RETENTION_DAYS, RequestContext, audit, prune
+from hostsync.store.activity import (
+    DEFAULT_RETENTION_DAYS,
+    RequestContext,
+    audit,
+    prune_each_tenant,
+)
 from hostsync.store.admins import (
     AdminError,
     create_admin,
@@ -221,10 +226,19 @@ def admin_prune(ctx: click.Context, days: int, database_url: str | None) -> None
     database = open_database(ctx, database_url)
     try:
         with database.connect(write=True) as connection:
-            removed = prune(connection, days)
+            removed = prune_each_tenant(connection, days)
+            for tenant_id, count in removed.items():
+                audit(
+                    connection,
+                    tenant_id,
+                    cli_context("admin prune-activity"),
+                    "prune",
+                    resource_type="Admin",
+                    detail=f"{count} entries older than {days} days removed",
+                )
     finally:
         database.dispose()
-    click.echo(f"{removed} activity entries removed.")
+    click.echo(f"{sum(removed.values())} activity entries removed.")
 
 
 __all__ = ["admin"]

@@ -814,6 +814,20 @@ def summary(connection: Connection, tenant_id: str, window: timedelta, recent: i
     return Summary(int(counted[0]), int(counted[1]), last_at, ratio, len(statuses))
 
 
+def prune_each_tenant(connection: Connection, days: int) -> dict[str, int]:
+    """Like :func:`prune` for every tenant; return how many rows each tenant lost."""
+    cutoff = now() - timedelta(days=days)
+    counted = connection.execute(
+        select(activity.c.tenant_id, func.count())
+        .where(activity.c.at < cutoff)
+        .group_by(activity.c.tenant_id)
+    )
+    removed = {tenant: int(count) for tenant, count in counted}
+    if removed:
+        connection.execute(delete(activity).where(activity.c.at < cutoff))
+    return removed
+
+
 def prune(connection: Connection, days: int, tenant_id: str | None = None) -> int:
     """Delete rows older than ``days`` days (of one tenant, or all); return how many."""
     condition = activity.c.at < now() - timedelta(days=days)

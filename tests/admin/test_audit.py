@@ -4,16 +4,20 @@ sign-out, prunes; each in the acting tenant's log only."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from hostsync.cli import cli
 from hostsync.config import Settings
-from hostsync.store.activity import ActivityFilter, Entry, page
+from hostsync.store.activity import ActivityFilter, Entry, RequestContext, append, page
+from hostsync.store.admin_tables import activity
 from hostsync.store.admins import create_admin
 from hostsync.store.database import Database
+from hostsync.store.directory import now
 from hostsync.store.tenants import create_tenant, list_keys
 from tests.admin.conftest import PASSWORD, console_app, csrf_of, sign_in
 
@@ -126,4 +130,26 @@ def test_cli_key_create_and_revoke_are_audited(tmp_path: Path) -> None:
     assert _ops(entries, "ApiKey") == ["create", "revoke"]
     assert all(e.actor.startswith("cli (") and e.method == "CLI" for e in entries)
     assert created.output.strip() not in repr(entries)
+    database.dispose()
+
+
+def test_cli_prune_activity_is_audited_in_each_tenant_it_touched(tmp_path: Path) -> None:
+    """``admin prune-activity`` records, in each tenant that lost rows, how many and how old."""
+    url = f"sqlite:///{tmp_path / 'prune.db'}"
+    database = Database(url)
+    database.migrate()
+    with database.connect(write=True) as connection:
+        old = create_tenant(connection, "Contoso").id
+        quiet = create_tenant(connection, "Fabrikam").id
+        for _ in range(3):
+            append(connection, old, RequestContext("POST", "/x"), operation="create", status=201)
+        connection.execute(update(activity).values(at=now() - timedelta(days=100)))
+    result = CliRunner().invoke(cli, ["admin", "prune-activity", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "3 activity entries removed" in result.output
+    entries = _log(database, old)
+    assert [(e.operation, e.detail) for e in entries] == [
+        ("prune", "3 entries older than 90 days removed")
+    ]
+    assert _log(database, quiet) == []
     database.dispose()

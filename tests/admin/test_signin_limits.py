@@ -228,3 +228,10 @@ async def test_password_verifications_are_bounded_in_concurrency(
         answers = await asyncio.gather(*queued)
     assert [a.status_code for a in answers] == [303, 303, 303]
     assert running["most"] == 1
+
+
+async def test_an_overlong_next_parameter_is_not_echoed(browser: httpx.AsyncClient) -> None:
+    """A ``next`` past 2,048 characters is replaced by ``/`` rather than put into the form."""
+    page = await browser.get("/signin", params={"next": "/" + "a" * 5000})
+    assert page.status_code == 200
+    assert "a" * 2049 not in page.text

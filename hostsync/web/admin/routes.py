@@ -242,6 +242,8 @@ class AdminConsole:
     ) -> HTMLResponse:
         token = new_token()
         next_url = request.query_params.get("next", "/")
+        if len(next_url) > 2048:
+            next_url = "/"
         response = self.render(
             request,
             "signin.html",
