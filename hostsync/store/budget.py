@@ -36,7 +36,7 @@ from hostsync.scim.errors import InvalidFilterError, TooManyError
 from hostsync.scim.ports import Selection
 from hostsync.scim.schema import USER_RESOURCE, ResourceType
 from hostsync.store.directory import SqlDirectory, _targets
-from hostsync.store.filters import filter_cost
+from hostsync.store.filters import filter_cost, indexed_equality
 
 PROGRESS_STEPS = 2000
 """SQLite virtual-machine steps between two looks at the clock (a few hundred µs of a scan)."""
@@ -52,6 +52,7 @@ class QueryCost:
 
 
 CHEAP = QueryCost(0, costly=False)
+_SORTED = QueryCost(0, costly=True)
 
 
 def query_cost(selection: Selection, resource_type: ResourceType, dialect: str) -> QueryCost:
@@ -59,9 +60,11 @@ def query_cost(selection: Selection, resource_type: ResourceType, dialect: str) 
     node = selection.filter
     if node is None:
         # Pages walk the (tenant, pk) index from an anchor; a sort reads every row.
-        return CHEAP if selection.sort_by is None else QueryCost(0, costly=True)
+        return CHEAP if selection.sort_by is None else _SORTED
     user_target, group_target = _targets(dialect)
     target = user_target if resource_type is USER_RESOURCE else group_target
+    if indexed_equality(node, target):  # Entra's lookups: no cost of their own
+        return CHEAP
     cost = filter_cost(node, target)
     return QueryCost(cost.scan_terms, costly=not cost.bounded)
 

@@ -345,12 +345,13 @@ class FilterCompiler:
 
     def _membership_exists(self, member_id: str | None) -> Expr:
         table = self.target.table
+        same_tenant = memberships.c.tenant_id == table.c.tenant_id  # joins carry the tenant
         if self.target.membership == "members":
-            condition = memberships.c.group_id == table.c.id
+            condition = and_(memberships.c.group_id == table.c.id, same_tenant)
             if member_id is not None:
                 condition = and_(condition, memberships.c.member_id == member_id)
         else:
-            condition = memberships.c.member_id == table.c.id
+            condition = and_(memberships.c.member_id == table.c.id, same_tenant)
             if member_id is not None:
                 condition = and_(condition, memberships.c.group_id == member_id)
         return exists(select(literal(1)).select_from(memberships).where(condition))
@@ -384,8 +385,35 @@ def _indexed_columns(table: Table) -> frozenset[str]:
     return frozenset(names)
 
 
+_INDEXED_TERM = FilterCost(0, bounded=True)
+_SCAN_TERM = FilterCost(1, bounded=False)
+_KEPT_PATHS = 1024
+_indexed_paths: dict[tuple[str, AttrPath], bool] = {}
+
+
+def indexed_equality(node: Filter, target: Target) -> bool:
+    """Whether ``node`` is an ``eq`` with a string on a column an index leads with.
+
+    Looked up once per (table, path): at most :data:`_KEPT_PATHS` answers are kept, so a
+    client's made-up paths cannot grow it.
+    """
+    if type(node) is not Compare or node.op is not CompareOp.EQ or type(node.value) is not str:
+        return False
+    key = (target.table.name, node.path)
+    indexed = _indexed_paths.get(key)
+    if indexed is None:
+        try:
+            column = target.columns.get(resolve(node.path, target.resource_type).key)
+        except ScimError:
+            column = None
+        indexed = column is not None and column.expr.name in _indexed_columns(target.table)
+        if len(_indexed_paths) < _KEPT_PATHS:
+            _indexed_paths[key] = indexed
+    return indexed
+
+
 def filter_cost(node: Filter, target: Target) -> FilterCost:
-    """The :class:`FilterCost` of ``node`` against ``target`` (a few µs; no SQL).
+    """The :class:`FilterCost` of ``node`` against ``target``, without SQL.
 
     A term that fails to resolve counts as a scan term; compiling it reports the error.
     """
@@ -399,14 +427,7 @@ def filter_cost(node: Filter, target: Target) -> FilterCost:
         return FilterCost(filter_cost(node.operand, target).scan_terms, bounded=False)
     if isinstance(node, ValuePath):
         return FilterCost(max(1, _leaves(node.filter)), bounded=False)
-    if isinstance(node, Compare) and node.op is CompareOp.EQ and isinstance(node.value, str):
-        try:
-            column = target.columns.get(resolve(node.path, target.resource_type).key)
-        except ScimError:
-            column = None
-        if column is not None and column.expr.name in _indexed_columns(target.table):
-            return FilterCost(0, bounded=True)
-    return FilterCost(1, bounded=False)
+    return _INDEXED_TERM if indexed_equality(node, target) else _SCAN_TERM
 
 
 def _leaves(node: Filter) -> int:
@@ -503,4 +524,12 @@ def _compare_python(actual: str, op: CompareOp, value: Value) -> bool:
     }[op]
 
 
-__all__ = ["Column", "FilterCompiler", "FilterCost", "Target", "filter_cost", "fold"]
+__all__ = [
+    "Column",
+    "FilterCompiler",
+    "FilterCost",
+    "Target",
+    "filter_cost",
+    "fold",
+    "indexed_equality",
+]
