@@ -21,12 +21,14 @@ from sqlalchemy import select
 import hostsync.web.auth as auth_module
 from hostsync.config import Settings
 from hostsync.store.admin_tables import activity
+from hostsync.store.admins import create_admin
 from hostsync.store.database import Database
 from hostsync.store.key_signal import key_signal_for
 from hostsync.store.tenants import list_keys, revoke_key
 from hostsync.web.app import create_app
 from hostsync.web.auth_failures import FailedAuthentications
 
+from ..admin.conftest import PASSWORD, sign_in
 from .conftest import BASE, assert_scim_error, new_tenant
 
 THROTTLED = Settings(key_cache_seconds=0, auth_failure_limit="5/minute", rate_limit="none")
@@ -217,3 +219,24 @@ async def test_refused_tokens_share_the_budget_across_apps_sharing_a_counter_sto
     async with _client(second, _random_key(), address) as guesser:
         assert_scim_error(await guesser.get("/Users"), 429)
     assert lookups == []
+
+
+async def test_a_revoked_key_in_use_shows_on_the_tenant_console_activity_page(
+    database: Database,
+) -> None:
+    """The administrator sees the refused revoked key on the console's activity page."""
+    owner, key = new_tenant(database, "Console view")
+    email = f"admin-{owner}@example.com"
+    with database.connect(write=True) as connection:
+        create_admin(connection, owner, email, PASSWORD)
+    _revoke_all(database, owner)
+    app = create_app(THROTTLED, database)
+    async with _client(app, key, "203.0.113.40") as stale:
+        assert_scim_error(await stale.get("/Users"), 401)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        assert (await sign_in(browser, email, PASSWORD)).status_code == 303
+        page = await browser.get("/activity")
+    assert page.status_code == 200
+    assert "Authentication refused" in page.text and key[:12] in page.text
+    assert key not in page.text
