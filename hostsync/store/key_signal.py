@@ -11,14 +11,14 @@ cached refusals).
 
 **SQLite**: the generation is that row, read on a connection of the signal's own whenever
 the WAL index shows that something was committed since the last check (a read transaction on
-a one-row table: a few µs; the check itself is a comparison of 48 mapped bytes). A revocation
+a one-row table; the check itself compares 48 memory-mapped bytes, no system call). A revocation
 is visible to every process the moment it commits, so the first request after the revoke
 returned sees the new generation.
 
 **PostgreSQL**: a read there is a network round trip per request, so each process instead
 keeps one connection that listens on the ``hostsync_keys`` channel (application name
 ``hostsync-keys``), and each check reads, without blocking, what has reached that socket
-(about 1 µs). A notification sent at the commit would race the revoking client's next
+(one non-blocking ``recv``). A notification sent at the commit would race the revoking client's next
 request, so a revocation is a handshake that completes before the revoking transaction
 commits:
 
@@ -185,8 +185,8 @@ class SqliteKeySignal(KeySignal):
 
     Whether anything was committed since the last check is told by the WAL index header (the
     first 48 bytes of the ``-shm`` file, https://www.sqlite.org/walformat.html: its change
-    counter and last frame move with every commit), read through a memory map in well
-    under a microsecond; only then is the row read (a read transaction: a few µs). The map
+    counter and last frame move with every commit), read through a memory map; only when it
+    moved is the row read (a read transaction). The map
     is made while the signal's own connection is open, which keeps SQLite from deleting or
     recreating the file under it. Not in WAL mode (no ``-shm``), the row is read each time.
     """
