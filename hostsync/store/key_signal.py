@@ -186,9 +186,9 @@ class SqliteKeySignal(KeySignal):
     Whether anything was committed since the last check is told by the WAL index header (the
     first 48 bytes of the ``-shm`` file, https://www.sqlite.org/walformat.html: its change
     counter and last frame move with every commit), read through a memory map; only when it
-    moved is the row read (a read transaction). The map
-    is made while the signal's own connection is open, which keeps SQLite from deleting or
-    recreating the file under it. Not in WAL mode (no ``-shm``), the row is read each time.
+    moved is the row read (a read transaction). The map is made while the signal's own
+    connection is open, which keeps SQLite from deleting or recreating the file under it.
+    Not in WAL mode (no ``-shm``), the row is read each time.
     """
 
     def __init__(self, path: str) -> None:
