@@ -189,3 +189,42 @@ def test_a_key_revoked_while_the_signal_cannot_be_read_is_refused(database: Data
             "UPDATE api_keys SET revoked_at = now() WHERE id = %(id)s", {"id": key_id}
         )
     assert asyncio.run(get()) == 401
+
+
+def test_console_revoke_on_a_live_server_refuses_the_key_in_both_workers(
+    database: Database, tmp_path: Path
+) -> None:
+    """`hostsync serve --workers 2`: a revoke clicked on the console (answered by either
+    worker) makes the very next SCIM request with the key 401, whichever worker takes it."""
+    tenant_id, _ = new_tenant(database, "Live console revoke")
+    email = f"admin-{tenant_id}@example.com"
+    with database.connect(write=True) as connection:
+        create_admin(connection, tenant_id, email, PASSWORD)
+    env = {
+        "HOSTSYNC_KEY_CACHE_SECONDS": "300",
+        "HOSTSYNC_RATE_LIMIT": "none",
+        "HOSTSYNC_AUTH_FAILURE_LIMIT": "none",
+    }
+    log = tmp_path / "server.log"
+    with (
+        served(_url(database), log, workers=2, env=env) as (_, base),
+        httpx.Client(base_url=base.removesuffix(SCIM_PREFIX), timeout=10) as browser,
+        httpx.Client(base_url=base, timeout=10) as scim,
+    ):
+        page = browser.get("/signin")
+        signed = browser.post(
+            "/signin",
+            data={"csrf": csrf_of(page.text), "email": email, "password": PASSWORD, "next": "/"},
+        )
+        assert signed.status_code == 303, signed.text
+        statuses = []
+        for _ in range(10):
+            key_id, key = _new_key(database, tenant_id)
+            auth = {"Authorization": f"Bearer {key}"}
+            for _ in range(8):  # both workers verify and cache it
+                assert scim.get("/Users", headers=auth).status_code == 200
+            entra = browser.get(ENTRA)
+            revoked = browser.post(f"{KEYS}/{key_id}/revoke", data={"csrf": csrf_of(entra.text)})
+            assert revoked.status_code == 200, revoked.text
+            statuses += [scim.get("/Users", headers=auth).status_code for _ in range(2)]
+        assert set(statuses) == {401}, statuses
