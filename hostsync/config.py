@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     """Costly list queries (no index bounds their rows) run at once per worker process."""
     costly_queries_per_tenant: int = Field(default=1, ge=1)
     """Of those, at most this many of one tenant; the others wait on the event loop."""
-    costly_wait_ms: int = Field(default=500, ge=0)
+    costly_wait_ms: int = Field(default=300, ge=0)
     """How long a costly query may wait for its turn; past it, 503 with ``Retry-After``."""
     query_budget_ms: int = Field(default=1000, ge=10)
     """Database time one costly query may use; past it, 400 ``tooMany`` (store/budget.py)."""

@@ -149,7 +149,17 @@ async def test_filter_with_more_terms_than_no_index_answers_than_the_cap_is_400(
                 "filter": worst_filter(11),
             },
         )
-    for response in (over, searched):
+        root = await b.post(
+            "/.search",
+            json={
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": worst_filter(11),
+            },
+        )
+        groups = await b.get(
+            "/Groups", params={"filter": " or ".join(f'displayName co "g{i}"' for i in range(11))}
+        )
+    for response in (over, searched, root, groups):
         assert_scim_error(response, 400)
         assert response.json()["scimType"] == "invalidFilter"
         assert "at most 10" in response.json()["detail"]
