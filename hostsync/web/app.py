@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from hostsync.config import Settings
 from hostsync.scim.discovery import Capabilities
@@ -102,30 +102,12 @@ def _ping(database: Database) -> None:
         connection.exec_driver_sql("SELECT 1")
 
 
-class CollapseSlashes:
-    """Serve ``<base>//Users`` as ``<base>/Users``.
-
-    A Tenant URL entered with a trailing slash doubles it (shared/spec entra-scim-wire.md §1.2).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Rewrite the path, then pass the request on."""
-        if scope["type"] == "http" and "//" in scope["path"]:
-            path = scope["path"]
-            while "//" in path:
-                path = path.replace("//", "/")
-            scope = dict(scope, path=path, raw_path=path.encode())
-        await self.app(scope, receive, send)
-
-
 class HostsyncApp(Starlette):
     """Starlette with :class:`EdgeMiddleware` outside its whole stack.
 
     Outside Starlette's own error middleware too, so the 500 it renders is checked and gets
-    the security headers like any other answer.
+    the security headers like any other answer; it also collapses ``//`` in paths, so every
+    layer inside (the rate limiter first) sees the collapsed path.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
@@ -189,6 +171,5 @@ def create_app(
     app.state.authenticator = authenticator
     app.state.request_counter = endpoints.request_counter
     app.state.rate_limiter = limiter
-    app.add_middleware(RateLimitMiddleware, limiter=limiter)
-    app.add_middleware(CollapseSlashes)  # outermost: the limiter sees collapsed paths
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)  # sees paths the edge collapsed
     return app

@@ -4,6 +4,8 @@
 its rules hold for every response: SCIM JSON, console pages and redirects, CSV exports, static
 files, errors, 404s, 429s and 500s (docs/hardening.md, "Allowed hosts", "Response headers").
 
+* ``<base>//Users`` is served as ``<base>/Users``: a Tenant URL entered with a trailing slash
+  doubles it (shared/spec entra-scim-wire.md §1.2); everything inside sees the collapsed path.
 * A request whose ``Host`` is not in :class:`AllowedHosts` answers 400 before anything else
   runs (a SCIM error body under the SCIM prefix, a line of plain text elsewhere). A browser
   sends the name it resolved, so a page on an attacker's domain that DNS-rebinds to a local
@@ -14,12 +16,13 @@ files, errors, 404s, 429s and 500s (docs/hardening.md, "Allowed hosts", "Respons
   its own or is a static file; ``Strict-Transport-Security`` when served over HTTPS (the
   request's scheme, which ``--proxy-headers`` takes from a trusted proxy, or an ``https``
   public URL). The header lines are built once and appended as raw bytes; a response that
-  already names one keeps its own.
+  already names one keeps its own, except under the SCIM prefix, whose responses must leave
+  these headers to this middleware (they are appended unchecked: the hot path).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.responses import PlainTextResponse, Response
@@ -118,8 +121,6 @@ class EdgeMiddleware:
         self._names = frozenset(name for name, _ in self._secure)
 
     def _allowed(self, host: bytes | None) -> bool:
-        if host in self._served:
-            return True
         if not self.hosts.allows(None if host is None else host.decode("latin-1")):
             return False
         if host is not None and len(self._served) < _SERVED_CACHE:
@@ -127,7 +128,7 @@ class EdgeMiddleware:
         return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the host, then pass the request on with a header-adding ``send``."""
+        """Check the host, collapse ``//``, pass the request on with a header-adding ``send``."""
         if scope["type"] != "http":  # lifespan (and websockets, which hostsync does not serve)
             await self.app(scope, receive, send)
             return
@@ -136,13 +137,24 @@ class EdgeMiddleware:
             if name == b"host":
                 host = value
                 break
-        if scope["path"].startswith(STATIC_PREFIX):
-            extra = self._static_secure if scope.get("scheme") == "https" else self._static_plain
+        path: str = scope["path"]
+        if "//" in path:  # a Tenant URL entered with a trailing slash doubles it (spec §1.2)
+            while "//" in path:
+                path = path.replace("//", "/")
+            scope = dict(scope, path=path, raw_path=path.encode())
+        https = scope.get("scheme") == "https"
+        if path.startswith(SCIM_PREFIX):  # SCIM answers never set these headers themselves
+            extra = self._secure if https else self._plain
+            names: frozenset[bytes] = frozenset()
         else:
-            extra = self._secure if scope.get("scheme") == "https" else self._plain
-        names = self._names
+            if path.startswith(STATIC_PREFIX):
+                extra = self._static_secure if https else self._static_plain
+            else:
+                extra = self._secure if https else self._plain
+            names = self._names
 
-        async def send_with_headers(message: Message) -> None:
+        def send_with_headers(message: Message) -> Awaitable[None]:
+            # Not a coroutine of its own: it returns ``send``'s (one frame less per message).
             if message["type"] == "http.response.start":
                 headers = message.get("headers", ())
                 for name, _ in headers:
@@ -155,9 +167,9 @@ class EdgeMiddleware:
                         break
                 else:
                     message["headers"] = [*headers, *extra]
-            await send(message)
+            return send(message)
 
-        if not self._allowed(host):
+        if host not in self._served and not self._allowed(host):
             text = None if host is None else host.decode("latin-1")
             await _refusal(scope, text)(scope, receive, send_with_headers)
             return
