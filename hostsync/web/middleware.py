@@ -145,7 +145,7 @@ class EdgeMiddleware:
         https = scope.get("scheme") == "https"
         if path.startswith(SCIM_PREFIX):  # SCIM answers never set these headers themselves
             extra = self._secure if https else self._plain
-            names: frozenset[bytes] = frozenset()
+            names: frozenset[bytes] | None = None
         else:
             if path.startswith(STATIC_PREFIX):
                 extra = self._static_secure if https else self._static_plain
@@ -157,16 +157,16 @@ class EdgeMiddleware:
             # Not a coroutine of its own: it returns ``send``'s (one frame less per message).
             if message["type"] == "http.response.start":
                 headers = message.get("headers", ())
-                for name, _ in headers:
-                    if name in names:  # the response set some itself: add only the others
-                        present = {name.lower() for name, _ in headers}
-                        message["headers"] = [
-                            *headers,
-                            *(line for line in extra if line[0] not in present),
-                        ]
-                        break
-                else:
-                    message["headers"] = [*headers, *extra]
+                if names is not None:
+                    for name, _ in headers:
+                        if name in names:  # the response set some itself: add the others
+                            present = {name.lower() for name, _ in headers}
+                            message["headers"] = [
+                                *headers,
+                                *(line for line in extra if line[0] not in present),
+                            ]
+                            return send(message)
+                message["headers"] = [*headers, *extra]
             return send(message)
 
         if host not in self._served and not self._allowed(host):
