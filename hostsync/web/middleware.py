@@ -4,8 +4,8 @@
 its rules hold for every response: SCIM JSON, console pages and redirects, CSV exports, static
 files, errors, 404s, 429s and 500s (docs/hardening.md, "Allowed hosts", "Response headers").
 
-* ``<base>//Users`` is served as ``<base>/Users``: a Tenant URL entered with a trailing slash
-  doubles it (shared/spec entra-scim-wire.md §1.2); everything inside sees the collapsed path.
+* ``<base>//Users`` is served as ``<base>/Users``: Entra doubles the slash when a Tenant URL
+  is entered with a trailing slash; everything inside sees the collapsed path.
 * A request whose ``Host`` is not in :class:`AllowedHosts` answers 400 before anything else
   runs (a SCIM error body under the SCIM prefix, a line of plain text elsewhere). A browser
   sends the name it resolved, so a page on an attacker's domain that DNS-rebinds to a local
@@ -138,7 +138,7 @@ class EdgeMiddleware:
                 host = value
                 break
         path: str = scope["path"]
-        if "//" in path:  # a Tenant URL entered with a trailing slash doubles it (spec §1.2)
+        if "//" in path:  # see the module docstring
             while "//" in path:
                 path = path.replace("//", "/")
             scope = dict(scope, path=path, raw_path=path.encode())
