@@ -423,7 +423,12 @@ class _Statements:
             if pg:
                 arm = select(arm.with_for_update(read=True).cte(f"live_{table.name}"))
             arms.append(arm)
-        return union_all(*arms)
+        # One id is a user or a group: once the users' arm found it, the groups' is not run.
+        return (
+            union_all(*arms)
+            if many
+            else union_all(*arms).limit(literal_column("1")).offset(literal_column("0"))
+        )
 
     def of(self, table: Table) -> _TableStatements:
         """The statements on ``table``."""

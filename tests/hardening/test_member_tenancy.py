@@ -354,6 +354,22 @@ async def test_reads_through_memberships_never_show_another_tenants_data(
     assert [name for _, _, name in members if name == b_name] == []
 
 
+async def test_membership_filters_never_match_through_another_tenants_rows(
+    sides: tuple[Side, Side], database: Database
+) -> None:
+    """A membership row that crossed tenants is invisible to membership filters: B cannot
+    learn that its user was put in A's group by filtering on A's group id, nor find its own
+    group by A's user id."""
+    a, b = sides
+    _cross_tenant_rows(database, a, b)
+    for value_filter in (f'groups.value eq "{a.group}"', f'groups[value eq "{a.group}"]'):
+        found = await b.client.get("/Users", params={"filter": value_filter})
+        assert found.status_code == 200, found.text
+        assert found.json()["totalResults"] == 0, value_filter
+    by_member = await b.client.get("/Groups", params={"filter": f'members.value eq "{a.user}"'})
+    assert by_member.json()["totalResults"] == 0
+
+
 async def _console(database: Database, tenant_id: str) -> httpx.AsyncClient:
     email = f"admin-{tenant_id}@example.com"
     with database.connect(write=True) as connection:
