@@ -12,6 +12,7 @@ other tenant.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from hostsync.config import Settings
+from hostsync.scim.ports import UnknownMembersError
 from hostsync.store import console
 from hostsync.store.admin_tables import activity
 from hostsync.store.admins import create_admin
@@ -420,3 +422,67 @@ async def test_the_error_for_a_foreign_member_is_recorded_without_the_others_dat
         ).all()
     assert any(b.user in (detail or "") for (detail,) in details)
     assert all("bravo" not in (detail or "") for (detail,) in details)
+
+
+def _member_rows(database: Database, group_id: str) -> list[str]:
+    with database.engine.connect() as connection:
+        return [
+            member
+            for (member,) in connection.execute(
+                select(memberships.c.member_id).where(memberships.c.group_id == group_id)
+            )
+        ]
+
+
+def _user_and_group(database: Database, tenant_id: str) -> tuple[str, str]:
+    with database.directory(tenant_id) as directory:
+        user = directory.create_user({"userName": f"race-{new_id()}@alpha.example"})
+        group = directory.create_group({"displayName": f"race {new_id()}"}, [])
+    return user.id, group.id
+
+
+@pytest.mark.parametrize("first", ["add", "delete"])
+def test_a_member_deleted_while_it_is_added_leaves_no_membership(
+    database: Database, first: str
+) -> None:
+    """A member add and the member's delete, in two concurrent transactions in either order,
+    never leave a membership to a deleted user (on PostgreSQL the add locks the members it
+    checked FOR SHARE, so the delete waits for it, or it waits for the delete and refuses)."""
+    tenant_id, _ = new_tenant(database, "Race")
+    user_id, group_id = _user_and_group(database, tenant_id)
+    outcome: list[BaseException | None] = []
+
+    def add() -> None:
+        try:
+            with database.directory(tenant_id) as directory:
+                directory.add_members(group_id, [user_id])
+        except BaseException as error:
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    def delete() -> None:
+        with database.directory(tenant_id) as directory:
+            assert directory.delete_user(user_id)
+
+    other = delete if first == "add" else add
+    unit = database.directory(tenant_id)
+    directory = unit.__enter__()
+    try:  # the first transaction does its work and stays open while the second starts
+        if first == "add":
+            directory.add_members(group_id, [user_id])
+        else:
+            assert directory.delete_user(user_id)
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(0.5)
+    finally:
+        unit.__exit__(None, None, None)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert _member_rows(database, group_id) == []
+    with database.directory(tenant_id, write=False) as directory:
+        assert not directory.has_more_members_than(group_id, 0)
+        assert directory.get_user(user_id) is None
+    if first == "delete":
+        assert len(outcome) == 1 and isinstance(outcome[0], UnknownMembersError)
