@@ -16,6 +16,16 @@ threads, 3,118/s with p99 10 ms inline). Inline units of work take turns in the 
 requests arrived (:class:`~hostsync.web.turns.Turns`), one per turn of the event loop. On
 PostgreSQL the work waits on the network and runs in worker threads so the loop keeps serving,
 no more at once than the connections the pool keeps open (``Settings.postgres_connections``).
+
+Costly list queries are the exception (:meth:`ScimEndpoints.classify`, store/budget.py): a
+filter or sort that no index bounds reads every row of the tenant, tens of milliseconds to
+seconds at 100,000 users, which inline would hold every other tenant's requests. Told apart
+from the parsed query before any SQL runs, they wait for a slot of their tenant's share
+(web/fairness.py: 503 with ``Retry-After`` past ``costly_wait_ms``), run off the loop (on
+SQLite in threads of lower CPU priority) and within ``query_budget_ms`` of database time (400
+``tooMany`` past it); a filter with more than ``filter_max_scan_terms`` terms that no index
+answers is refused at once (400 ``invalidFilter``). Lookups, reads by id, pages and writes
+keep the path above.
 """
 
 from __future__ import annotations
