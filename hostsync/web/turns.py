@@ -25,9 +25,9 @@ the machine's noise (bench/README.md).
 
 A turn is held only around work that never waits on the network (a unit of work on SQLite,
 in-process): never while a body is read or a response is written, so a slow client cannot
-hold the others up. Nor is a costly list query ever run in a turn (a filter or sort that no
-index bounds, which reads every row of its tenant): those run in threads of their own, a few
-at a time (web/fairness.py, store/budget.py).
+hold the others up. Nor does a costly list query on a SQLite file take a turn (a filter or
+sort that no index bounds, which reads every row of its tenant): those run in threads of their
+own, a few at a time (web/fairness.py, store/budget.py).
 
 **Group commit.** Given the database's :class:`~hostsync.store.units.CommitGroup`, the turns
 also decide when the units that ran commit: while others wait for a turn, a unit's
