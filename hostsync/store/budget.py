@@ -35,7 +35,7 @@ from sqlalchemy import Connection, event
 from hostsync.scim.errors import InvalidFilterError, TooManyError
 from hostsync.scim.ports import Selection
 from hostsync.scim.schema import USER_RESOURCE, ResourceType
-from hostsync.store.directory import SqlDirectory, _targets
+from hostsync.store.directory import SqlDirectory, targets
 from hostsync.store.filters import filter_cost, indexed_equality
 
 PROGRESS_STEPS = 2000
@@ -61,7 +61,7 @@ def query_cost(selection: Selection, resource_type: ResourceType, dialect: str) 
     if node is None:
         # Pages walk the (tenant, pk) index from an anchor; a sort reads every row.
         return CHEAP if selection.sort_by is None else _SORTED
-    user_target, group_target = _targets(dialect)
+    user_target, group_target = targets(dialect)
     target = user_target if resource_type is USER_RESOURCE else group_target
     if indexed_equality(node, target):  # Entra's lookups: no cost of their own
         return CHEAP

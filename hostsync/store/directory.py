@@ -96,7 +96,8 @@ def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
 
 
 @cache
-def _targets(dialect: str) -> tuple[Target, Target]:
+def targets(dialect: str) -> tuple[Target, Target]:
+    """The users' and groups' filter targets on ``dialect``: table, columns, JSON paths."""
     user_target = Target(
         table=users,
         resource_type=USER_RESOURCE,
@@ -470,7 +471,7 @@ class SqlDirectory:
         self.tenant_id = tenant_id
         self.dialect = dialect
         self.lock = lock
-        self.user_target, self.group_target = _targets(dialect)
+        self.user_target, self.group_target = targets(dialect)
         self.sql = _statements(dialect)
         # Executes a prebuilt statement: on SQLite straight on the driver (store/raw.py).
         self._run = prebuilt_runner(connection)

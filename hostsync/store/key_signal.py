@@ -286,6 +286,7 @@ class PostgresKeySignal(KeySignal):
         self._lock = threading.Lock()
         self._wanted = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing = False  # the last attempt to listen failed (logged once)
 
     def generation(self) -> int | None:
         """The generation, or None while not listening or during a revocation."""
@@ -376,8 +377,14 @@ class PostgresKeySignal(KeySignal):
             connection.add_notify_handler(lambda notice: self._heard(notice.payload))
             connection.execute(f"LISTEN {CHANNEL}")
         except psycopg.Error as exc:
-            log.warning("API key signal cannot listen (%s); retrying", exc)
+            # Once per outage: the thread retries every second until the database is back.
+            level = logging.DEBUG if self._failing else logging.WARNING
+            log.log(level, "API key signal cannot listen (%s); retrying", exc)
+            self._failing = True
             return None
+        if self._failing:
+            log.warning("API key signal listening again")
+            self._failing = False
         return connection
 
     def _watch(self, connection: psycopg.Connection[Any]) -> None:

@@ -122,7 +122,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await app.state.rate_limiter.aclose()
+        await app.state.rate_limiter.aclose()  # the sign-in limiter's store too
+        app.state.scim_endpoints.close()
         app.state.authenticator.close()  # before dispose: its SQLite connection too
         await run_in_threadpool(app.state.request_counter.flush, database)
         database.stop_checkpointer()
@@ -145,6 +146,8 @@ def create_app(
     limiter = rate_limiter if rate_limiter is not None else TenantRateLimiter(settings)
     failures = AuthFailureLimiter(settings, limiter.storage)
     authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds, failures=failures)
+    if sign_in_limiter is None:  # counts in the same store, closed with it
+        sign_in_limiter = SignInLimiter.from_settings(settings, limiter.storage)
     endpoints = ScimEndpoints(service, database, authenticator, settings)
     routes: list[Any] = [
         *scim_routes(endpoints),  # first: Starlette tries routes in order
@@ -169,6 +172,7 @@ def create_app(
     app.state.database = database
     app.state.settings = settings
     app.state.authenticator = authenticator
+    app.state.scim_endpoints = endpoints
     app.state.request_counter = endpoints.request_counter
     app.state.rate_limiter = limiter
     app.add_middleware(RateLimitMiddleware, limiter=limiter)  # sees paths the edge collapsed

@@ -182,6 +182,11 @@ class ScimEndpoints:
         )
         self._base_urls: dict[tuple[Any, ...], str] = {}
 
+    def close(self) -> None:
+        """Let the costly queries' threads end (the server is stopping)."""
+        if self.background is not None:
+            self.background.shutdown()
+
     # -- plumbing ------------------------------------------------------------------------
     def base_url(self, request: Request) -> str:
         """The SCIM base URL that ``meta.location`` values start with."""

@@ -264,11 +264,17 @@ class SignInLimiter:
         self._last_failure_log = -math.inf
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SignInLimiter:
-        """The limiter the settings describe (Redis-backed with ``HOSTSYNC_REDIS_URL``)."""
+    def from_settings(cls, settings: Settings, storage: Storage | None = None) -> SignInLimiter:
+        """The limiter the settings describe (Redis-backed with ``HOSTSYNC_REDIS_URL``).
+
+        Given ``storage`` (the application's rate-limit counters), it counts there and leaves
+        closing that storage to its owner; otherwise it opens a store of its own.
+        """
         from hostsync.web.ratelimit import make_storage
 
-        storage, close = make_storage(settings)
+        close: Callable[[], Awaitable[None]] | None = None
+        if storage is None:
+            storage, close = make_storage(settings)
         return cls(
             _limit_or_none(settings.signin_limit_per_address_account),
             _limit_or_none(settings.signin_limit_per_address),
