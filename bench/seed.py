@@ -76,6 +76,10 @@ def seed(
             if not quiet and stop % 100_000 == 0:
                 print(f"seed: {stop} users", file=sys.stderr)
 
+    # Statistics before the groups: without them PostgreSQL checks a big group's members
+    # (live users of the tenant, store/directory.py) by walking the tenant's rows for each
+    # chunk of ids instead of probing the id index (100,000 users: 97 s instead of 10 s).
+    refresh_statistics(database)
     # The big group takes the first users; the small group the next ones; the rest is the
     # pool that group-add-member draws from (so the big group is never short of new members).
     big = min(BIG_GROUP_MEMBERS if big_group is None else big_group, max(0, users // 2))
