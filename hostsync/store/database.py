@@ -41,6 +41,7 @@ from hostsync.store.checkpoint import (
 )
 from hostsync.store.directory import SqlDirectory
 from hostsync.store.idle_ping import IdlePing
+from hostsync.store.key_signal import PENDING, after_unit
 from hostsync.store.migrate import upgrade
 from hostsync.store.paging import PageAnchors
 from hostsync.store.units import CommitGroup, SqliteUnit, driver_of, unit_error
@@ -304,6 +305,8 @@ class Database:
             except (DataError, OperationalError) as exc:
                 raise unit_error(exc) from exc
         finally:
+            if PENDING and not connection.invalidated:  # it changed API keys (key_signal.py)
+                after_unit(connection.connection.driver_connection)
             connection.close()
 
     def _restart_log_if_wanted(self, connection: Connection, checkpointer: WalCheckpointer) -> None:

@@ -9,11 +9,18 @@ Every transaction that creates or revokes a key calls :func:`announce`, which in
 one row of ``key_changes`` (taking effect at the commit, with the change; a creation voids
 cached refusals).
 
-**SQLite**: the generation is that row, read on a connection of the signal's own whenever
-the WAL index shows that something was committed since the last check (a read transaction on
-a one-row table; the check itself compares 48 memory-mapped bytes, no system call). A revocation
-is visible to every process the moment it commits, so the first request after the revoke
-returned sees the new generation.
+**SQLite**: the generation is a counter in a file beside the database (``<file>-keys``, eight
+bytes, owner-only), read through a memory map on every check (no system call). A transaction
+that changed keys bumps it once it has ended (:func:`after_unit`, called where the units of
+work end, store/units.py and ``Database``): after the commit, so a process that sees the new
+value and looks a key up sees the change; and before the revoking call returns, so the first
+request after it sees the new value. A bump is an increment under an exclusive ``flock``, so
+every bump gives a value never seen before; a bump after a rolled-back change is harmless (one
+lookup more per cached key). A process that dies between its commit and its bump leaves the
+others trusting their cache for at most ``key_cache_seconds``. Any other commit leaves the
+file alone, so writes cost the check nothing more than reads do. A file that cannot be opened
+or created (a read-only directory) makes the generation None: keys are then looked up on
+every request.
 
 **PostgreSQL**: a read there is a network round trip per request, so each process instead
 keeps one connection that listens on the ``hostsync_keys`` channel (application name
@@ -45,18 +52,17 @@ in transaction mode, through which ``LISTEN`` receives nothing).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import mmap
 import os
 import select as selectors
-import sqlite3
 import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.request import pathname2url
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, insert, text, update
 from sqlalchemy.engine import make_url
 
 from hostsync.store.tables import key_changes
@@ -73,7 +79,6 @@ HANDSHAKE_SECONDS = 2.0
 """How long a revocation waits for every listener's answer, and a new listener distrusts."""
 DISTRUST_SECONDS = 10.0
 """How long a listener distrusts its cache after a handshake whose change never came."""
-_WAL_INDEX_HEADER = 48
 _CONNECTION_OK = 0  # libpq's CONNECTION_OK (psycopg.pq.ConnStatus.OK)
 _RECONNECT_SECONDS = 1.0
 _LISTENERS = (
@@ -94,6 +99,11 @@ def announce(connection: Connection, *, revocation: bool = True) -> None:
     )
     if not result.rowcount:  # a schema made before the row existed
         connection.execute(insert(key_changes).values(id=1, generation=1))
+    if connection.dialect.name == "sqlite":
+        database = connection.engine.url.database
+        if database and database != ":memory:":  # bumped once the transaction has ended
+            PENDING[id(connection.connection.driver_connection)] = database + SIGNAL_SUFFIX
+        return
     if revocation and connection.dialect.name == "postgresql":
         conninfo = connection.engine.url.set(drivername="postgresql")
         token = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -133,10 +143,51 @@ def _handshake(conninfo: str, token: str) -> None:
         log.warning("API key revocation: no handshake with the listeners (%s)", exc)
 
 
-def read_generation(connection: Connection) -> int:
-    """The committed generation (0 before any change)."""
-    value = connection.execute(select(key_changes.c.generation).where(key_changes.c.id == 1))
-    return int(value.scalar() or 0)
+SIGNAL_SUFFIX = "-keys"
+"""The SQLite key signal's file: the database file's name and this."""
+_COUNTER = 8  # bytes of the signal file's counter
+PENDING: dict[int, str] = {}
+"""Driver connections (by ``id``) whose open transaction changed keys → their signal file."""
+
+
+def after_unit(driver: object) -> None:
+    """Bump the key signal of ``driver``'s transaction if it changed keys; it has ended.
+
+    Called with the SQLite driver connection when a unit of work (or a commit group) has
+    committed or rolled back; costs a dictionary lookup when no key changed.
+    """
+    path = PENDING.pop(id(driver), None)
+    if path is not None:
+        bump(path)
+
+
+def bump(path: str) -> None:
+    """Increment the counter in the signal file ``path`` (created if absent)."""
+    try:
+        descriptor = _open_signal(path)
+    except OSError as exc:
+        log.warning("API key signal file %s cannot be written (%s)", path, exc)
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        current = int.from_bytes(os.pread(descriptor, _COUNTER, 0).ljust(_COUNTER, b"\0"), "little")
+        os.pwrite(descriptor, ((current + 1) % (1 << 63)).to_bytes(_COUNTER, "little"), 0)
+    except OSError as exc:
+        log.warning("API key signal file %s cannot be written (%s)", path, exc)
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _open_signal(path: str) -> int:
+    """The signal file, opened for reading and writing, at least :data:`_COUNTER` bytes."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(descriptor).st_size < _COUNTER:  # new: another creator only extends it too
+            os.ftruncate(descriptor, _COUNTER)
+    except OSError:
+        os.close(descriptor)
+        raise
+    return descriptor
 
 
 class KeySignal:
@@ -181,91 +232,61 @@ def _new_signal(url: str) -> KeySignal:
 
 
 class SqliteKeySignal(KeySignal):
-    """Reads ``key_changes`` on a connection of its own, when the database changed.
+    """Reads the counter of the signal file beside a SQLite database (module doc).
 
-    Whether anything was committed since the last check is told by the WAL index header (the
-    first 48 bytes of the ``-shm`` file, https://www.sqlite.org/walformat.html: its change
-    counter and last frame move with every commit), read through a memory map; only when it
-    moved is the row read (a read transaction). The map is made while the signal's own
-    connection is open, which keeps SQLite from deleting or recreating the file under it.
-    Not in WAL mode (no ``-shm``), the row is read each time.
+    The file is mapped once (created if absent) and read through the map, eight bytes per
+    check. None while it cannot be opened (tried again at most once a second).
     """
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self._connection: sqlite3.Connection | None = None
-        self._index: mmap.mmap | None = None
-        self._header = b""
-        self._generation = 0
+        self.path = path + SIGNAL_SUFFIX
+        self._map: mmap.mmap | None = None
+        self._raw = b""
+        self._value = 0
+        self._retry_at = 0.0
         self._lock = threading.Lock()
 
     def generation(self) -> int | None:
-        """The committed generation; None if the file cannot be read right now."""
-        with self._lock:
-            index = self._index
-            if index is not None:
-                header = index[:_WAL_INDEX_HEADER]
-                if header == self._header:
-                    return self._generation  # nothing committed since the last read
-            else:
-                header = b""
-            try:
-                if self._connection is None:
-                    self._connection = self._open()
-                # fetchall: the statement runs to its end, so no read transaction stays open
-                # (one would hold back the log's checkpoints).
-                rows = self._connection.execute(
-                    "SELECT generation FROM key_changes WHERE id = 1"
-                ).fetchall()
-            except sqlite3.Error as exc:
-                self._drop(exc)
+        """The counter; None if the file cannot be read right now."""
+        counter = self._map
+        if counter is None:
+            counter = self._open()
+            if counter is None:
                 return None
-            # The header was taken before the read: a commit in between shows next time.
-            self._header = header
-            self._generation = int(rows[0][0]) if rows else 0
-            if index is None:
-                self._index = self._map_index()
-            return self._generation
-
-    def _open(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            f"file:{pathname2url(self.path)}?mode=rw",  # never create a missing file
-            uri=True,
-            timeout=0.05,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        connection.execute("PRAGMA query_only=ON")
-        return connection
-
-    def _map_index(self) -> mmap.mmap | None:
-        """The WAL index, mapped read-only, once this connection has it open; else None."""
         try:
-            with open(self.path + "-shm", "rb") as file:
-                if os.fstat(file.fileno()).st_size < _WAL_INDEX_HEADER:
-                    return None
-                return mmap.mmap(file.fileno(), _WAL_INDEX_HEADER, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
+            raw = counter[:_COUNTER]
+        except ValueError:  # closed meanwhile (shutdown)
             return None
+        if raw != self._raw:  # a bump since the last check (or the first check)
+            self._value, self._raw = int.from_bytes(raw, "little"), raw
+        return self._value
 
-    def _drop(self, exc: Exception) -> None:
-        log.debug("API key signal unreadable: %s", exc)
-        self.close_locked()
-
-    def close_locked(self) -> None:
-        """Close the connection and the map; called holding the lock."""
-        if self._index is not None:
-            self._index.close()
-            self._index = None
-        self._header = b""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def _open(self) -> mmap.mmap | None:
+        with self._lock:
+            if self._map is not None:
+                return self._map
+            moment = time.monotonic()
+            if moment < self._retry_at:
+                return None
+            try:
+                descriptor = _open_signal(self.path)
+                try:
+                    self._map = mmap.mmap(descriptor, _COUNTER, access=mmap.ACCESS_READ)
+                finally:
+                    os.close(descriptor)  # the map keeps the file
+            except (OSError, ValueError) as exc:
+                self._retry_at = moment + 1.0
+                log.warning("API key signal file %s unreadable (%s)", self.path, exc)
+                return None
+            return self._map
 
     def close(self) -> None:
-        """Close the signal's connection (reopened if used again)."""
+        """Unmap the file (mapped again if used again)."""
         with self._lock:
-            self.close_locked()
+            counter, self._map = self._map, None
+            self._raw = b""
+        if counter is not None:
+            counter.close()
 
 
 class PostgresKeySignal(KeySignal):

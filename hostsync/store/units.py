@@ -36,6 +36,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
 from hostsync.scim.errors import InvalidValueError, UnavailableError
+from hostsync.store.key_signal import PENDING, after_unit
 
 if TYPE_CHECKING:
     from hostsync.store.database import Database
@@ -152,6 +153,8 @@ class SqliteUnit:
         finally:
             if self.write:
                 self.database._sqlite_writer.release()
+            if PENDING:  # a unit changed API keys: tell the other processes, now it has ended
+                after_unit(driver)
 
 
 class CommitGroup:
@@ -234,6 +237,8 @@ class CommitGroup:
             commit_sqlite_unit(connection, driver)
         finally:
             self.database._sqlite_writer.release()
+            if PENDING:  # a unit changed API keys (store/key_signal.py)
+                after_unit(driver)
 
 
 class GroupedUnit:

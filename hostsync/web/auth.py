@@ -25,7 +25,7 @@ from starlette.types import Scope
 
 from hostsync.scim.errors import TooManyRequestsError, UnauthorizedError
 from hostsync.store.database import Database
-from hostsync.store.key_signal import KeySignal, key_signal_for, read_generation
+from hostsync.store.key_signal import KeySignal, key_signal_for
 from hostsync.store.tenants import Credential, authenticate, digest, mark_used
 from hostsync.web.auth_failures import FailedAuthentications
 from hostsync.web.ratelimit import AuthFailureLimiter, client_address
@@ -55,7 +55,6 @@ class ApiKeyAuthenticator:
         self.database = database
         self.ttl = ttl
         self.signal = signal if signal is not None else key_signal_for(database.url)
-        self._in_snapshot = database.dialect == "sqlite"
         self.failures = failures
         self.recorder = FailedAuthentications(database)
         self._cache: dict[str, tuple[Credential | None, float, int]] = {}
@@ -101,14 +100,11 @@ class ApiKeyAuthenticator:
             if trusted is None:
                 raise CachedRefusal(_REFUSED)
             return trusted
-        # PostgreSQL: the notifications counted before the lookup, whose statement then sees
-        # every change committed before it (autocommit); SQLite: read below, in the lookup's
-        # own snapshot, which may predate the signal connection's view.
-        generation = None if self._in_snapshot else self.signal.generation()
+        # Read before the lookup: a change is signalled only after it committed, so a lookup
+        # that starts after this read sees every change signalled up to it (key_signal.py).
+        generation = self.signal.generation()
         moment = time.monotonic()
         with self.database.connect(write=False) as connection:
-            if self._in_snapshot:
-                generation = read_generation(connection)
             credential = authenticate(connection, key)
         if credential is not None:
             with self.database.connect(write=True) as connection:
