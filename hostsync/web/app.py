@@ -1,15 +1,20 @@
 """create_app: the ASGI application — routes, error handlers and the request path.
 
-Every error leaves as a SCIM Error body: ScimErrors as themselves, unknown routes as 404,
-wrong methods as 405, and anything unexpected as a generic 500 whose cause is logged here and
-never sent (the detail could hold internals).
+Every error under the SCIM prefix (and on /healthz, /openapi.json) leaves as a SCIM Error
+body: ScimErrors as themselves, unknown routes as 404, wrong methods as 405, and anything
+unexpected as a generic 500 whose cause is logged here and never sent (the detail could hold
+internals). Unknown URLs and wrong methods elsewhere are the console's: they answer its HTML
+error page. Request counts reach the database on a timer too (every
+``request_count_flush_seconds``), so the console's tiles agree with its failures table even
+after a burst of requests ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from hostsync.config import Settings
+from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.scim.discovery import Capabilities
 from hostsync.scim.errors import (
     InternalError,
@@ -31,6 +36,7 @@ from hostsync.scim.errors import (
 from hostsync.scim.service import ScimService
 from hostsync.store.database import Database
 from hostsync.web.admin import admin_routes
+from hostsync.web.admin.routes import error_page
 from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.middleware import EdgeMiddleware
@@ -58,8 +64,30 @@ async def _scim_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+MACHINE_PATHS = ("/healthz", "/openapi.json")
+
+
+def _is_machine_path(path: str) -> bool:
+    """SCIM and probe paths answer JSON errors; every other path is the console's."""
+    folded = path.lower()
+    prefix = SCIM_PREFIX.lower()
+    return folded == prefix or folded.startswith(prefix + "/") or folded in MACHINE_PATHS
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    if exc.status_code in (404, 405) and not _is_machine_path(request.url.path):
+        if exc.status_code == 404:
+            return error_page(request, 404, "Page not found", "There is no page at this address.")
+        page = error_page(
+            request,
+            405,
+            "Page not available this way",
+            "This address only answers a form's submission. Open the page from the menu.",
+        )
+        if exc.headers:
+            page.headers.update(exc.headers)
+        return page
     if exc.status_code == 404:
         return error_response(NotFoundError(f"No endpoint at {request.url.path}"))
     if exc.status_code == 405:
@@ -115,13 +143,31 @@ class HostsyncApp(Starlette):
         return EdgeMiddleware(super().build_middleware_stack(), self.state.settings)
 
 
+async def _flush_counts_periodically(app: Starlette, seconds: float) -> None:
+    """Write the pending request counts every ``seconds`` until cancelled at shutdown."""
+    database: Database = app.state.database
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(app.state.request_counter.flush, database)
+        except Exception:  # a busy or unreachable database: the next tick tries again
+            log.warning("request counts not flushed; retrying", exc_info=True)
+
+
 @asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     database: Database = app.state.database
     database.start_checkpointer()  # SQLite: WAL checkpoints off the request path
+    settings: Settings = app.state.settings
+    flusher = asyncio.create_task(
+        _flush_counts_periodically(app, max(settings.request_count_flush_seconds, 0.05))
+    )
     try:
         yield
     finally:
+        flusher.cancel()
+        with suppress(asyncio.CancelledError):
+            await flusher
         await app.state.rate_limiter.aclose()  # the sign-in limiter's store too
         app.state.scim_endpoints.close()
         app.state.authenticator.close()  # before dispose: its SQLite connection too

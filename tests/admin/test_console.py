@@ -104,8 +104,10 @@ async def test_key_lifecycle_from_the_entra_page(
     assert f"http://testserver{SCIM_PREFIX}" in page.text
     assert "Okta and other SCIM clients" in page.text
     created = await signed_in.post(KEYS, data={"csrf": csrf_of(page.text), "label": "Entra"})
-    key = re.search(r'id="new-key" type="text" readonly value="(hsk_[^"]+)"', created.text)
-    assert key, created.text
+    assert created.status_code == 303  # Post/Redirect/Get: the key is on the next page
+    shown = await signed_in.get(ENTRA)
+    key = re.search(r'id="new-key" type="text" readonly value="(hsk_[^"]+)"', shown.text)
+    assert key, shown.text
     again = await signed_in.get(ENTRA)
     assert key.group(1) not in again.text  # shown once
     key_id = re.search(r'data-key-id="([0-9a-f]{32})"', again.text)
@@ -119,13 +121,15 @@ async def test_key_lifecycle_from_the_entra_page(
         rotated = await signed_in.post(
             f"{KEYS}/{key_id.group(1)}/rotate", data={"csrf": csrf_of(again.text)}
         )
+        assert rotated.status_code == 303
+        rotated = await signed_in.get(ENTRA)
         new_key = re.search(r'id="new-key" type="text" readonly value="(hsk_[^"]+)"', rotated.text)
         assert new_key and new_key.group(1) != key.group(1)
         assert (await scim.get("/Users", headers=auth)).status_code == 200
         revoked = await signed_in.post(
             f"{KEYS}/{key_id.group(1)}/revoke", data={"csrf": csrf_of(rotated.text)}
         )
-        assert revoked.status_code == 200
+        assert revoked.status_code == 303
         assert (await scim.get("/Users", headers=auth)).status_code == 401
         new_auth = {"Authorization": f"Bearer {new_key.group(1)}"}
         assert (await scim.get("/Users", headers=new_auth)).status_code == 200

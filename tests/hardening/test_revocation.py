@@ -79,7 +79,7 @@ async def test_console_revoke_refuses_the_key_in_the_serving_process_at_once(
             revoked = await browser.post(
                 f"{KEYS}/{key_id}/revoke", data={"csrf": csrf_of(page.text)}
             )
-            assert revoked.status_code == 200, revoked.text
+            assert revoked.status_code == 303, revoked.text
             assert (await scim.get("/Users", headers=auth)).status_code == 401
 
 
@@ -225,6 +225,6 @@ def test_console_revoke_on_a_live_server_refuses_the_key_in_both_workers(
                 assert scim.get("/Users", headers=auth).status_code == 200
             entra = browser.get(ENTRA)
             revoked = browser.post(f"{KEYS}/{key_id}/revoke", data={"csrf": csrf_of(entra.text)})
-            assert revoked.status_code == 200, revoked.text
+            assert revoked.status_code == 303, revoked.text
             statuses += [scim.get("/Users", headers=auth).status_code for _ in range(2)]
         assert set(statuses) == {401}, statuses

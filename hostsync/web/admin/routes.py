@@ -9,12 +9,17 @@ are parsed strictly and clamped; keys, sign-ins, sign-outs and prunes leave acti
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import threading
+import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +64,8 @@ ACTIVITY_PAGE = 50
 MAX_PAGE = 100_000
 MAX_PRUNE_DAYS = 36_500
 QUARANTINE_RATIO = 0.4
+FLASH_SECONDS = 300.0
+ENTRA_PAGE = "/integrations/host-synchronization/entra"
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -107,6 +114,45 @@ def _json_value(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Flash:
+    """What a form's result page shows once after the redirect: a notice, maybe a new key."""
+
+    notice: str
+    new_key: str | None = None
+    new_key_id: str | None = None
+    replaced_key_id: str | None = None
+
+
+class FlashStore:
+    """One-time messages for the page a form redirects to (Post/Redirect/Get).
+
+    Held in the process's memory, keyed by the session's digest: a flash is read at most once
+    and forgotten after ``FLASH_SECONDS``, so a one-time key never reaches a URL, a cookie or
+    the database, and a reload of the result page shows nothing new and creates nothing.
+    """
+
+    def __init__(self, seconds: float = FLASH_SECONDS) -> None:
+        self.seconds = seconds
+        self._items: dict[str, tuple[float, Flash]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, session: admin_store.Session, flash: Flash) -> None:
+        """Keep ``flash`` for the session's next read (replacing an unread one)."""
+        moment = time.monotonic()
+        with self._lock:
+            self._items = {k: v for k, v in self._items.items() if v[0] > moment}
+            self._items[session.digest] = (moment + self.seconds, flash)
+
+    def take(self, session: admin_store.Session) -> Flash | None:
+        """The session's flash, removed; None when there is none or it has expired."""
+        with self._lock:
+            found = self._items.pop(session.digest, None)
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+
 class AdminConsole:
     """The console's request handlers, bound to one database and settings."""
 
@@ -127,6 +173,7 @@ class AdminConsole:
         self.lifetime = timedelta(hours=settings.session_lifetime_hours)
         self.pruner = Pruner(retention_days)
         self.env = _environment()
+        self.flashes = FlashStore()
 
     # -- plumbing ------------------------------------------------------------------------
     def render(
@@ -436,35 +483,44 @@ class AdminConsole:
         )
 
     # -- integrations --------------------------------------------------------------------
-    async def entra(
-        self,
-        request: Request,
-        session: admin_store.Session,
-        *,
-        new_key: str | None = None,
-        notice: str | None = None,
-    ) -> Response:
-        """Integrations > Host Synchronization > Microsoft Entra ID."""
+    async def entra(self, request: Request, session: admin_store.Session) -> Response:
+        """Integrations > Host Synchronization > Microsoft Entra ID (and a form's flash)."""
         tenant_id = session.admin.tenant_id
+        flash = self.flashes.take(session)
 
         def load() -> list[tenant_store.ApiKey]:
             with self.database.connect(write=False) as connection:
                 return tenant_store.list_keys(connection, tenant_id)
 
         keys = await run_in_threadpool(load)
+        tenant_url = self.tenant_url(request)
+        replaced_by = None
+        if flash is not None and flash.replaced_key_id:
+            replaced_by = next((k for k in keys if k.id == flash.new_key_id), None)
         response = self.render(
             request,
             "entra.html",
             {
                 "title": "Microsoft Entra ID",
-                "tenant_url": self.tenant_url(request),
-                "keys": keys,
-                "new_key": new_key,
-                "notice": notice,
+                "tenant_url": tenant_url,
+                "unreachable": unreachable_from_cloud(tenant_url),
+                "active_keys": [k for k in keys if k.revoked_at is None],
+                "revoked_keys": [k for k in keys if k.revoked_at is not None],
+                "new_key": None if flash is None else flash.new_key,
+                "new_key_id": None if flash is None else flash.new_key_id,
+                "replaced_key_id": None if flash is None else flash.replaced_key_id,
+                "replaced_by": replaced_by,
+                "notice": None if flash is None else flash.notice,
             },
             session=session,
         )
+        response.headers["Cache-Control"] = "no-store"  # a one-time key is never cached
         return response
+
+    def flash_to_entra(self, session: admin_store.Session, flash: Flash) -> Response:
+        """Keep the result for one read and redirect to the Entra page (Post/Redirect/Get)."""
+        self.flashes.put(session, flash)
+        return RedirectResponse(ENTRA_PAGE, 303)
 
     async def create_key(self, request: Request, session: admin_store.Session) -> Response:
         """Generate a key and show it once."""
@@ -472,7 +528,7 @@ class AdminConsole:
         tenant_id = session.admin.tenant_id
         context = self.context(request, session.admin.email)
 
-        def create() -> str:
+        def create() -> tuple[str, str]:
             with self.database.connect(write=True) as connection:
                 created, key = tenant_store.create_key(connection, tenant_id, label)
                 activity_log.audit(
@@ -484,14 +540,16 @@ class AdminConsole:
                     resource_id=created.id,
                     resource_name=f"{created.label} ({created.prefix}…)",
                 )
-                return key
+                return created.id, key
 
-        key = await run_in_threadpool(create)
-        return await self.entra(
-            request,
+        key_id, key = await run_in_threadpool(create)
+        return self.flash_to_entra(
             session,
-            new_key=key,
-            notice=f"Key “{label}” created. Copy it now: it is shown only once.",
+            Flash(
+                notice=f"Key “{label}” created. Copy it now: it is shown only once.",
+                new_key=key,
+                new_key_id=key_id,
+            ),
         )
 
     async def revoke_key(self, request: Request, session: admin_store.Session) -> Response:
@@ -524,10 +582,8 @@ class AdminConsole:
 
         if not await run_in_threadpool(revoke):
             return self.not_found(request, session)
-        return await self.entra(
-            request,
-            session,
-            notice="Key revoked. Requests using it are refused from now on.",
+        return self.flash_to_entra(
+            session, Flash(notice="Key revoked. Requests using it are refused from now on.")
         )
 
     async def rotate_key(self, request: Request, session: admin_store.Session) -> Response:
@@ -537,7 +593,7 @@ class AdminConsole:
 
         context = self.context(request, session.admin.email)
 
-        def rotate() -> str | None:
+        def rotate() -> tuple[str, str] | None:
             with self.database.connect(write=True) as connection:
                 old = next(
                     (k for k in tenant_store.list_keys(connection, tenant_id) if k.id == key_id),
@@ -558,17 +614,21 @@ class AdminConsole:
                     detail=f"replaces key {old.id} ({old.prefix}…), which keeps working "
                     "until revoked",
                 )
-                return key
+                return created.id, key
 
-        key = await run_in_threadpool(rotate)
-        if key is None:
+        rotated = await run_in_threadpool(rotate)
+        if rotated is None:
             return self.not_found(request, session)
-        return await self.entra(
-            request,
+        return self.flash_to_entra(
             session,
-            new_key=key,
-            notice="New key created; the old key keeps working until you revoke it. Paste the "
-            "new key into your identity provider, test the connection, then revoke the old one.",
+            Flash(
+                notice="New key created; the old key keeps working until you revoke it. Paste "
+                "the new key into your identity provider, test the connection, then revoke the "
+                "old one.",
+                new_key=rotated[1],
+                new_key_id=rotated[0],
+                replaced_key_id=key_id,
+            ),
         )
 
     # -- hosts ---------------------------------------------------------------------------
@@ -818,6 +878,55 @@ class AdminConsole:
         return await self.guarded(self.status)(request)
 
 
+def unreachable_from_cloud(url: str) -> str | None:
+    """Why a cloud provisioning service cannot call ``url``, or None when it may.
+
+    Entra's provisioning service runs in Microsoft's cloud: it needs ``https:`` and a public
+    host name or address. Loopback, private, link-local and ``.local``/``.localhost`` hosts
+    and plain ``http:`` are refused (docs/deploy.md explains how to expose the server).
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None and (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_reserved
+    ):
+        return f"{host} is a loopback or private address"
+    if address is None and (
+        host in {"localhost", ""}
+        or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
+        or "." not in host
+    ):
+        return f"{host or 'the host'} is not a public host name"
+    if parts.scheme != "https":
+        return "the address uses http:, and Entra requires https:"
+    return None
+
+
+def error_page(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
+    """The console's error page outside a route (unknown URLs, wrong methods): no session."""
+    html = (
+        _error_environment()
+        .get_template("error.html")
+        .render(request=request, session=None, path=request.url.path, title=title, message=message)
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@lru_cache(maxsize=1)
+def _error_environment() -> Environment:
+    return _environment()
+
+
 def _safe_next(target: str) -> str:
     """Only local paths are followed after sign-in (no open redirect)."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -879,4 +988,4 @@ async def _to_entra(_request: Request) -> Response:
     return RedirectResponse("/integrations/host-synchronization/entra", 303)
 
 
-__all__ = ["AdminConsole", "admin_routes"]
+__all__ = ["AdminConsole", "admin_routes", "error_page", "unreachable_from_cloud"]
