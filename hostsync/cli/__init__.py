@@ -7,18 +7,22 @@ that grow large live in their own modules of this package and are registered her
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import make_url
 
 from hostsync.cli.admin import admin, cli_context
+from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, key_file, port_problem
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.scim.errors import ScimError
 from hostsync.store.activity import audit
+from hostsync.store.admins import AdminError
 from hostsync.store.database import Database, DatabaseUrlError
 from hostsync.store.tenants import (
     TenantError,
@@ -26,12 +30,11 @@ from hostsync.store.tenants import (
     create_tenant,
     find_tenant_by_name,
     list_keys,
+    resolve_tenant,
     revoke_key,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEMO_TENANT = "Demo Company"
-DEMO_KEY_LABEL = "demo"
 
 
 class CliError(click.ClickException):
@@ -156,29 +159,72 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--new-key",
+    is_flag=True,
+    help="Revoke the demo key and make another (by default each start keeps and prints it).",
+)
 @database_option
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, database_url: str | None) -> None:
-    """Create a demo tenant and a fresh API key, print the Tenant URL and key, then serve."""
+def demo(ctx: click.Context, host: str, port: int, new_key: bool, database_url: str | None) -> None:
+    """Create the demo tenant, its key and administrator if absent; print them, then serve.
+
+    The demo key is kept across starts (hostsync/cli/demo.py says where); the port is checked
+    before the database is touched.
+    """
+    problem = port_problem(host, port)
+    if problem:
+        raise CliError(problem)
     settings = _settings(ctx, database_url)
     database = _database(settings)
-    with database.connect(write=True) as connection:
-        tenant = find_tenant_by_name(connection, DEMO_TENANT) or create_tenant(
-            connection, DEMO_TENANT
-        )
-        for old in list_keys(connection, tenant.id):
-            if old.label == DEMO_KEY_LABEL and old.revoked_at is None:
-                revoke_key(connection, tenant.id, old.id)
-        _, key = create_key(connection, tenant.id, DEMO_KEY_LABEL)
-    database.dispose()
-    base = settings.public_url or f"http://{host}:{port}"
-    click.echo(f"Tenant:      {tenant.name} ({tenant.id})")
-    click.echo(f"Tenant URL:  {base.rstrip('/')}{SCIM_PREFIX}")
-    click.echo(f"Secret Token (API key, shown once): {key}")
-    click.echo(
-        f"Try: curl -H 'Authorization: Bearer {key}' "
-        f"'{base.rstrip('/')}{SCIM_PREFIX}/Users?filter=userName%20eq%20%22nobody%22'"
+    path = key_file(settings.database_url)
+    try:
+        with database.connect(write=True) as connection:
+            tenant = find_tenant_by_name(connection, DEMO_TENANT) or create_tenant(
+                connection, DEMO_TENANT
+            )
+            kept = demo_key(connection, tenant.id, path, new=new_key)
+            administrator = demo_admin(connection, tenant.id)
+    except OSError as exc:
+        raise CliError(f"cannot keep the demo key in {path}: {exc.strerror or exc}") from None
+    except (AdminError, TenantError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        database.dispose()
+    base = (settings.public_url or f"http://{host}:{port}").rstrip("/")
+    given = database_url or (ctx.obj or {}).get("database_url")
+    database_arg = (
+        f" --database-url {shlex.quote(make_url(given).render_as_string(hide_password=True))}"
+        if given
+        else ""
     )
+    click.echo(f"Tenant:      {tenant.name} ({tenant.id})")
+    click.echo(f"Tenant URL:  {base}{SCIM_PREFIX}")
+    if kept.secret is None:
+        click.echo(
+            "Secret Token (API key): the one printed when it was made "
+            f"(to replace it: hostsync demo --new-key{database_arg})"
+        )
+    else:
+        click.echo(f"Secret Token (API key): {kept.secret}")
+        if path is not None:
+            again = "made now" if kept.created else "the same as before"
+            click.echo(f"  ({again}; kept in {path.resolve()}; --new-key replaces it)")
+        click.echo(
+            f"Try: curl -H 'Authorization: Bearer {kept.secret}' "
+            f"'{base}{SCIM_PREFIX}/Users?filter=userName%20eq%20%22nobody%22'"
+        )
+    click.echo(f"Console:     {base}/")
+    reset = (
+        f"hostsync admin reset-password {shlex.quote(tenant.name)} "
+        f"{shlex.quote(administrator.email)}{database_arg}"
+    )
+    if administrator.password is not None:
+        click.echo(f"Sign in as:  {administrator.email}")
+        click.echo(f"Password:    {administrator.password}  (shown once; to change it: {reset})")
+    else:
+        click.echo(f"Sign in as:  {administrator.email} (to set a new password: {reset})")
+    click.echo("running — Ctrl+C to stop")
     _serve(settings, host, port, 1)
 
 
@@ -196,7 +242,7 @@ def tenant_create(ctx: click.Context, name: str, database_url: str | None) -> No
     database = _database(_settings(ctx, database_url))
     try:
         with database.connect(write=True) as connection:
-            created = create_tenant(connection, name)
+            created = create_tenant(connection, name, refuse_duplicate=True)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     click.echo(created.id)
@@ -213,10 +259,11 @@ def key() -> None:
 @database_option
 @click.pass_context
 def key_create(ctx: click.Context, tenant_id: str, label: str, database_url: str | None) -> None:
-    """Create an API key for TENANT; print it (it is never shown again)."""
+    """Create an API key for TENANT (id or name); print it (it is never shown again)."""
     database = _database(_settings(ctx, database_url))
     try:
         with database.connect(write=True) as connection:
+            tenant_id = resolve_tenant(connection, tenant_id).id
             created, secret = create_key(connection, tenant_id, label)
             audit(
                 connection,
@@ -237,11 +284,11 @@ def key_create(ctx: click.Context, tenant_id: str, label: str, database_url: str
 @database_option
 @click.pass_context
 def key_list(ctx: click.Context, tenant_id: str, database_url: str | None) -> None:
-    """List TENANT's keys: id, prefix, label, created, last used, revoked."""
+    """List TENANT's (id or name) keys: id, prefix, label, created, last used, revoked."""
     database = _database(_settings(ctx, database_url))
     try:
         with database.connect(write=False) as connection:
-            keys = list_keys(connection, tenant_id)
+            keys = list_keys(connection, resolve_tenant(connection, tenant_id).id)
     except TenantError as exc:
         raise CliError(str(exc)) from None
     click.echo("ID\tPREFIX\tLABEL\tCREATED\tLAST USED\tREVOKED")
@@ -266,10 +313,11 @@ def key_list(ctx: click.Context, tenant_id: str, database_url: str | None) -> No
 @database_option
 @click.pass_context
 def key_revoke(ctx: click.Context, tenant_id: str, key_id: str, database_url: str | None) -> None:
-    """Revoke one of TENANT's keys."""
+    """Revoke one of TENANT's (id or name) keys."""
     database = _database(_settings(ctx, database_url))
     try:
         with database.connect(write=True) as connection:
+            tenant_id = resolve_tenant(connection, tenant_id).id
             revoke_key(connection, tenant_id, key_id)
             audit(
                 connection,

@@ -15,6 +15,7 @@ import click
 from sqlalchemy import Connection
 
 from hostsync.config import Settings
+from hostsync.store import tenants
 from hostsync.store.activity import (
     DEFAULT_RETENTION_DAYS,
     RequestContext,
@@ -30,7 +31,7 @@ from hostsync.store.admins import (
     reset_password,
 )
 from hostsync.store.database import Database, DatabaseUrlError
-from hostsync.store.tenants import TenantError, find_tenant_by_name, get_tenant
+from hostsync.store.tenants import TenantError
 
 PASSWORD_VARIABLE = "HOSTSYNC_ADMIN_PASSWORD"  # noqa: S105 - a variable name, not a password
 
@@ -66,14 +67,11 @@ def cli_context(command: str) -> RequestContext:
 
 
 def resolve_tenant(connection: Connection, tenant: str) -> str:
-    """A tenant's id from its id or name; :class:`TenantError` if neither names one."""
-    try:
-        return get_tenant(connection, tenant).id
-    except TenantError:
-        found = find_tenant_by_name(connection, tenant)
-        if found is None:
-            raise TenantError(f"no tenant has the id or name '{tenant[:80]}'") from None
-        return found.id
+    """A tenant's id from its id or unique name (``store.tenants.resolve_tenant``).
+
+    :class:`TenantError` if neither names one, or if several tenants share the name.
+    """
+    return tenants.resolve_tenant(connection, tenant).id
 
 
 def _password() -> str:

@@ -343,3 +343,8 @@ def tenant_summaries(connection: Connection) -> list[TenantSummary]:
         )
     )
     return [TenantSummary(r.id, r.name, r.created_at, int(r.admins), int(r.keys)) for r in rows]
+
+
+def any_admin(connection: Connection) -> bool:
+    """Whether any tenant has an administrator (the sign-in page says how to create the first)."""
+    return connection.execute(select(admins.c.id).limit(1)).first() is not None

@@ -27,7 +27,11 @@ _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 class TenantError(LookupError):
-    """A tenant or key named by an administrator does not exist."""
+    """A tenant or key named by an administrator does not exist (or a name is ambiguous)."""
+
+
+class DuplicateTenantError(ValueError):
+    """A tenant with this name exists: names are unique, so a name can stand for its tenant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +70,21 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_tenant(connection: Connection, name: str) -> Tenant:
-    """Create a tenant named ``name``."""
+def create_tenant(connection: Connection, name: str, *, refuse_duplicate: bool = False) -> Tenant:
+    """Create a tenant named ``name``.
+
+    With ``refuse_duplicate`` (the commands), :class:`DuplicateTenantError` if a tenant has that
+    name already, so that a name can stand for its tenant; a name that several tenants share
+    anyway is refused as ambiguous by :func:`resolve_tenant`, never resolved to one of them.
+    """
     name = name.strip()
     if not name:
         raise ValueError("a tenant needs a non-empty name")
+    existing = _tenants_named(connection, name) if refuse_duplicate else []
+    if existing:
+        raise DuplicateTenantError(
+            f"a tenant named '{name[:80]}' exists (id {existing[0].id}); choose another name"
+        )
     tenant = Tenant(uuid.uuid4().hex, name, now())
     connection.execute(
         insert(tenants).values(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
@@ -88,10 +102,36 @@ def get_tenant(connection: Connection, tenant_id: str) -> Tenant:
 
 def find_tenant_by_name(connection: Connection, name: str) -> Tenant | None:
     """Return the oldest tenant with this name, if any."""
-    row = connection.execute(
-        select(tenants).where(tenants.c.name == name).order_by(tenants.c.created_at)
-    ).first()
-    return None if row is None else Tenant(row.id, row.name, row.created_at)
+    found = _tenants_named(connection, name)
+    return found[0] if found else None
+
+
+def _tenants_named(connection: Connection, name: str) -> list[Tenant]:
+    rows = connection.execute(
+        select(tenants).where(tenants.c.name == name).order_by(tenants.c.created_at).limit(10)
+    )
+    return [Tenant(row.id, row.name, row.created_at) for row in rows]
+
+
+def resolve_tenant(connection: Connection, id_or_name: str) -> Tenant:
+    """The tenant whose id, else whose name, is ``id_or_name``.
+
+    :class:`TenantError` if none matches, or if several tenants share the name (created before
+    names were unique): the message lists their ids, and no tenant is picked silently.
+    """
+    try:
+        return get_tenant(connection, id_or_name)
+    except TenantError:
+        pass
+    found = _tenants_named(connection, id_or_name.strip())
+    if not found:
+        raise TenantError(f"no tenant has the id or name '{id_or_name[:80]}'")
+    if len(found) > 1:
+        ids = ", ".join(tenant.id for tenant in found)
+        raise TenantError(
+            f"several tenants are named '{id_or_name[:80]}' (ids {ids}); give the id instead"
+        )
+    return found[0]
 
 
 def create_key(connection: Connection, tenant_id: str, label: str) -> tuple[ApiKey, str]:

@@ -74,7 +74,7 @@ def test_database_url_from_environment(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["key", "create", "no-such-tenant"], "no tenant has the id"),
-        (["key", "revoke", "no-such-tenant", "k"], "no key"),
+        (["key", "revoke", "no-such-tenant", "k"], "no tenant has the id"),
         (["tenant", "create", "  "], "non-empty name"),
         (["--database-url", "mysql://x/y", "tenant", "create", "X"], "unsupported database"),
         (

@@ -285,8 +285,18 @@ class AdminConsole:
 
     # -- sign-in -------------------------------------------------------------------------
     def _signin_page(
-        self, request: Request, *, error: str | None = None, email: str = "", status: int = 200
+        self,
+        request: Request,
+        *,
+        error: str | None = None,
+        email: str = "",
+        status: int = 200,
+        no_admin: bool = False,
     ) -> HTMLResponse:
+        """The sign-in form, and with ``no_admin`` the command that creates an administrator.
+
+        The page is public: the hint names no tenant and says only that none has an administrator.
+        """
         token = new_token()
         next_url = request.query_params.get("next", "/")
         if len(next_url) > 2048:
@@ -294,7 +304,13 @@ class AdminConsole:
         response = self.render(
             request,
             "signin.html",
-            {"csrf": token, "error": error, "email": email, "next": _safe_next(next_url)},
+            {
+                "csrf": token,
+                "error": error,
+                "email": email,
+                "next": _safe_next(next_url),
+                "no_admin": no_admin,
+            },
             status_code=status,
         )
         set_cookie(
@@ -310,8 +326,13 @@ class AdminConsole:
 
     async def signin(self, request: Request) -> Response:
         """GET: the sign-in form. POST: check the password, open a session."""
+
+        def no_admin() -> bool:
+            with self.database.connect(write=False) as connection:
+                return not admin_store.any_admin(connection)
+
         if request.method == "GET":
-            return self._signin_page(request)
+            return self._signin_page(request, no_admin=await run_in_threadpool(no_admin))
         try:
             form = await read_form(request, self.settings.console_max_body_bytes)
         except FormRefused as refusal:
@@ -393,7 +414,11 @@ class AdminConsole:
         if opened is None:
             await self.limiter.failed(address, email)
             return self._signin_page(
-                request, error="The e-mail or password is not right.", email=email, status=401
+                request,
+                error="The e-mail or password is not right.",
+                email=email,
+                status=401,
+                no_admin=await run_in_threadpool(no_admin),
             )
         await self.limiter.succeeded(address, email)
         _session, token = opened
