@@ -97,7 +97,12 @@ def test_admin_connects_entra_and_watches_provisioning(
             page.get_by_role("button", name="Generate key").click()
             key = page.get_by_test_id("new-key").input_value()
             assert key.startswith("hsk_")
+            assert page.url == f"{live_server}/integrations/host-synchronization/entra"
+            assert page.get_by_test_id("unreachable").is_visible()  # a loopback Tenant URL
             page.screenshot(path=str(SCREENSHOTS / "entra-key.png"), full_page=True)
+            page.reload()  # Post/Redirect/Get: a reload neither shows nor mints a key
+            assert page.get_by_test_id("new-key").count() == 0
+            assert page.locator("table.keys tbody tr").count() == 1
 
             headers = {"Authorization": f"Bearer {key}", "User-Agent": "Azure AD SCIM Test"}
             created = httpx.post(
@@ -149,25 +154,57 @@ def test_admin_connects_entra_and_watches_provisioning(
             page.screenshot(path=str(SCREENSHOTS / "group.png"), full_page=True)
 
             _nav(page, "Sync status").click()
+            errors = page.locator("dt:has-text('Request errors, last 24 h') + dd").inner_text()
+            failures = page.locator("h2:has-text('Latest failures') + div tbody tr").count()
+            assert int(errors) == failures == 1  # the tile agrees with the failures table
             page.screenshot(path=str(SCREENSHOTS / "status.png"), full_page=True)
 
             _nav(page, "Integrations").click()
+            page.get_by_role("button", name="Rotate key Entra production").click()
+            replaced = page.get_by_test_id("replaced")
+            assert replaced.inner_text().startswith("replaced by hsk_")
+            rotated_key = page.get_by_test_id("new-key").input_value()
+            assert rotated_key.startswith("hsk_") and rotated_key != key
             page.once("dialog", lambda dialog: dialog.accept())
-            page.get_by_role("button", name="Revoke key Entra production").click()
+            page.get_by_role("button", name="Revoke key Entra production", exact=True).click()
             assert page.get_by_role("status").inner_text().startswith("Key revoked")
             page.screenshot(path=str(SCREENSHOTS / "entra-revoked.png"), full_page=True)
             assert httpx.get(f"{tenant_url}/Users", headers=headers).status_code == 401
 
             phone = browser.new_page(viewport={"width": 390, "height": 844})
             phone.context.add_cookies(page.context.cookies())
-            phone.goto(f"{live_server}/activity")
-            width = phone.evaluate("document.documentElement.scrollWidth")
-            wide = phone.evaluate(
-                "Array.from(document.querySelectorAll('body *')).filter("
-                "e => e.getBoundingClientRect().right > 391 && !e.closest('.scroll'))"
-                ".map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)"
+            long_name = "maximilian.alexander.featherstonehaugh-worthington@subsidiary.contoso.com"
+            long_host = httpx.post(
+                f"{tenant_url}/Users",
+                headers={"Authorization": f"Bearer {rotated_key}"},
+                json={"userName": long_name, "active": False},
             )
-            assert width <= 390, f"sideways scroll at phone width ({width}px): {wide}"
+            assert long_host.status_code == 201, long_host.text
+            long_id = long_host.json()["id"]
+            for path in (
+                f"/hosts/{long_id}",
+                f"/hosts/{long_id}/purge",
+                "/",
+                "/integrations/host-synchronization/entra",
+                "/hosts",
+                f"/hosts/{host_id}",
+                f"/hosts/{host_id}/purge",
+                "/groups",
+                "/activity",
+                "/no-such-page",
+            ):
+                phone.goto(f"{live_server}{path}")
+                width = phone.evaluate("document.documentElement.scrollWidth")
+                wide = phone.evaluate(
+                    "Array.from(document.querySelectorAll('body *')).filter("
+                    "e => e.getBoundingClientRect().right > 391 && !e.closest('.scroll'))"
+                    ".map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)"
+                )
+                assert width <= 390, f"{path}: sideways scroll at phone width ({width}px): {wide}"
+                assert phone.title().endswith("· hostsync") and len(phone.title()) > 11, path
+            phone.goto(f"{live_server}/activity")
             phone.screenshot(path=str(SCREENSHOTS / "activity-phone.png"), full_page=True)
+            phone.goto(f"{live_server}/integrations/host-synchronization/entra")
+            phone.screenshot(path=str(SCREENSHOTS / "entra-phone.png"), full_page=True)
         finally:
             browser.close()
