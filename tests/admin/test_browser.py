@@ -67,6 +67,18 @@ def live_server(database: Database) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+def _contrast(first: str, second: str) -> float:
+    """The WCAG contrast ratio of two ``rgb(r, g, b)`` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(part) / 255 for part in colour[colour.index("(") + 1 : -1].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
 def _nav(page: object, name: str) -> object:
     """A link of the main navigation."""
     main = page.get_by_role("navigation", name="Main")  # type: ignore[attr-defined]
@@ -100,6 +112,15 @@ def test_admin_connects_entra_and_watches_provisioning(
             assert page.url == f"{live_server}/integrations/host-synchronization/entra"
             assert page.get_by_test_id("unreachable").is_visible()  # a loopback Tenant URL
             page.screenshot(path=str(SCREENSHOTS / "entra-key.png"), full_page=True)
+            page.get_by_label("Label").focus()
+            page.keyboard.press("Tab")  # keyboard focus: the Generate button shows its ring
+            ring = page.evaluate(
+                "(() => { const s = getComputedStyle(document.activeElement);"
+                " return [s.outlineStyle, s.outlineColor]; })()"
+            )
+            assert ring[0] == "solid"
+            assert _contrast(ring[1], "rgb(255, 255, 255)") >= 3  # WCAG 1.4.11, on the card
+            assert _contrast(ring[1], "rgb(246, 247, 249)") >= 3  # and on the page
             page.reload()  # Post/Redirect/Get: a reload neither shows nor mints a key
             assert page.get_by_test_id("new-key").count() == 0
             assert page.locator("table.keys tbody tr").count() == 1
