@@ -1,10 +1,11 @@
 """``hostsync sync …``: run the provisioning engine from a job file.
 
-``run JOB [--once] [--dry-run]``, ``plan JOB``, ``test JOB``, ``status JOB``,
+``run JOB [--once] [--dry-run]``, ``plan JOB``, ``test JOB``, ``status JOB [--json]``,
 ``logs JOB [--json] [--user UPN] [--status S]``, ``on-demand JOB USER``, ``allow-deletes JOB``
 and ``restart JOB``. Long cycles print progress lines on stderr.
 State lives beside the job (``<job>.state.json``), logs in ``<job>.log.jsonl``. Errors are one
-line on stderr with exit code 2.
+line on stderr with exit code 2. ``plan`` and ``run --dry-run`` write nothing, even when they
+fail. Entra's codes are printed with their plain-language reason (:mod:`hostsync.engine.codes`).
 
 Tests (and embedders) may pass ``obj={"sync_transport": httpx transport}`` to reach an
 in-process server; nothing else reads ``ctx.obj``.
@@ -24,15 +25,24 @@ import click
 import httpx
 
 from hostsync.engine.client import ScimClient
+from hostsync.engine.codes import explain, reason_for
 from hostsync.engine.errors import EngineError
 from hostsync.engine.jobs import Job, load_job
 from hostsync.engine.notify import Mailer, Notifier, send_email, sleep_retrying
 from hostsync.engine.on_demand import OnDemandResult, provision_on_demand
-from hostsync.engine.planner import Create, Disable, Plan, SetManager, Skip, UpdateMembers
+from hostsync.engine.planner import (
+    Create,
+    Disable,
+    Failure,
+    Plan,
+    SetManager,
+    Skip,
+    UpdateMembers,
+)
 from hostsync.engine.progress import Progress
 from hostsync.engine.reports import render_entry, shown
 from hostsync.engine.runner import CycleReport, Runner
-from hostsync.engine.schedule import run_cycles
+from hostsync.engine.schedule import describe_next, run_cycles
 from hostsync.engine.sources import open_source
 from hostsync.engine.state import FileLogSink, FileOutbox, FileSyncState
 
@@ -113,9 +123,11 @@ def _describe(plan: Plan) -> list[str]:
             continue
         head = f"{action.action:<8} {action.kind.value:<5} {action.display}"
         if isinstance(action, Skip):
-            head += f"  (skip: {action.reason})"
+            head += f"  (skip: {explain(action.reason)})"
         elif isinstance(action, Disable):
-            head += f"  ({action.reason.value})"
+            head += f"  ({explain(action.reason.value)})"
+        elif isinstance(action, Failure):
+            head += f"  (failure: {explain(action.code)}: {action.reason})"
         lines.append(head)
         if isinstance(action, UpdateMembers):
             lines += [f"    + member {m}" for m in action.add]
@@ -182,6 +194,8 @@ def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
     transport = _transport(ctx)
     if once or dry_run:
         report = _run(lambda: _cycle(job, transport, dry_run))
+        if dry_run and report.state == "Failed":
+            raise SyncCliError(f"plan failed, nothing was sent or saved: {report.error}")
         if dry_run and report.plan is not None:
             for line in _describe(report.plan):
                 click.echo(line)
@@ -206,6 +220,7 @@ def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
             now=lambda: datetime.now(UTC),
             sleep=sleep,
             on_report=_print_report,
+            on_wait=lambda due, now: click.echo(describe_next(due, now)),
         )
     )
     raise SyncCliError(f"job disabled: {last.error}")
@@ -236,47 +251,109 @@ def test(ctx: click.Context, job_path: Path) -> None:
     click.echo("connection test passed")
 
 
-@sync.command("status")
-@JOB_ARGUMENT
-def status(job_path: Path) -> None:
-    """Current cycle's progress, links, last cycle and quarantine."""
-    job = _load(job_path)
+def _cycle_text(cycle: dict[str, Any] | None, *, running: bool) -> str:
+    if not cycle:
+        return "none running" if running else "none yet"
+    counts = cycle.get("counts") or {}
+    done = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to do"
+    if running:
+        return (
+            f"{cycle.get('type', '?')}, started {cycle.get('started', '?')}: "
+            f"{cycle.get('completed', 0)} of {cycle.get('total', '?')} actions done"
+        )
+    return (
+        f"{cycle.get('state', '?')} ({cycle.get('type', '?')}), ended {cycle.get('ended', '?')}; "
+        f"{done}; {cycle.get('requests', 0)} requests"
+    )
+
+
+def _status(job: Job) -> dict[str, Any]:
+    """The job's status as a JSON document (``sync status --json``)."""
     state = FileSyncState(job.state_path).load()
-    users = sum(link.kind.value == "User" for link in state.links.values())
-    info: dict[str, Any] = {
-        "job": job.name,
-        "cycles": state.cycles,
-        "next cycle": "initial" if state.watermark is None else "incremental",
-        "users": users,
-        "groups": len(state.links) - users,
-        "current cycle": state.current_cycle,
-        "last cycle": state.last_cycle,
-        "quarantine": None,
-        "staged deletions": len(state.staged),
-        "escrowed": len(state.escrows),
-        "disabled": state.disabled,
-        "e-mails pending": 0,
-    }
     try:
         pending = FileOutbox(job.outbox_path).load()
     except EngineError as exc:
         raise SyncCliError(str(exc)) from None
-    if pending:
-        info["e-mails pending"] = (
-            f"{len(pending)} (since {pending[0].queued}; last error: {pending[0].error})"
-        )
-    if state.escrows:
-        due = min(state.escrows.values(), key=lambda escrow: escrow.next_attempt)
-        info["escrowed"] = f"{len(state.escrows)} (next retry {due.next_attempt})"
-    if state.quarantine is not None:
-        info["quarantine"] = {
-            "reason": state.quarantine.reason,
-            "since": state.quarantine.began,
-            "next attempt": state.quarantine.next_attempt,
-            "detail": state.quarantine.detail,
-        }
-    for key, value in info.items():
-        click.echo(f"{key}: {json.dumps(value) if isinstance(value, dict) else value}")
+    users = sum(link.kind.value == "User" for link in state.links.values())
+    due = min(state.escrows.values(), key=lambda e: e.next_attempt) if state.escrows else None
+    quarantine = state.quarantine
+    return {
+        "job": job.name,
+        "cycles": state.cycles,
+        "nextCycleType": "initial" if state.watermark is None else "incremental",
+        "users": users,
+        "groups": len(state.links) - users,
+        "currentCycle": state.current_cycle,
+        "lastCycle": state.last_cycle,
+        "quarantine": None
+        if quarantine is None
+        else {
+            "reason": quarantine.reason,
+            "explanation": reason_for(quarantine.reason),
+            "since": quarantine.began,
+            "nextAttempt": quarantine.next_attempt,
+            "detail": quarantine.detail,
+        },
+        "stagedDeletions": len(state.staged),
+        "escrowed": len(state.escrows),
+        "escrowNextRetry": due.next_attempt if due is not None else None,
+        "disabled": state.disabled,
+        "emailsPending": len(pending),
+        "emailsPendingSince": pending[0].queued if pending else None,
+        "emailError": pending[0].error if pending else None,
+    }
+
+
+def _status_lines(info: dict[str, Any]) -> list[tuple[str, str]]:
+    lines = [
+        ("job", str(info["job"])),
+        ("cycles", str(info["cycles"])),
+        ("next cycle", str(info["nextCycleType"])),
+        ("users", str(info["users"])),
+        ("groups", str(info["groups"])),
+        ("current cycle", _cycle_text(info["currentCycle"], running=True)),
+        ("last cycle", _cycle_text(info["lastCycle"], running=False)),
+    ]
+    last = info["lastCycle"] or {}
+    if last.get("error"):
+        lines.append(("last error", str(last["error"])))
+    quarantine = info["quarantine"]
+    if quarantine is None:
+        lines.append(("quarantine", "no"))
+    else:
+        lines += [
+            ("quarantine", explain(quarantine["reason"])),
+            ("  since", str(quarantine["since"])),
+            ("  next attempt", str(quarantine["nextAttempt"])),
+        ]
+        if quarantine["detail"]:
+            lines.append(("  detail", str(quarantine["detail"])))
+    lines.append(("staged deletions", str(info["stagedDeletions"])))
+    escrowed = str(info["escrowed"])
+    if info["escrowNextRetry"]:
+        escrowed += f" (next retry {info['escrowNextRetry']})"
+    lines.append(("escrowed", escrowed))
+    lines.append(("disabled", info["disabled"] or "no"))
+    emails = str(info["emailsPending"])
+    if info["emailsPending"]:
+        emails += f" (since {info['emailsPendingSince']}; last error: {info['emailError']})"
+    lines.append(("e-mails pending", emails))
+    return lines
+
+
+@sync.command("status")
+@JOB_ARGUMENT
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
+def status(job_path: Path, as_json: bool) -> None:
+    """Current cycle's progress, links, last cycle and quarantine, as aligned lines."""
+    info = _status(_load(job_path))
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    lines = _status_lines(info)
+    width = max(len(label) for label, _ in lines) + 2
+    for label, value in lines:
+        click.echo(f"{label + ':':<{width}}{value}")
 
 
 @sync.command("logs")

@@ -6,7 +6,9 @@
 * bounds concurrency (a semaphore) and the request rate (one slot every ``1/rate`` seconds),
 * waits out a ``Retry-After`` pause shared by every request (shared/spec §4.3: honour it),
 * maps statuses to :mod:`hostsync.engine.errors` (authentik ``_request``), and wraps httpx's
-  transport errors and timeouts as :class:`~hostsync.engine.errors.TransientError`,
+  transport errors and timeouts as :class:`~hostsync.engine.errors.TransientError`; every such
+  message names the full URL and the likely cause (refused: is the server running; TLS: the
+  certificate; 401: the Secret Token is wrong or revoked; a timeout: overload or a firewall),
 * retries transient failures of idempotent requests (GET, PATCH, DELETE) with exponential
   backoff. POST is never retried here: the runner looks the object up before it retries a
   create that may have landed.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -87,7 +90,15 @@ def classify(response: httpx.Response) -> SyncError | None:
     reason = f"{reason}: {detail}" if detail else reason
     if status in {401, 403}:
         code = "Unauthorized" if status == 401 else "InsufficientRights"
-        return StopSync(reason, status=status, code=code)
+        cause = (
+            "the Secret Token is wrong or revoked"
+            if status == 401
+            else "the Secret Token may not do this (another tenant's key, or too few rights)"
+        )
+        request = response.request
+        said = f" ({detail})" if detail else ""
+        message = f"HTTP {status} from {request.method} {request.url}{said}: {cause}"
+        return StopSync(message, status=status, code=code)
     if status == 404:
         return NotFoundError(reason, status=status)
     if status == 409:
@@ -100,6 +111,28 @@ def classify(response: httpx.Response) -> SyncError | None:
         return TransientError(reason, status=status, retry_after=wait)
     codes = {405: "MethodNotAllowed", 422: "UnprocessableEntity", 501: "NotImplemented"}
     return RejectedError(reason, status=status, code=codes.get(status, "BadRequest"))
+
+
+def connection_cause(error: httpx.TransportError) -> str:
+    """The likely cause of a request that got no HTTP answer, in words an admin can act on."""
+    causes: list[BaseException] = [error]
+    while (inner := causes[-1].__cause__ or causes[-1].__context__) and len(causes) < 8:
+        causes.append(inner)
+    text = " ".join(str(cause) for cause in causes).lower()
+    if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes) or "certificate" in text:
+        return (
+            "the server's TLS certificate is not trusted (self-signed, expired, or issued for "
+            "another name): fix the certificate, or trust its CA with SSL_CERT_FILE"
+        )
+    if any(isinstance(c, ssl.SSLError) for c in causes) or "ssl" in text or "tls" in text:
+        return "the TLS handshake failed: does the Tenant URL say https:// for an http:// port?"
+    if "refused" in text:
+        return "the connection was refused: is the server running, and is the port right?"
+    if any(word in text for word in ("name or service", "nodename", "getaddrinfo", "resolution")):
+        return "the host name does not resolve: check the Tenant URL's host"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "the server closed the connection without an answer: is it http:// to https://?"
+    return "no answer: is the server reachable from this machine (proxy, firewall, VPN)?"
 
 
 class RateLimiter:
@@ -145,6 +178,7 @@ class ScimClient:
     ) -> None:
         base = tenant_url.split("?", 1)[0].rstrip("/")
         self.base_url = base
+        self.timeout = timeout
         self.dry_run = dry_run
         self.max_retries = max_retries
         self.backoff = backoff
@@ -227,11 +261,15 @@ class ScimClient:
                 )
             except httpx.TimeoutException as exc:
                 raise TransientError(
-                    f"{method} {path}: timed out ({exc})", code="Timeout"
+                    f"{method} {self.base_url}/{path}: no answer within {self.timeout:g} s "
+                    f"({type(exc).__name__}): is the server overloaded, or a firewall dropping "
+                    "the connection? (target.timeout_seconds sets the wait)",
+                    code="Timeout",
                 ) from None
             except httpx.TransportError as exc:
                 raise TransientError(
-                    f"{method} {path}: {type(exc).__name__}: {exc}",
+                    f"{method} {self.base_url}/{path}: {connection_cause(exc)} "
+                    f"({type(exc).__name__}: {exc})",
                     code="WebExceptionProtocolError",
                 ) from None
         finally:

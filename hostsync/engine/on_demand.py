@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hostsync.engine import planner
+from hostsync.engine.codes import explain
 from hostsync.engine.errors import SourceError, StopSync
 from hostsync.engine.planner import Lookup, Phase, Policy, TargetLookup
 from hostsync.engine.ports import JobState, Kind, SourceSnapshot
@@ -104,7 +105,8 @@ def _action_step(outcomes: list[Outcome]) -> Step:
         details["errorCode"] = failed.error_code
         return Step("Perform action", "failure", failed.reason or "failed", details)
     if main.status == "skipped":
-        return Step("Perform action", "skipped", main.skip_reason or "skipped", details)
+        skipped = explain(main.skip_reason) if main.skip_reason else "skipped"
+        return Step("Perform action", "skipped", skipped, details)
     verb = {"create": "created", "update": "updated", "disable": "disabled", "delete": "deleted"}
     return Step(
         "Perform action",
@@ -143,7 +145,7 @@ async def provision_on_demand(runner: Runner, wanted: str) -> OnDemandResult:
     for scoping_filter in runner.job.user_filters:
         scope[f"filter {scoping_filter.title}"] = str(scoping_filter.holds(user.attributes))
     entitled = item.entitled
-    scope_text = "in scope" if entitled else f"out of scope: {item.reason.value}"
+    scope_text = "in scope" if entitled else f"out of scope: {explain(item.reason.value)}"
     steps.append(Step("Determine scope", "success" if entitled else "skipped", scope_text, scope))
 
     link = state.links.get(key)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from hostsync.engine.codes import explain
 from hostsync.engine.expressions import Redacted, Value
 
 _EXPORT_STEP = {
@@ -118,7 +119,7 @@ def log_entry(outcome: Outcome, *, job: str, cycle_id: str, at: str) -> dict[str
 
 
 def render_entry(entry: Mapping[str, Any]) -> str:
-    """One entry as a line an admin can read."""
+    """One entry as lines an admin can read; codes carry their plain-language reason."""
     source = entry.get("sourceIdentity") or {}
     text = (
         f"{entry.get('activityDateTime', '')} {entry.get('provisioningAction', '')} "
@@ -129,7 +130,8 @@ def render_entry(entry: Mapping[str, Any]) -> str:
         text += f"\n    {change['displayName']}: {change['oldValue']!r} → {change['newValue']!r}"
     for key in ("errorCode", "reason", "skipReason"):
         if entry.get(key):
-            text += f"\n    {key}: {entry[key]}"
+            value = entry[key] if key == "reason" else explain(str(entry[key]))
+            text += f"\n    {key}: {value}"
     return text
 
 

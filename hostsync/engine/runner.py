@@ -236,7 +236,9 @@ class Runner:
         """Run one cycle (initial or incremental) and record it; never raises SyncError.
 
         Failure e-mails left unsent by earlier cycles are sent first (not in a dry run); one
-        the mail server still refuses waits for the next cycle and never fails this one.
+        the mail server still refuses waits for the next cycle and never fails this one. A dry
+        run writes nothing, even when it fails (a missing source, a refused token): no state,
+        no quarantine, no log entry, no e-mail.
         """
         notifier = None if self.dry_run else self.notifier
         if notifier is not None:
@@ -304,6 +306,10 @@ class Runner:
         except (SourceError, StopSync) as exc:
             report.state = "Failed"
             report.error = str(exc)
+            if self.dry_run:  # a plan saves nothing: no state, no quarantine, no log
+                report.ended = _now_iso(self.now())
+                report.requests = self.client.requests - requests_before
+                return report
         report.ended = _now_iso(self.now())
         report.requests = self.client.requests - requests_before
         report.entries = [

@@ -9,7 +9,7 @@ in, so tests drive weeks of it with a fake clock in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hostsync.engine.ports import JobState, SyncState
 from hostsync.engine.runner import CycleReport, parse_time
@@ -31,6 +31,23 @@ def next_cycle_at(state: JobState, interval: timedelta, finished: datetime) -> d
     return due
 
 
+def describe_next(due: datetime, now: datetime) -> str:
+    """``next cycle at 14:40 UTC (in 40 min)``: when the loop runs again, for a person."""
+    seconds = max((due - now).total_seconds(), 0.0)
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        wait = "now"
+    elif minutes < 120:
+        wait = f"in {minutes} min"
+    elif minutes < 48 * 60:
+        wait = f"in {minutes / 60:.1f} h".replace(".0 h", " h")
+    else:
+        wait = f"in {minutes / 1440:.1f} days".replace(".0 days", " days")
+    at = due.astimezone(UTC)
+    day = "" if at.date() == now.astimezone(UTC).date() else f"{at:%Y-%m-%d} "
+    return f"next cycle at {day}{at:%H:%M} UTC ({wait})"
+
+
 async def run_cycles(
     cycle: Callable[[], Awaitable[CycleReport]],
     store: SyncState,
@@ -39,9 +56,14 @@ async def run_cycles(
     now: Callable[[], datetime],
     sleep: Sleep,
     on_report: Callable[[CycleReport], None] = lambda report: None,
+    on_wait: Callable[[datetime, datetime], None] = lambda due, now: None,
     max_cycles: int | None = None,
 ) -> CycleReport:
-    """Run cycles until the job is disabled (or ``max_cycles`` ran); return the last report."""
+    """Run cycles until the job is disabled (or ``max_cycles`` ran); return the last report.
+
+    Before each wait ``on_wait(due, now)`` is told when the next cycle runs (``sync run``
+    prints :func:`describe_next`).
+    """
     count = 0
     while True:
         report = await cycle()
@@ -52,4 +74,6 @@ async def run_cycles(
         due = next_cycle_at(store.load(), interval, now())
         if due is None:
             return report
-        await sleep(max((due - now()).total_seconds(), 0.0))
+        current = now()
+        on_wait(due, current)
+        await sleep(max((due - current).total_seconds(), 0.0))
