@@ -12,7 +12,7 @@ from __future__ import annotations
 REASONS: dict[str, str] = {
     # scope (planner.Reason) and skip reasons
     "Entitled": "in scope: assigned to the application and enabled",
-    "NotEffectivelyEntitled": "not assigned to the application (directly or through a group)",
+    "NotEffectivelyEntitled": "not assigned to the application, directly or through a group",
     "OutOfScope": "a scoping filter of the job excludes it",
     "AccountDisabled": "the account is disabled in the source",
     "SoftDeleted": "the account is deleted in the source (still restorable)",
@@ -66,6 +66,6 @@ def reason_for(code: str) -> str | None:
 
 
 def explain(code: str) -> str:
-    """``code (reason)`` for a person to read; an unknown code is returned as it is."""
+    """``code — reason`` for a person to read; an unknown code is returned as it is."""
     reason = REASONS.get(code)
-    return f"{code} ({reason})" if reason else code
+    return f"{code} — {reason}" if reason else code

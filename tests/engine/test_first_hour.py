@@ -142,7 +142,7 @@ def test_every_code_the_engine_prints_has_a_plain_language_reason() -> None:
     codes |= {"ExpressionError", "Unauthorized", "InsufficientRights", "MethodNotAllowed"}
     missing = sorted(code for code in codes if reason_for(code) is None)
     assert missing == []
-    assert explain("NotEffectivelyEntitled").startswith("NotEffectivelyEntitled (not assigned")
+    assert explain("NotEffectivelyEntitled").startswith("NotEffectivelyEntitled — not assigned")
     assert explain("SomethingNew") == "SomethingNew"
 
 
@@ -150,17 +150,17 @@ def test_plan_logs_and_status_print_codes_with_their_reason(job: Path, invoke: I
     """sync plan, sync logs and sync status print each Entra code with its reason beside it."""
     plan = invoke("plan", str(job))
     assert plan.exit_code == 0, plan.output
-    assert "(skip: NotEffectivelyEntitled (not assigned to the application" in plan.output
+    assert "(skip: NotEffectivelyEntitled — not assigned to the application" in plan.output
     assert invoke("run", "--once", str(job)).exit_code == 0
     logs = invoke("logs", str(job), "--status", "skipped")
-    assert "skipReason: NotEffectivelyEntitled (not assigned" in logs.output
-    assert "skipReason: AccountDisabled (the account is disabled" in logs.output
+    assert "skipReason: NotEffectivelyEntitled — not assigned" in logs.output
+    assert "skipReason: AccountDisabled — the account is disabled" in logs.output
 
     (job.parent / "directory.json").unlink()  # a real run: the source error quarantines
     assert invoke("run", "--once", str(job)).exit_code == 2
     status = invoke("status", str(job))
     assert re.search(
-        r"^quarantine: +EncounteredQuarantineException \(a cycle failed as a whole",
+        r"^quarantine: +EncounteredQuarantineException — a cycle failed as a whole",
         status.output,
         re.M,
     )
@@ -319,7 +319,7 @@ def test_the_shipped_examples_plan_and_provision(tmp_path: Path, invoke: Invoke)
     plan = invoke("plan", str(job))
     assert plan.exit_code == 0, plan.output
     assert "create   User  ana@contoso.com" in plan.output
-    assert "bob@contoso.com  (skip: NotEffectivelyEntitled (not assigned" in plan.output
+    assert "bob@contoso.com  (skip: NotEffectivelyEntitled — not assigned" in plan.output
     assert "cy@contoso.com  (skip: " in plan.output
     assert "dry run: 3 actions planned, none sent" in plan.output
     run = invoke("run", "--once", str(job))
