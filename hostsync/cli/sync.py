@@ -26,7 +26,7 @@ import httpx
 
 from hostsync.engine.client import ScimClient
 from hostsync.engine.codes import explain, reason_for
-from hostsync.engine.errors import EngineError
+from hostsync.engine.errors import EngineError, StopSync, SyncError, TransientError
 from hostsync.engine.jobs import Job, load_job
 from hostsync.engine.notify import Mailer, Notifier, send_email, sleep_retrying
 from hostsync.engine.on_demand import OnDemandResult, provision_on_demand
@@ -113,6 +113,16 @@ async def _cycle(
     job: Job, transport: httpx.AsyncBaseTransport | None, dry_run: bool
 ) -> CycleReport:
     async with _client(job, transport, dry_run=dry_run) as client:
+        if dry_run:
+            # A plan of an unchanged directory sends no request: check the token and the URL
+            # first, so a wrong or revoked token is never reported as "nothing to do".
+            try:
+                await client.test_connection()
+            except (StopSync, TransientError) as exc:
+                now = datetime.now(UTC).isoformat(timespec="seconds")
+                return CycleReport("plan", "dry run", now, now, "Failed", error=str(exc))
+            except SyncError:
+                pass  # a target that filters loosely: the plan itself shows what it finds
         return await _runner(job, client, dry_run=dry_run).run_cycle()
 
 
@@ -230,7 +240,10 @@ def run(ctx: click.Context, job_path: Path, once: bool, dry_run: bool) -> None:
 @JOB_ARGUMENT
 @click.pass_context
 def plan(ctx: click.Context, job_path: Path) -> None:
-    """Print what the next cycle would do (old → new), sending no write request."""
+    """Print what the next cycle would do (old → new); sends no write, saves nothing.
+
+    The token and URL are checked first (``sync test``'s two queries); a failure exits 2.
+    """
     ctx.invoke(run, job_path=job_path, once=True, dry_run=True)
 
 

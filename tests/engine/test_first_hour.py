@@ -111,6 +111,11 @@ def test_plan_with_a_refused_token_saves_nothing_and_names_the_cause(
     assert _state_bytes(job) is None
 
     assert invoke("run", "--once", str(job)).exit_code == 0
+    before = (_state_bytes(job), _log_bytes(job))
+    unchanged = invoke(*command, str(job), token="not-a-key")  # an incremental plan: no look-up
+    assert unchanged.exit_code == 2
+    assert "the Secret Token is wrong or revoked" in unchanged.output
+    assert (_state_bytes(job), _log_bytes(job)) == before
     assert invoke("restart", str(job)).exit_code == 0  # initial again: every link is read
     before = (_state_bytes(job), _log_bytes(job))
     refused = invoke(*command, str(job), token="not-a-key")
