@@ -16,7 +16,7 @@ import click
 from sqlalchemy import make_url
 
 from hostsync.cli.admin import admin, cli_context
-from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, key_file, port_problem
+from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, port_problem
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
@@ -169,24 +169,21 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 def demo(ctx: click.Context, host: str, port: int, new_key: bool, database_url: str | None) -> None:
     """Create the demo tenant, its key and administrator if absent; print them, then serve.
 
-    The demo key is kept across starts (hostsync/cli/demo.py says where); the port is checked
-    before the database is touched.
+    The demo key is kept across starts (printed when made; ``--new-key`` replaces it); the port
+    is checked before the database is touched.
     """
     problem = port_problem(host, port)
     if problem:
         raise CliError(problem)
     settings = _settings(ctx, database_url)
     database = _database(settings)
-    path = key_file(settings.database_url)
     try:
         with database.connect(write=True) as connection:
             tenant = find_tenant_by_name(connection, DEMO_TENANT) or create_tenant(
                 connection, DEMO_TENANT
             )
-            kept = demo_key(connection, tenant.id, path, new=new_key)
+            kept = demo_key(connection, tenant.id, new=new_key)
             administrator = demo_admin(connection, tenant.id)
-    except OSError as exc:
-        raise CliError(f"cannot keep the demo key in {path}: {exc.strerror or exc}") from None
     except (AdminError, TenantError) as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -202,14 +199,12 @@ def demo(ctx: click.Context, host: str, port: int, new_key: bool, database_url: 
     click.echo(f"Tenant URL:  {base}{SCIM_PREFIX}")
     if kept.secret is None:
         click.echo(
-            "Secret Token (API key): the one printed when it was made "
-            f"(to replace it: hostsync demo --new-key{database_arg})"
+            f"Secret Token (API key): {kept.prefix}… as printed at its first start, still valid "
+            f"(only its digest is kept; to replace it: hostsync demo --new-key{database_arg})"
         )
     else:
         click.echo(f"Secret Token (API key): {kept.secret}")
-        if path is not None:
-            again = "made now" if kept.created else "the same as before"
-            click.echo(f"  ({again}; kept in {path.resolve()}; --new-key replaces it)")
+        click.echo("  (kept across restarts but printed only now: copy it; --new-key replaces it)")
         click.echo(
             f"Try: curl -H 'Authorization: Bearer {kept.secret}' "
             f"'{base}{SCIM_PREFIX}/Users?filter=userName%20eq%20%22nobody%22'"

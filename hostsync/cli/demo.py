@@ -2,36 +2,31 @@
 
 - The port is checked before the database is opened: a start that cannot listen changes
   nothing, and says so in one line with a free ``--port`` to try.
-- The demo key survives restarts. Only its digest is in the database, like any key; the key
-  itself is kept in ``<database file>-demo-key`` beside a SQLite database, readable by its
-  owner only (mode 0600), so each start prints it again. ``--new-key`` revokes it and makes
-  another. A database with no file beside it (PostgreSQL, SQLite in memory) keeps no copy: the
-  key is printed when it is made, and later starts say where to get a new one.
+- The demo key survives restarts: a start never revokes it unasked. Only its digest is stored,
+  like any key's (a secret is never kept in clear, not even in a file beside the database), so
+  the key is printed when it is made; later starts name it by its shown prefix and say that
+  ``--new-key`` revokes it and prints another.
 - The demo tenant's first start creates an administrator with a generated password, printed
   once; later starts print the command that sets a new one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
 import secrets
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import Connection, make_url
+from sqlalchemy import Connection
 
 from hostsync.cli.admin import cli_context
 from hostsync.store.activity import audit
 from hostsync.store.admins import create_admin, list_admins
-from hostsync.store.tenants import authenticate, create_key, list_keys, revoke_key
+from hostsync.store.tenants import create_key, list_keys, revoke_key
 
 DEMO_TENANT = "Demo Company"
 DEMO_KEY_LABEL = "demo"
 DEMO_ADMIN = "admin@demo.example"
-KEY_FILE_SUFFIX = "-demo-key"
 _PORTS_TRIED = 20
 
 
@@ -76,31 +71,20 @@ def _bind(family: socket.AddressFamily, address: tuple[object, ...]) -> OSError 
     return None
 
 
-def key_file(database_url: str) -> Path | None:
-    """Where the demo key is kept for this database: beside a SQLite file, else nowhere."""
-    parsed = make_url(database_url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    if parsed.database.startswith("file:"):
-        return None
-    return Path(parsed.database + KEY_FILE_SUFFIX)
-
-
 @dataclass(frozen=True, slots=True)
 class DemoKey:
-    """The demo key of this start: the key (None: kept in no file), and whether it is new."""
+    """The demo key of this start: the key itself (only when made now), its shown prefix."""
 
     secret: str | None
+    prefix: str
     created: bool
 
 
-def demo_key(connection: Connection, tenant_id: str, path: Path | None, *, new: bool) -> DemoKey:
-    """Keep the tenant's live demo key (read from ``path``), or make one.
+def demo_key(connection: Connection, tenant_id: str, *, new: bool) -> DemoKey:
+    """Keep the tenant's live demo key, or make one.
 
     A key is made when there is no live demo key, or when ``new`` is set (the live ones are
-    revoked first). The file is written inside the caller's transaction: if it cannot be
-    written, nothing is committed. A file whose key is no longer live is replaced only when a
-    key is made; a live key whose file is lost is kept (``secret`` None), never revoked unasked.
+    revoked first); a live key is never revoked unasked.
     """
     live = [
         item
@@ -109,11 +93,7 @@ def demo_key(connection: Connection, tenant_id: str, path: Path | None, *, new: 
     ]
     context = cli_context("demo")
     if live and not new:
-        kept = _read_key(path)
-        credential = authenticate(connection, kept) if kept else None
-        if credential and credential.key_id in {item.id for item in live}:
-            return DemoKey(kept, created=False)
-        return DemoKey(None, created=False)
+        return DemoKey(None, live[0].prefix, created=False)
     for old in live:
         revoke_key(connection, tenant_id, old.id)
         audit(connection, tenant_id, context, "revoke", resource_type="ApiKey", resource_id=old.id)
@@ -127,34 +107,7 @@ def demo_key(connection: Connection, tenant_id: str, path: Path | None, *, new: 
         resource_id=created.id,
         resource_name=f"{created.label} ({created.prefix}…)",
     )
-    if path is not None:
-        _write_key(path, secret)
-    return DemoKey(secret, created=True)
-
-
-def _read_key(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)  # a copy made with looser rights is tightened
-    return text or None
-
-
-def _write_key(path: Path, secret: str) -> None:
-    """Write the key to ``path`` (mode 0600) atomically: a crash leaves the old file or the new."""
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(descriptor, 0o600)
-        os.write(descriptor, (secret + "\n").encode("ascii"))
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.replace(temporary, path)
+    return DemoKey(secret, created.prefix, created=True)
 
 
 @dataclass(frozen=True, slots=True)
