@@ -78,3 +78,10 @@ async def test_once_an_administrator_exists_the_signin_page_shows_no_hint(
     assert page.status_code == 200
     assert "Sign in" in page.text
     assert HINT not in page.text
+
+
+async def test_the_signin_page_has_a_title(empty_database: Database) -> None:
+    """The browser tab reads "Sign in · hostsync", not "· hostsync"."""
+    async with await _client(empty_database) as http:
+        page = await http.get("/signin")
+    assert "<title>Sign in · hostsync</title>" in page.text

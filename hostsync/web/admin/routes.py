@@ -310,6 +310,7 @@ class AdminConsole:
                 "email": email,
                 "next": _safe_next(next_url),
                 "no_admin": no_admin,
+                "title": "Sign in",
             },
             status_code=status,
         )
