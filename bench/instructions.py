@@ -51,7 +51,7 @@ sys.path[:0] = [tree, bench]
 import hostsync
 if not hostsync.__file__.startswith(tree):
     raise SystemExit(f"hostsync came from {hostsync.__file__}, not {tree}")
-import hostsync.store.checkpoint as checkpoint
+import hostsync.store.sqlite.checkpoint as checkpoint
 _init = checkpoint.WalCheckpointer.__init__
 def _never(self, path, interval=0.2, *args, **kwargs):
     _init(self, path, 1e9, *args, **kwargs)  # started, but no round inside the count

@@ -36,7 +36,7 @@ from hostsync.scim.ports import Directory, GroupRef, Member, Page, Selection, St
 from hostsync.scim.resources import Document
 from hostsync.store.admin_tables import activity, request_counts
 from hostsync.store.directory import now
-from hostsync.store.raw import run_prebuilt
+from hostsync.store.sqlite.raw import run_prebuilt
 from hostsync.store.redaction import redact_keys
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from hostsync.config import Settings
 from hostsync.store.budget import BudgetedUnit, QueryBudget
-from hostsync.store.checkpoint import (
+from hostsync.store.sqlite.checkpoint import (
     BUSY_TIMEOUT_MS,
     IDLE_SECONDS,
     INTERVAL,
@@ -44,7 +44,7 @@ from hostsync.store.idle_ping import IdlePing
 from hostsync.store.key_signal import PENDING, after_unit
 from hostsync.store.migrate import upgrade
 from hostsync.store.paging import PageAnchors
-from hostsync.store.units import CommitGroup, SqliteUnit, driver_of, unit_error
+from hostsync.store.sqlite.units import CommitGroup, SqliteUnit, driver_of, unit_error
 
 log = logging.getLogger(__name__)
 

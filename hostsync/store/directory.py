@@ -67,7 +67,7 @@ from hostsync.scim.resources import Document, copy_document
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, AttrType
 from hostsync.store.filters import Column, FilterCompiler, Target, fold
 from hostsync.store.paging import MIN_OFFSET, STEP, PageAnchors, Start
-from hostsync.store.raw import prebuilt_runner, run_prebuilt
+from hostsync.store.sqlite.raw import prebuilt_runner, run_prebuilt
 from hostsync.store.tables import groups, memberships, resource_counts, users
 
 _CHUNK = 500

@@ -8,7 +8,7 @@ was alive a moment ago, so :class:`IdlePing` pings only one that sat in the pool
 least ``after_seconds``; under load no request pays for a ping.
 
 A connection that dies while in use, or in the moment between two uses, fails its request
-(503 with ``Retry-After``, :func:`hostsync.store.units.unit_error`), and SQLAlchemy then
+(503 with ``Retry-After``, :func:`hostsync.store.sqlite.units.unit_error`), and SQLAlchemy then
 invalidates every connection the pool holds, so the requests after it reconnect.
 
 Implemented with the pool's ``checkin`` and ``checkout`` events: a ``checkout`` listener

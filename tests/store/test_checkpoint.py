@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hostsync.scim.ports import Selection
-from hostsync.store.checkpoint import Lock, WalCheckpointer
+from hostsync.store.sqlite.checkpoint import Lock, WalCheckpointer
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from hostsync.scim.errors import UnavailableError
 from hostsync.store.database import Database
-from hostsync.store.units import CommitGroup
+from hostsync.store.sqlite.units import CommitGroup
 
 
 @pytest.fixture

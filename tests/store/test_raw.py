@@ -12,7 +12,7 @@ from hostsync.scim.resources import normalize_resource
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE
 from hostsync.store.database import Database
 from hostsync.store.directory import _statements
-from hostsync.store.raw import RawSqlite
+from hostsync.store.sqlite.raw import RawSqlite
 from hostsync.store.tables import users
 from hostsync.store.tenants import create_tenant
 
@@ -144,7 +144,7 @@ def test_datetimes_are_written_as_sqlalchemy_writes_them(moment: datetime) -> No
     from sqlalchemy.dialects.sqlite import DATETIME
     from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
-    from hostsync.store.raw import _datetime_text
+    from hostsync.store.sqlite.raw import _datetime_text
 
     sqlalchemy_text = DATETIME().bind_processor(SQLiteDialect_pysqlite())
     assert _datetime_text(moment) == sqlalchemy_text(moment)

@@ -15,7 +15,7 @@ from hostsync.scim.errors import UnavailableError
 from hostsync.scim.ports import Selection
 from hostsync.store.database import Database
 from hostsync.store.directory import SqlDirectory
-from hostsync.store.raw import run_prebuilt
+from hostsync.store.sqlite.raw import run_prebuilt
 from hostsync.store.tables import tenants
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
 

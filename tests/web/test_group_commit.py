@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import Connection
 
-import hostsync.store.units as units
+import hostsync.store.sqlite.units as units
 from hostsync.store.database import Database
-from hostsync.store.units import CommitGroup
+from hostsync.store.sqlite.units import CommitGroup
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
