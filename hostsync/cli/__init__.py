@@ -64,7 +64,11 @@ def _settings(ctx: click.Context, database_url: str | None) -> Settings:
 
 def _database(settings: Settings) -> Database:
     try:
-        database = Database.from_settings(settings)
+        database = Database(
+            settings.database_url,
+            sqlite_mmap_bytes=settings.sqlite_mmap_mb << 20,
+            postgres_connections=settings.postgres_connections,
+        )
         database.migrate(progress=lambda line: click.echo(f"hostsync: {line}", err=True))
     except DatabaseUrlError as exc:
         raise CliError(str(exc)) from None

@@ -47,7 +47,11 @@ def open_database(ctx: click.Context, database_url: str | None) -> Database:
     url = database_url or ((ctx.find_root().obj or {}).get("database_url")) or None
     settings = Settings()
     try:
-        database = Database.from_settings(settings, url)
+        database = Database(
+            url or settings.database_url,
+            sqlite_mmap_bytes=settings.sqlite_mmap_mb << 20,
+            postgres_connections=settings.postgres_connections,
+        )
         database.migrate()
     except DatabaseUrlError as exc:
         raise AdminCliError(str(exc)) from None

@@ -23,8 +23,8 @@ budget and fair share", describes the whole design.
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from types import TracebackType
@@ -37,6 +37,7 @@ from hostsync.scim.ports import Selection
 from hostsync.scim.schema import USER_RESOURCE, ResourceType
 from hostsync.store.directory import SqlDirectory, targets
 from hostsync.store.filters import filter_cost, indexed_equality
+from hostsync.store.sqlite.progress import watch_progress
 
 PROGRESS_STEPS = 2000
 """SQLite virtual-machine steps between two looks at the clock (a few hundred µs of a scan)."""
@@ -82,32 +83,29 @@ def check_scan_terms(cost: QueryCost, limit: int) -> None:
 class QueryBudget:
     """A time limit on the SQL of one unit of work (module doc); one per unit."""
 
-    __slots__ = ("_connection", "_driver", "deadline", "overran", "seconds")
+    __slots__ = ("_connection", "_unwatch", "deadline", "overran", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.deadline = 0.0
         self.overran = False
         self._connection: Connection | None = None
-        self._driver: sqlite3.Connection | None = None
+        self._unwatch: Callable[[], None] | None = None  # lifts SQLite's progress handler
 
     def start(self, connection: Connection) -> None:
         """Hold the statements run on ``connection`` from now on to the budget."""
         self.deadline = time.monotonic() + self.seconds
         self._connection = connection
-        driver = connection.connection.driver_connection
-        if isinstance(driver, sqlite3.Connection):
-            self._driver = driver
-            driver.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
-        else:
+        self._unwatch = watch_progress(connection, self._past_deadline, PROGRESS_STEPS)
+        if self._unwatch is None:
             event.listen(connection, "before_cursor_execute", self._statement_timeout)
 
     def stop(self) -> None:
         """Lift the limit (before the connection serves anything else)."""
-        connection, driver = self._connection, self._driver
-        self._connection = self._driver = None
-        if driver is not None:
-            driver.set_progress_handler(None, 0)
+        connection, unwatch = self._connection, self._unwatch
+        self._connection = self._unwatch = None
+        if unwatch is not None:
+            unwatch()
         elif connection is not None:
             event.remove(connection, "before_cursor_execute", self._statement_timeout)
             if not connection.closed and not connection.invalidated:

@@ -15,7 +15,6 @@ BEGIN and COMMIT around them, for two round trips fewer.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -29,22 +28,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from hostsync.config import Settings
 from hostsync.store.budget import BudgetedUnit, QueryBudget
+from hostsync.store.directory import SqlDirectory
+from hostsync.store.idle_ping import IdlePing
+from hostsync.store.migrate import upgrade
+from hostsync.store.paging import PageAnchors
 from hostsync.store.sqlite.checkpoint import (
-    BUSY_TIMEOUT_MS,
     IDLE_SECONDS,
     INTERVAL,
     LOG_FILE_LIMIT,
     RESTART_FRAMES,
     WalCheckpointer,
 )
-from hostsync.store.directory import SqlDirectory
-from hostsync.store.idle_ping import IdlePing
-from hostsync.store.key_signal import PENDING, after_unit
-from hostsync.store.migrate import upgrade
-from hostsync.store.paging import PageAnchors
 from hostsync.store.sqlite.units import CommitGroup, SqliteUnit, driver_of, unit_error
+from hostsync.store.sqlite.writer import SqliteWriter
 
 log = logging.getLogger(__name__)
 
@@ -104,43 +101,34 @@ class Database:
         postgres_connections: int = POSTGRES_CONNECTIONS,
     ) -> None:
         self.url = normalize_url(url)
-        self.sqlite_mmap_bytes = max(0, sqlite_mmap_bytes)
         # PostgreSQL: the pool keeps this many connections open; the web layer runs no more
         # units of work at once (ScimEndpoints.blocking), so none is opened per request.
         self.postgres_connections = max(1, postgres_connections)
         self.dialect = make_url(self.url).get_backend_name()
-        self.checkpointer: WalCheckpointer | None = None
+        # SQLite's writer lock, pragmas and BEGIN (store/sqlite/writer.py); None on PostgreSQL.
+        self.writer: SqliteWriter | None = None
+        if self.dialect == "sqlite":
+            database = make_url(self.url).database
+            path = database if database not in (None, "", ":memory:") else None
+            self.writer = SqliteWriter(path, mmap_bytes=sqlite_mmap_bytes)
+        # A file database's units of work reuse one open Connection per thread (the event
+        # loop's, each worker thread's) and begin on its writer: checking a connection out of
+        # the pool and building the Connection object cost more than a lookup's SQL.
+        self._reusing = self.writer if self.writer is not None and self.writer.path else None
         self.idle_ping: IdlePing | None = None  # PostgreSQL's (store/idle_ping.py)
         self.engine = self._create_engine(echo)
-        # SQLite has one writer at a time. Writers of this process queue on this lock, and
-        # the next one starts the moment the last commits; without it they would all wait in
-        # SQLite's busy handler, which polls with sleeps of up to 100 ms (p99 in seconds
-        # under load). Writers of other processes still queue on busy_timeout.
-        self._sqlite_writer = threading.RLock()
-        # A file database's units of work reuse one open Connection per thread (the event
-        # loop's, each worker thread's): checking one out of the pool and building the
-        # Connection object cost more than a lookup's SQL (docs/architecture.md).
-        self._reuse = self.dialect == "sqlite" and make_url(self.url).database not in (
-            None,
-            "",
-            ":memory:",
-        )
         self._local = threading.local()
         self.page_anchors = PageAnchors()
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
         # The event loop's units of work, committed together while more wait for their turn
-        # (store/units.py); None where units do not run on the loop (PostgreSQL, memory).
-        self.commit_group: CommitGroup | None = CommitGroup(self) if self._reuse else None
+        # (store/sqlite/units.py); None where units do not run on the loop (PostgreSQL, memory).
+        self.commit_group = CommitGroup(self._reusing) if self._reusing is not None else None
 
-    @classmethod
-    def from_settings(cls, settings: Settings, url: str | None = None) -> Database:
-        """The database ``settings`` name (or ``url``), opened as they configure it."""
-        return cls(
-            url or settings.database_url,
-            sqlite_mmap_bytes=settings.sqlite_mmap_mb << 20,
-            postgres_connections=settings.postgres_connections,
-        )
+    @property
+    def checkpointer(self) -> WalCheckpointer | None:
+        """The background WAL checkpoints, once started (:meth:`start_checkpointer`)."""
+        return None if self.writer is None else self.writer.checkpointer
 
     def _create_engine(self, echo: bool) -> Engine:
         if self.dialect == "sqlite":
@@ -164,8 +152,9 @@ class Database:
                 json_deserializer=orjson.loads,
                 **sizing,
             )
-            event.listen(engine, "connect", self._sqlite_on_connect)
-            event.listen(engine, "begin", _sqlite_on_begin)
+            assert self.writer is not None  # noqa: S101 - made for every SQLite database
+            event.listen(engine, "connect", self.writer.on_connect)
+            event.listen(engine, "begin", self.writer.on_begin)
             return engine
         engine = create_engine(
             self.url,
@@ -185,24 +174,6 @@ class Database:
         self.idle_ping = IdlePing(engine)
         return engine
 
-    def _sqlite_on_connect(self, dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is off).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            if self._reuse:  # a file: read it through a memory map (SQLITE_MMAP_BYTES)
-                cursor.execute(f"PRAGMA mmap_size={int(self.sqlite_mmap_bytes)}")
-            if self.checkpointer is not None:  # it checkpoints; commits need not
-                cursor.execute("PRAGMA wal_autocheckpoint=0")
-                # Never shrink the log file on the request path; the thread does, at a pause.
-                cursor.execute("PRAGMA journal_size_limit=-1")
-        finally:
-            cursor.close()
-
     def start_checkpointer(
         self,
         interval: float = INTERVAL,
@@ -215,25 +186,16 @@ class Database:
         For a long-running server on a SQLite file; a no-op otherwise. Connections opened
         before are closed, so that every connection from now on leaves checkpoints to it.
         """
-        database = make_url(self.url).database
-        if not self._reuse or self.checkpointer is not None or not database:
+        writer = self.writer
+        if writer is None or writer.path is None or writer.checkpointer is not None:
             return
         self.dispose()
-        self.checkpointer = WalCheckpointer(
-            database,
-            interval,
-            restart_frames,
-            log_file_limit,
-            idle_seconds=idle_seconds,
-            writer_lock=self._sqlite_writer,
-        )
-        self.checkpointer.start()
+        writer.start_checkpointer(interval, restart_frames, log_file_limit, idle_seconds)
 
     def stop_checkpointer(self) -> None:
         """Stop the background checkpoints (the server is stopping)."""
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
-            self.checkpointer = None
+        if self.writer is not None:
+            self.writer.stop_checkpointer()
 
     def migrate(self, progress: Callable[[str], None] | None = None) -> None:
         """Create or upgrade the schema to the newest Alembic revision.
@@ -252,14 +214,15 @@ class Database:
                 self._held.append(held)
         return held
 
-    def _checkout(self) -> tuple[Connection, bool]:
-        """A connection for one unit of work, and whether it is this thread's reused one."""
-        if self._reuse:
+    def _checkout(self) -> tuple[Connection, SqliteWriter | None]:
+        """A connection for one unit of work, and the writer if it is this thread's reused one."""
+        writer = self._reusing
+        if writer is not None:
             held = self._held_connection()
             # Busy (a nested unit of work, an open commit group): it needs its own.
             if not driver_of(held).in_transaction and not held.in_transaction():
-                return held, True
-        return self.engine.connect(), False
+                return held, writer
+        return self.engine.connect(), None
 
     def connect(self, *, write: bool) -> AbstractContextManager[Connection]:
         """A transaction: committed when the block ends, rolled back if it raises.
@@ -275,26 +238,27 @@ class Database:
                 raise unit_error(exc) from exc
             return group.unit(connection, write=write)
         try:
-            connection, reused = self._checkout()
+            connection, writer = self._checkout()
         except OperationalError as exc:
             raise unit_error(exc) from exc
-        if reused:
-            return SqliteUnit(self, connection, write=write)
+        if writer is not None:
+            return SqliteUnit(writer, connection, write=write)
         return self._fresh_unit(connection, write=write)
 
     @contextmanager
     def _fresh_unit(self, connection: Connection, *, write: bool) -> Iterator[Connection]:
         """A unit of work on a connection of its own, closed at the end."""
+        writer = self.writer
         try:
             serialized: AbstractContextManager[object] = nullcontext()
-            if self.dialect == "sqlite":
-                connection.info["hostsync_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
+            if writer is not None:
+                writer.use_begin(connection, write=write)
                 if write:
-                    serialized = self._sqlite_writer
+                    serialized = writer.lock
             try:
                 with serialized:
-                    if write and self.checkpointer is not None:
-                        self._restart_log_if_wanted(connection, self.checkpointer)
+                    if write and writer is not None and writer.checkpointer is not None:
+                        writer.restart_log_if_wanted(connection)
                     if not write and self.dialect == "postgresql":
                         # READ COMMITTED gives each statement its own snapshot inside a
                         # transaction too, so BEGIN and COMMIT would buy a read unit nothing
@@ -305,19 +269,9 @@ class Database:
             except (DataError, OperationalError) as exc:
                 raise unit_error(exc) from exc
         finally:
-            if PENDING and not connection.invalidated:  # it changed API keys (key_signal.py)
-                after_unit(connection.connection.driver_connection)
+            if writer is not None and not connection.invalidated:
+                writer.unit_ended(connection.connection.driver_connection)
             connection.close()
-
-    def _restart_log_if_wanted(self, connection: Connection, checkpointer: WalCheckpointer) -> None:
-        """The log restart the checkpointer asked for (store/checkpoint.py).
-
-        Run between transactions, holding the in-process writer lock.
-        """
-        if checkpointer.restart_wanted.is_set():
-            driver = connection.connection.driver_connection
-            if isinstance(driver, sqlite3.Connection):
-                checkpointer.restart(driver)
 
     def directory(
         self, tenant_id: str, *, write: bool = True
@@ -398,16 +352,3 @@ class _DirectoryUnit:
 def _json_text(value: Any) -> str:
     """JSON columns are written with orjson (documents hold only JSON values)."""
     return orjson.dumps(value).decode()
-
-
-def _sqlite_on_begin(connection: Connection) -> None:
-    statement = connection.info.get("hostsync_begin", "BEGIN")
-    # Straight on the driver: exec_driver_sql would run SQLAlchemy's execute machinery for it.
-    driver = connection.connection.driver_connection
-    assert driver is not None  # noqa: S101 - a live connection in its "begin" event
-    if driver.in_transaction:  # begun on the driver (store/units.py)
-        return
-    try:
-        driver.execute(statement)
-    except sqlite3.OperationalError as exc:  # "database is locked" past busy_timeout
-        raise OperationalError(statement, None, exc) from exc

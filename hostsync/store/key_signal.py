@@ -11,16 +11,16 @@ cached refusals).
 
 **SQLite**: the generation is a counter in a file beside the database (``<file>-keys``, eight
 bytes, owner-only), read through a memory map on every check (no system call). A transaction
-that changed keys bumps it once it has ended (:func:`after_unit`, called where the units of
-work end, store/units.py and ``Database``): after the commit, so a process that sees the new
-value and looks a key up sees the change; and before the revoking call returns, so the first
-request after it sees the new value. A bump is an increment under an exclusive ``flock``, so
-every bump gives a value never seen before; a bump after a rolled-back change is harmless (one
-lookup more per cached key). A process that dies between its commit and its bump leaves the
-others trusting their cache for at most ``key_cache_seconds``. Any other commit leaves the
-file alone, so writes cost the check nothing more than reads do. A file that cannot be opened
-or created (a read-only directory) makes the generation None: keys are then looked up on
-every request.
+that changed keys bumps it once it has ended (:class:`Bump`, handed to the database's
+``SqliteWriter.after_unit``, which the units of work run as they end): after the commit, so a
+process that sees the new value and looks a key up sees the change; and before the revoking
+call returns, so the first request after it sees the new value. A bump is an increment under an
+exclusive ``flock``, so every bump gives a value never seen before; a bump after a rolled-back
+change is harmless (one lookup more per cached key). A process that dies between its commit and
+its bump leaves the others trusting their cache for at most ``key_cache_seconds``. Any other
+commit leaves the file alone, so writes cost the check nothing more than reads do. A file that
+cannot be opened or created (a read-only directory) makes the generation None: keys are then
+looked up on every request.
 
 **PostgreSQL**: a read there is a network round trip per request, so each process instead
 keeps one connection that listens on the ``hostsync_keys`` channel (application name
@@ -60,11 +60,13 @@ import select as selectors
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, text, update
 from sqlalchemy.engine import make_url
 
+from hostsync.store.sqlite.writer import writer_of
 from hostsync.store.tables import key_changes
 
 if TYPE_CHECKING:
@@ -101,8 +103,9 @@ def announce(connection: Connection, *, revocation: bool = True) -> None:
         connection.execute(insert(key_changes).values(id=1, generation=1))
     if connection.dialect.name == "sqlite":
         database = connection.engine.url.database
-        if database and database != ":memory:":  # bumped once the transaction has ended
-            PENDING[id(connection.connection.driver_connection)] = database + SIGNAL_SUFFIX
+        writer = writer_of(connection)
+        if database and database != ":memory:" and writer is not None:
+            writer.after_unit(connection, Bump(database + SIGNAL_SUFFIX))  # once it has ended
         return
     if revocation and connection.dialect.name == "postgresql":
         conninfo = connection.engine.url.set(drivername="postgresql")
@@ -146,19 +149,20 @@ def _handshake(conninfo: str, token: str) -> None:
 SIGNAL_SUFFIX = "-keys"
 """The SQLite key signal's file: the database file's name and this."""
 _COUNTER = 8  # bytes of the signal file's counter
-PENDING: dict[int, str] = {}
-"""Driver connections (by ``id``) whose open transaction changed keys → their signal file."""
 
 
-def after_unit(driver: object) -> None:
-    """Bump the key signal of ``driver``'s transaction if it changed keys; it has ended.
+@dataclass(frozen=True, slots=True)
+class Bump:
+    """Bump the signal file ``path``: what a unit that changed keys runs once it has ended.
 
-    Called with the SQLite driver connection when a unit of work (or a commit group) has
-    committed or rolled back; costs a dictionary lookup when no key changed.
+    Equal for one file, so a unit that changes several keys bumps once.
     """
-    path = PENDING.pop(id(driver), None)
-    if path is not None:
-        bump(path)
+
+    path: str
+
+    def __call__(self) -> None:
+        """Bump the counter (:func:`bump`)."""
+        bump(self.path)
 
 
 def bump(path: str) -> None:

@@ -16,7 +16,12 @@ def app_from_environment() -> Starlette:
     """Build the application from ``HOSTSYNC_*`` environment variables."""
     configure_logging()  # after uvicorn's own set-up: its handlers get the key filter too
     settings = Settings()
-    app = create_app(settings, Database.from_settings(settings))
+    database = Database(
+        settings.database_url,
+        sqlite_mmap_bytes=settings.sqlite_mmap_mb << 20,
+        postgres_connections=settings.postgres_connections,
+    )
+    app = create_app(settings, database)
     tune_garbage_collector()
     return app
 

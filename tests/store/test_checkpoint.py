@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hostsync.scim.ports import Selection
-from hostsync.store.sqlite.checkpoint import Lock, WalCheckpointer
 from hostsync.store.database import Database
+from hostsync.store.sqlite.checkpoint import Lock, WalCheckpointer
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
 
 
@@ -112,7 +112,9 @@ def test_the_thread_syncs_the_database_file_before_it_asks_for_a_restart(
 
     monkeypatch.setattr(os, "fdatasync", fdatasync)
     checkpointer = WalCheckpointer(str(path), interval=1, restart_frames=50)
-    database.checkpointer = checkpointer  # as start_checkpointer does, without the thread
+    writer = database.writer
+    assert writer is not None
+    writer.checkpointer = checkpointer  # as start_checkpointer does, without the thread
     with database.connect(write=True) as connection:
         for i in range(40):
             create_tenant(connection, f"P{i}")
@@ -127,7 +129,7 @@ def test_the_thread_syncs_the_database_file_before_it_asks_for_a_restart(
     assert checkpointer.syncs == 1
     assert (str(path), False) in synced  # synced before restart_wanted was raised
     assert checkpointer.restart_wanted.is_set()
-    database.checkpointer = None
+    writer.checkpointer = None
     database.dispose()
 
 

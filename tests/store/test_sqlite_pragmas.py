@@ -37,15 +37,3 @@ def test_reads_through_the_map_see_committed_writes(tmp_path: Path) -> None:
             assert find_tenant_by_name(connection, "T199") is not None
     finally:
         database.dispose()
-
-
-def test_from_settings_opens_the_database_as_configured(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'd.db'}"
-    database = Database.from_settings(Settings(database_url="sqlite:///elsewhere.db"), url)
-    configured = Database.from_settings(Settings(database_url=url, sqlite_mmap_mb=64))
-    try:
-        assert database.url == url and _mmap_size(database) == SQLITE_MMAP_BYTES
-        assert _mmap_size(configured) == 64 * 1024 * 1024
-    finally:
-        database.dispose()
-        configured.dispose()

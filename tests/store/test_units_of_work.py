@@ -146,12 +146,14 @@ def test_a_write_unit_takes_the_write_lock_at_once_and_a_read_unit_does_not(
 def _writer_is_free(database: Database) -> bool:
     """Whether another thread can take the process's writer lock right now."""
     taken: list[bool] = []
+    writer = database.writer
+    assert writer is not None
 
     def take() -> None:
-        got = database._sqlite_writer.acquire(blocking=False)
+        got = writer.lock.acquire(blocking=False)
         taken.append(got)
         if got:
-            database._sqlite_writer.release()
+            writer.lock.release()
 
     thread = threading.Thread(target=take)
     thread.start()

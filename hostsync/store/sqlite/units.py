@@ -30,16 +30,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
 from hostsync.scim.errors import InvalidValueError, UnavailableError
-from hostsync.store.key_signal import PENDING, after_unit
-
-if TYPE_CHECKING:
-    from hostsync.store.database import Database
+from hostsync.store.sqlite.writer import SqliteWriter
 
 RETRY_AFTER = 5
 GROUP_LIMIT = 16
@@ -97,21 +93,21 @@ def commit_sqlite_unit(connection: Connection, driver: sqlite3.Connection) -> No
 
 
 def _begin(
-    database: Database, connection: Connection, driver: sqlite3.Connection, write: bool
+    writer: SqliteWriter, connection: Connection, driver: sqlite3.Connection, write: bool
 ) -> None:
-    """BEGIN on the driver, a writer holding the in-process writer lock (released on failure)."""
+    """BEGIN on the driver, a writer holding the writer's lock (released on failure)."""
     if write:
-        database._sqlite_writer.acquire()
+        writer.lock.acquire()
     try:
-        if write and database.checkpointer is not None:
-            database._restart_log_if_wanted(connection, database.checkpointer)
+        if write and writer.checkpointer is not None:
+            writer.restart_log_if_wanted(connection)
         try:
             driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.OperationalError as exc:  # "database is locked" past busy_timeout
             raise unit_error(exc) from exc
     except BaseException:
         if write:
-            database._sqlite_writer.release()
+            writer.lock.release()
         raise
 
 
@@ -124,16 +120,16 @@ class SqliteUnit:
     left out by the database's ``begin`` listener) then ends this one.
     """
 
-    __slots__ = ("connection", "database", "driver", "write")
+    __slots__ = ("connection", "driver", "write", "writer")
 
-    def __init__(self, database: Database, connection: Connection, *, write: bool) -> None:
-        self.database = database
+    def __init__(self, writer: SqliteWriter, connection: Connection, *, write: bool) -> None:
+        self.writer = writer
         self.connection = connection
         self.driver = driver_of(connection)
         self.write = write
 
     def __enter__(self) -> Connection:
-        _begin(self.database, self.connection, self.driver, self.write)
+        _begin(self.writer, self.connection, self.driver, self.write)
         return self.connection
 
     def __exit__(
@@ -152,9 +148,8 @@ class SqliteUnit:
             commit_sqlite_unit(connection, driver)
         finally:
             if self.write:
-                self.database._sqlite_writer.release()
-            if PENDING:  # a unit changed API keys: tell the other processes, now it has ended
-                after_unit(driver)
+                self.writer.lock.release()
+            self.writer.unit_ended(driver)
 
 
 class CommitGroup:
@@ -170,15 +165,15 @@ class CommitGroup:
         "_collector",
         "_running",
         "connection",
-        "database",
         "driver",
         "failed",
         "limit",
         "units",
+        "writer",
     )
 
-    def __init__(self, database: Database, limit: int = GROUP_LIMIT) -> None:
-        self.database = database
+    def __init__(self, writer: SqliteWriter, limit: int = GROUP_LIMIT) -> None:
+        self.writer = writer
         self.limit = limit
         self._collector: int | None = None  # the thread whose units join, while it collects
         self.connection: Connection | None = None  # the open transaction's, else None
@@ -236,9 +231,8 @@ class CommitGroup:
                 raise unit_error(failed or sqlite3.OperationalError("transaction lost"))
             commit_sqlite_unit(connection, driver)
         finally:
-            self.database._sqlite_writer.release()
-            if PENDING:  # a unit changed API keys (store/key_signal.py)
-                after_unit(driver)
+            self.writer.lock.release()
+            self.writer.unit_ended(driver)
 
 
 class GroupedUnit:
@@ -263,7 +257,7 @@ class GroupedUnit:
         connection, driver = group.connection, group.driver
         if connection is None or driver is None:  # a writer opens the group
             connection, driver = self.connection, driver_of(self.connection)
-            _begin(group.database, connection, driver, write=True)
+            _begin(group.writer, connection, driver, write=True)
             group.connection, group.driver = connection, driver
             self.opened = True
         elif connection is not self.connection:
