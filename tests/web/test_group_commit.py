@@ -1,5 +1,5 @@
 """Group commit through the app (SQLite): concurrent requests share commits, and no answer
-leaves before the commit that holds its work (store/units.py, web/turns.py)."""
+leaves before the commit that holds its work (store/sqlite/units.py, web/turns.py)."""
 
 from __future__ import annotations
 

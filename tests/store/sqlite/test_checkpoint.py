@@ -1,4 +1,4 @@
-"""Background WAL checkpoints (store/checkpoint.py): commits stop checkpointing, the thread does."""
+"""Background WAL checkpoints (store/sqlite/checkpoint.py): the thread checkpoints, not commits."""
 
 from __future__ import annotations
 

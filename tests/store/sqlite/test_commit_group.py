@@ -1,4 +1,4 @@
-"""CommitGroup (store/units.py): the event loop's units of work sharing one SQLite transaction.
+"""CommitGroup (store/sqlite/units.py): the event loop's units of work share one transaction.
 
 Each test drives the group as the turns do (web/turns.py): ``collecting`` around a unit,
 ``settle`` once no unit waits, and reads the file through a connection of its own, which

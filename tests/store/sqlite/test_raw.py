@@ -1,4 +1,4 @@
-"""store/raw.py: prebuilt statements run on sqlite3 give what SQLAlchemy gives, errors alike."""
+"""store/sqlite/raw.py: prebuilt statements on sqlite3 give what SQLAlchemy gives, errors alike."""
 
 from __future__ import annotations
 
