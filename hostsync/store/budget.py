@@ -3,22 +3,25 @@
 A list query is **costly** when no index bounds the rows it reads: a filter with a term
 that no index answers in some branch (``title co "…"``, ``emails[…]``, ``not (…)``,
 ``userName co "…"``) or a ``sortBy`` over more than a few rows. Such a query reads every
-row of the tenant, and at 100,000 users one costs from tens of milliseconds to seconds. It is
-told apart from the tree alone (:func:`query_cost`, a few µs), so the cheap requests (an
-indexed ``userName eq`` lookup, a GET by id, a page, a write) pay nothing for it.
+row of the tenant, so its cost grows with the directory. It is told apart from the tree alone
+(:func:`query_cost`), so the cheap requests (an indexed ``userName eq`` lookup, a GET by id, a
+page, a write) pay nothing for it.
 
 A costly query is held to a budget of database time (:class:`QueryBudget`, around the unit
 of work: :meth:`~hostsync.store.database.Database.costly_directory`):
 
-* On SQLite a progress handler on the unit's connection looks at the clock every
-  :data:`PROGRESS_STEPS` virtual-machine steps and interrupts the statement past the
-  deadline; the deadline covers every statement of the unit (the page and its count).
+* On SQLite a progress handler on the unit's connection (:mod:`hostsync.store.sqlite.progress`)
+  looks at the clock every :data:`PROGRESS_STEPS` virtual-machine steps and interrupts the
+  statement past the deadline; the deadline covers every statement of the unit (the page and
+  its count).
 * On PostgreSQL each statement of the unit is sent after ``SET statement_timeout`` to what
   is left of the budget, and the setting is reset before the connection goes back to the pool.
 
 A query that runs past its budget answers 400 ``tooMany`` (RFC 7644 §3.12: more than the
 server is willing to calculate); nothing it read is kept. docs/hardening.md, "Query cost
 budget and fair share", describes the whole design.
+
+Measured: bench/JOURNAL.md#query-cost-budget
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from hostsync.store.filters import filter_cost, indexed_equality
 from hostsync.store.sqlite.progress import watch_progress
 
 PROGRESS_STEPS = 2000
-"""SQLite virtual-machine steps between two looks at the clock (a few hundred µs of a scan)."""
+"""SQLite virtual-machine steps between two looks at the clock (a small slice of a scan)."""
 _QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement past statement_timeout
 
 

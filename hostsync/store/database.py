@@ -1,15 +1,15 @@
-"""Database: the engine, its pragmas, schema migration, and units of work.
+"""Database: the engine, schema migration, and units of work, whichever the database.
 
 SQLite (the default) runs in WAL mode with ``synchronous=NORMAL``: a committed transaction
-survives a crash of the server process (SIGKILL included); on power loss the last
-transactions may be lost (docs/architecture.md, "Durability"). Write units start with
-``BEGIN IMMEDIATE`` so concurrent writers queue on the lock (``busy_timeout``) instead of
-failing half-way. PostgreSQL (psycopg 3) runs with its defaults (``synchronous_commit=on``);
-write units lock the rows they read (``SELECT … FOR UPDATE``), so concurrent PATCHes of one
-resource apply one after the other and none is lost. Read units run in autocommit: at
-PostgreSQL's READ COMMITTED every statement sees the data as of its own start, in a
-transaction or not, so a read unit's statements each see committed data, as they did with
-BEGIN and COMMIT around them, for two round trips fewer.
+survives a crash of the server process (SIGKILL included); on power loss the last transactions
+may be lost (docs/architecture.md, "Durability"). Its writer lock, pragmas and BEGIN live in
+the SQLite wing (:mod:`hostsync.store.sqlite.writer`), and this module hands its units of work
+the writer, never itself. PostgreSQL (psycopg 3) runs with its defaults
+(``synchronous_commit=on``); write units lock the rows they read (``SELECT … FOR UPDATE``), so
+concurrent PATCHes of one resource apply one after the other and none is lost. Read units run
+in autocommit: at PostgreSQL's READ COMMITTED every statement sees the data as of its own
+start, in a transaction or not, so a read unit's statements each see committed data, as they
+did with BEGIN and COMMIT around them, for two round trips fewer.
 """
 
 from __future__ import annotations
@@ -49,16 +49,9 @@ DEFAULT_SQLITE_FILE = "hostsync.db"
 SQLITE_MMAP_BYTES = 128 << 20
 """How much of a SQLite file is read through a memory map (``PRAGMA mmap_size``).
 
-Without it every page that is not in SQLite's 2 MB cache is a ``pread`` system call: about
-48 per request on a 100,000-user directory (strace, in-process). Through the map those reads
-are memory accesses. In-process on this machine, two alternating runs each: lookups 418 and
-518 → 326 and 350 µs, user GETs 319 and 325 → 200 and 232 µs, pages of 100 users 2,376 and
-2,587 → 1,637 and 1,643 µs. The mapped pages are the kernel's page cache, shared and
-reclaimable, but they count in the process's RSS as ``RssFile`` (docs/architecture.md), and
-the kernel's OOM killer counts them too when it picks a process to kill. So the map covers
-the first 128 MiB of the file: all of a 100,000-user directory (about 100 MB), and at
-1,000,000 users (2.5 GB) the server's RSS was 214 MB (66 MB its own; 1 GiB made it 1.1 GB); the
-rest is read with ``pread`` from the same page cache.
+Pages outside SQLite's own cache are then memory accesses instead of a ``pread`` each. The
+mapped pages count in the process's RSS (and for the OOM killer), so only the first 128 MiB
+are mapped. Measured: bench/JOURNAL.md#sqlite-mmap
 """
 
 
@@ -162,10 +155,9 @@ class Database:
             hide_parameters=True,
             json_serializer=_json_text,
             json_deserializer=orjson.loads,
-            # Kept open: with fewer than the units of work in flight, the pool closed each
-            # overflow connection at check-in and opened another for the next request (a
-            # server process forked per request: 747 in a 9 s run of lookups). The overflow
-            # serves what runs outside that limit: the console, background threads.
+            # Kept open, as many as the units of work in flight: fewer, and the pool would
+            # close and reopen one per request (bench/JOURNAL.md#postgres-pool-kept-open).
+            # The overflow serves what runs outside that limit: the console, background threads.
             pool_size=self.postgres_connections,
             max_overflow=POSTGRES_OVERFLOW,
             connect_args={"connect_timeout": 5},
@@ -181,7 +173,7 @@ class Database:
         log_file_limit: int = LOG_FILE_LIMIT,
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
-        """Checkpoint the log in a background thread from now on (store/checkpoint.py).
+        """Checkpoint the log in a background thread from now on (store/sqlite/checkpoint.py).
 
         For a long-running server on a SQLite file; a no-op otherwise. Connections opened
         before are closed, so that every connection from now on leaves checkpoints to it.

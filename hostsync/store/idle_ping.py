@@ -1,20 +1,15 @@
 """PostgreSQL's pool: a connection is pinged before use only if it sat idle.
 
-SQLAlchemy's ``pool_pre_ping`` sends a ping (an empty statement) on every checkout, so that a
-connection the server dropped while it sat in the pool (PostgreSQL restarted, a proxy's idle
-timeout) is replaced instead of failing the request. That is a round trip on every request:
-a lookup made five (ping, BEGIN, two SELECTs, COMMIT). A connection checked in a moment ago
-was alive a moment ago, so :class:`IdlePing` pings only one that sat in the pool for at
-least ``after_seconds``; under load no request pays for a ping.
+SQLAlchemy's ``pool_pre_ping`` costs every request a round trip. A connection checked in a
+moment ago was alive a moment ago, so :class:`IdlePing` pings only one that sat in the pool for
+at least ``after_seconds`` (the server may have restarted, a proxy may have timed it out) and
+replaces it if the ping fails; under load no request pays for a ping.
 
-A connection that dies while in use, or in the moment between two uses, fails its request
-(503 with ``Retry-After``, :func:`hostsync.store.sqlite.units.unit_error`), and SQLAlchemy then
-invalidates every connection the pool holds, so the requests after it reconnect.
-
-Implemented with the pool's ``checkin`` and ``checkout`` events: a ``checkout`` listener
-that raises :class:`~sqlalchemy.exc.DisconnectionError` makes the pool discard that
-connection and check out another (up to three attempts), as SQLAlchemy's documentation
-describes for custom pessimistic pings.
+A connection that dies while in use fails its request (503 with ``Retry-After``,
+:func:`hostsync.store.sqlite.units.unit_error`), and SQLAlchemy then invalidates every
+connection the pool holds. The ping is a ``checkout`` listener: raising
+:class:`~sqlalchemy.exc.DisconnectionError` there makes the pool discard that connection and
+check out another (up to three attempts), as SQLAlchemy documents for custom pessimistic pings.
 """
 
 from __future__ import annotations

@@ -91,8 +91,8 @@ _LISTENERS = (
 def announce(connection: Connection, *, revocation: bool = True) -> None:
     """Tell every process, by this transaction's commit, that cached keys may be stale.
 
-    On PostgreSQL a revocation first completes the handshake of the module doc (a few
-    milliseconds; at most :data:`HANDSHAKE_SECONDS`).
+    On PostgreSQL a revocation first completes the handshake of the module doc (at most
+    :data:`HANDSHAKE_SECONDS`).
     """
     result = connection.execute(
         update(key_changes)

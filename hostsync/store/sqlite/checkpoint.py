@@ -1,59 +1,23 @@
 """WAL checkpoints in a background thread, off the request path (SQLite).
 
-By default SQLite checkpoints inside the commit that pushes the write-ahead log past 1,000
-pages: that commit copies the log into the database file and fsyncs it, about 5 ms, so one
-write in a hundred or so answered in 5 ms instead of 0.2 ms and the rest paid a share too
-(measured in-process: creates 304 → 229 µs on average, p99 5.2 ms → 0.35 ms without it).
-A server therefore turns automatic checkpoints off on its connections and runs a PASSIVE
-checkpoint every ``interval`` seconds in this thread, with a connection of its own. A passive
-checkpoint never blocks readers or writers; the thread releases the GIL while SQLite copies
-and syncs. Durability is unchanged: a commit is durable once it is in the log (WAL,
-``synchronous=NORMAL``), whenever the log is checkpointed.
+A checkpoint inside a commit makes that request wait while the log is copied and synced, so a
+server turns automatic checkpoints off on its connections and this thread runs a PASSIVE
+checkpoint each round, on a connection of its own: often while the log grows (short rounds
+spread the copying thinly over the writes), seldom while it does not. A passive checkpoint
+blocks neither readers nor writers, and durability is unchanged: a commit is durable once it is
+in the log (WAL, ``synchronous=NORMAL``).
 
-The rounds are short while the log grows (:data:`INTERVAL`, 50 ms) and sparse while it does
-not (:data:`QUIET_INTERVAL`; ``PRAGMA data_version`` tells whether anyone committed since the
-last round). On a server given one core the thread's CPU time is taken from the requests:
-most of it is the kernel writing back the log's pages in the ``fdatasync`` SQLite runs before
-it copies (perf), so it grows with the bytes written, and the length of a round decides how
-much of it lands on the requests in flight at once. In-process, 16 creates in flight, a
-request's wait for the 16 before it (p99 ÷ p50): 2.2 to 2.6 with a round every 200 ms (9 to
-12 ms of CPU each), 1.8 to 2.3 with 50 ms, for about 1 % more CPU in all (bench/README.md).
+* **Restart.** Under a steady stream of writes a passive checkpoint never lets the log start
+  over, and a RESTART from this thread would wait for a pause that never comes. So past
+  ``restart_frames`` the thread copies once more, syncs the database file itself, and raises
+  :attr:`WalCheckpointer.restart_wanted`; the next write unit of work runs the RESTART before
+  its BEGIN (:meth:`WalCheckpointer.restart`), with little left to copy or sync.
+* **Cut back.** Nothing on the request path shrinks the log file (``journal_size_limit`` -1).
+  The thread cuts it back (:meth:`WalCheckpointer.truncate`) once the log has stayed fully
+  copied for :data:`IDLE_SECONDS`: it drops the file's cached pages first, outside any lock,
+  then cuts holding the process's writer lock, and gives up at once if anyone writes.
 
-A passive checkpoint alone never lets the log start over under a steady stream of writes:
-SQLite rewinds the log only when a write begins while every frame has been copied, and the
-frames written while a checkpoint runs are always still to copy. Measured in-process: 12,000
-creates and PATCHes back to back left a 483 MB log, growing by about 40 KB a write (a long
-initial cycle from Entra would fill the disk). A RESTART checkpoint from this thread does not
-help: it must wait for a moment with no write in progress, and polling for one (SQLite's busy
-handler sleeps 1, 2, 5… ms between tries) misses the microseconds between back-to-back
-writes, so it waited until the writes stopped. So once the log holds ``restart_frames``
-frames the thread copies it once more, syncs the database file (:meth:`sync_database`) and
-raises :attr:`WalCheckpointer.restart_wanted`; the next write unit of work, before its BEGIN,
-runs the RESTART itself (:meth:`restart`). It then copies only the frames written since and
-syncs the database file, and its own write starts the log over. That write, and those queued
-behind it, wait for what the RESTART does on the request path, so it does as little as it can:
-
-* The thread syncs the database file before it asks. A passive checkpoint that does not reach
-  the end of the log (always, under a steady stream of writes) leaves the pages it copied in
-  the OS's cache, unsynced; the RESTART's sync then flushed all of them on the request path,
-  10 to 60 ms here (strace). Synced by the thread first, the RESTART's sync took 1.2 ms.
-* Nothing on the request path shrinks the log file (``journal_size_limit`` -1, SQLite's
-  default): a write that starts the log over under a limit truncates the file there, and
-  cutting 256 MiB of log back to 64 MiB (the kernel dropping the file's cached pages) was
-  most of the wait. Over HTTP, 16 connections, 100,000 users, 30 s of creates (about nine
-  restarts): p99 67 to 72 ms with the limit, 23 to 28 ms without; 1,360 to 1,640-1,780 creates/s
-  (bench/README.md). The thread cuts the file back instead (:meth:`truncate`), once the log
-  has stayed fully copied for :data:`IDLE_SECONDS`, i.e. when the writes have paused.
-
-Cutting the file back holds off writers while the kernel frees its pages and blocks (on this
-machine's ext4, mounted with ``discard``: 50 ms for 256 MiB after its cache is dropped,
-90 to 100 ms before). So the thread drops the file's cached pages first, outside any lock,
-waits for a pause of :data:`IDLE_SECONDS` (a write that arrives during the cut waits for it),
-and holds the process's writer lock while it cuts, so this process's writers queue there and
-start the moment it is done instead of sleeping in SQLite's busy handler (1, 2, 5, 10… ms
-between polls). Measured in-process: a write that started 1 ms into the cut of a 315 MB log
-waited 106 to 143 ms without these and 55 to 77 ms with them (five trials each); with a 1 s
-pause, 5 of 20 writes that came after pauses of 1.2 to 1.35 s waited 81 to 132 ms.
+Measured: bench/JOURNAL.md#wal-checkpoint-thread
 """
 
 from __future__ import annotations
@@ -78,8 +42,7 @@ BUSY_TIMEOUT_MS = 30_000
 IDLE_SECONDS = 10.0
 """How long the log stays fully copied and unchanged before its file is cut back."""
 RESTART_FRAMES = 65_536
-"""Frames in the log (256 MiB of 4 KiB pages) past which the thread makes the log start over:
-about 5,500 creates of the benchmark's kind (12 pages each)."""
+"""Frames in the log (256 MiB of 4 KiB pages) past which the thread makes the log start over."""
 
 
 class Lock(Protocol):
@@ -117,7 +80,7 @@ class WalCheckpointer:
         self.restart_frames = restart_frames
         self.log_file_limit = log_file_limit
         self.idle_seconds = idle_seconds
-        # The process's writer lock (Database): held while the log file is cut back.
+        # The process's writer lock (SqliteWriter.lock): held while the log file is cut back.
         self.writer_lock = writer_lock
         self.checkpoints = 0
         self.syncs = 0

@@ -1,18 +1,20 @@
 """Prebuilt statements run straight on SQLite's DB-API connection.
 
-SQLAlchemy Core costs 10 to 20 µs per ``Connection.execute`` (events, the compiled cache,
-parameter and result processing) where SQLite answers an indexed lookup in about 5 µs, and a
-SCIM request runs two to five such statements. :class:`RawSqlite` compiles each of the store's
-*prebuilt* statements once, with SQLAlchemy's own SQLite compiler (so the SQL is the same
-text SQLAlchemy would send), and then executes it on the transaction's ``sqlite3`` connection,
-converting parameters and rows for the few column types the tables use: text, integers,
-booleans (0/1), datetimes (SQLAlchemy's ``YYYY-MM-DD HH:MM:SS.ffffff`` text) and JSON (text).
+SQLAlchemy Core's ``Connection.execute`` (events, the compiled cache, parameter and result
+processing) costs more than SQLite's own answer to an indexed lookup, and a SCIM request runs
+two to five such statements. :class:`RawSqlite` compiles each of the store's *prebuilt*
+statements once, with SQLAlchemy's own SQLite compiler (so the SQL is the same text SQLAlchemy
+would send), and then executes it on the transaction's ``sqlite3`` connection, converting
+parameters and rows for the few column types the tables use: text, integers, booleans (0/1),
+datetimes (SQLAlchemy's ``YYYY-MM-DD HH:MM:SS.ffffff`` text) and JSON (text).
 
 Statements built per request (compiled filters, sorts) keep going through SQLAlchemy; so does
 everything on PostgreSQL. Expanding ``IN`` parameters become ``IN (SELECT value FROM
 json_each(:ids))`` with the list bound as one JSON array, so one SQL text serves any length.
 ``sqlite3`` errors are re-raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``…),
 so callers handle one family of exceptions whichever way a statement ran.
+
+Measured: bench/JOURNAL.md#raw-sqlite
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ _POSTCOMPILE = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
 def _datetime_text(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite text for a datetime: ``YYYY-MM-DD HH:MM:SS.ffffff``, zone dropped.
 
-    ``isoformat`` writes it 4 to 5 times faster than ``strftime`` and pads the year to four
-    digits as SQLAlchemy does (``strftime("%Y")`` does not, before year 1000).
+    ``isoformat`` is faster than ``strftime`` and pads the year to four digits as SQLAlchemy
+    does (``strftime("%Y")`` does not, before year 1000).
     """
     if value is None:
         return None
@@ -235,8 +237,8 @@ def run_prebuilt(connection: Connection, statement: Any, params: Any) -> Any:
 def prebuilt_runner(connection: Connection) -> Callable[[Any, Any], Any]:
     """:func:`run_prebuilt` bound to one connection, for a unit of work's many statements.
 
-    The dialect and the driver's connection are looked up once (SQLAlchemy's properties cost
-    a statement about as much as the rest of what this adds to sqlite3's own call).
+    The dialect and the driver's connection are looked up once: SQLAlchemy's properties are
+    not cheap next to a raw statement (bench/JOURNAL.md#raw-sqlite).
     """
     if connection.dialect.name != "sqlite":
         return connection.execute

@@ -1,7 +1,8 @@
 """SQLite units of work on a reused connection, one by one or committed in groups.
 
 A unit of work is one request's transaction. On SQLite the event loop's units reuse one
-connection (``Database.connect``) and begin and end on the driver (:class:`SqliteUnit`).
+connection (the store's ``Database.connect``) and begin and end on the driver
+(:class:`SqliteUnit`), through the database's writer.
 
 **Group commit** (:class:`CommitGroup`). Every commit writes each page its transaction changed
 to the write-ahead log (two ``pwrite`` calls a page, the frame checksummed) and takes and
@@ -13,16 +14,16 @@ group commits once, after the last of them. No answer leaves before the commit t
 work: the scheduler keeps each unit's outcome until :meth:`CommitGroup.settle`, and if that
 commit fails every unit of the group answers 503 (their work is gone, as a lone unit's
 would be). A unit that reads while a group is open reads inside it, so it sees the group's
-writes, and waits for the same commit before it answers. Over HTTP at 100,000 users, writes
-ran 50 to 76 % faster on the same core (bench/README.md, *Group commit*).
+writes, and waits for the same commit before it answers.
 
-The group holds the in-process writer lock from its first unit to its commit, so writers of
-other threads (the console, the checkpointer's log restarts) queue behind the whole group,
-as they queue behind a lone unit. It stays open only while units wait for the next turn: the
-scheduler settles it when none is waiting or when it has :attr:`CommitGroup.limit` units.
+The group holds the writer's lock (:class:`~hostsync.store.sqlite.writer.SqliteWriter`) from
+its first unit to its commit, so writers of other threads (the console, the checkpointer's log
+restarts) queue behind the whole group, as they queue behind a lone unit. It stays open only
+while units wait for the next turn: the scheduler settles it when none is waiting or when it
+has :attr:`CommitGroup.limit` units.
 
-A class per context manager, not generators: each ``@contextmanager`` layer cost a request
-about 10,000 instructions (callgrind).
+A class per context manager, not generators: a generator layer costs every request.
+Measured: bench/JOURNAL.md#group-commit, bench/JOURNAL.md#units-as-classes
 """
 
 from __future__ import annotations
@@ -114,10 +115,10 @@ def _begin(
 class SqliteUnit:
     """A unit of work on this thread's SQLite connection: BEGIN and COMMIT on the driver.
 
-    SQLAlchemy's ``Connection.begin()`` and its commit cost about 12 µs a transaction where
-    the driver's BEGIN and COMMIT take 2.4 µs (a GET ran 15 % in them). Statements built per
-    request still run through SQLAlchemy, whose transaction (begun automatically, its BEGIN
-    left out by the database's ``begin`` listener) then ends this one.
+    The driver's own BEGIN and COMMIT cost a fraction of SQLAlchemy's transaction handling
+    (bench/JOURNAL.md#driver-begin-commit). Statements built per request still run through
+    SQLAlchemy, whose transaction (begun automatically, its BEGIN left out by the writer's
+    ``begin`` listener) then ends this one.
     """
 
     __slots__ = ("connection", "driver", "write", "writer")
@@ -155,7 +156,7 @@ class SqliteUnit:
 class CommitGroup:
     """The event loop's units of work, committed together while more wait (module doc).
 
-    The scheduler sets :attr:`collecting` around each unit it runs; ``Database.connect`` then
+    The scheduler sets :attr:`collecting` around each unit it runs; the store's ``connect`` then
     hands out :meth:`unit` instead of a transaction of the unit's own. A writing unit opens
     the group's transaction if none is open; a reading unit joins an open one, and otherwise
     runs alone. :meth:`settle` commits, and must follow before the units' answers leave.
@@ -240,8 +241,8 @@ class GroupedUnit:
 
     A writer that joins an open group runs in a SAVEPOINT, which it releases or rolls back.
     The writer that opens the group needs none: if it fails, the group's transaction holds
-    nothing else and is rolled back whole (a savepoint has SQLite copy each page the unit
-    changes into a statement journal: one create at a time took about 20 % longer).
+    nothing else and is rolled back whole, and a savepoint has SQLite copy each page the unit
+    changes into a statement journal (bench/JOURNAL.md#group-savepoints).
     """
 
     __slots__ = ("connection", "group", "opened", "write")
