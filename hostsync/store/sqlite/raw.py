@@ -38,7 +38,7 @@ _DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
 _POSTCOMPILE = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
 
 
-def _datetime_text(value: datetime | None) -> str | None:
+def datetime_text(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite text for a datetime: ``YYYY-MM-DD HH:MM:SS.ffffff``, zone dropped.
 
     ``isoformat`` is faster than ``strftime`` and pads the year to four digits as SQLAlchemy
@@ -77,7 +77,7 @@ def _parse_bool(value: int | None) -> bool | None:
 
 def _bind_converter(type_: Any) -> Convert | None:
     if isinstance(type_, DateTime):
-        return _datetime_text
+        return datetime_text
     if isinstance(type_, JSON):
         return _json_text
     if isinstance(type_, Boolean):
@@ -262,4 +262,4 @@ def _sqlalchemy_error(sql: str, exc: sqlite3.Error) -> sa_exc.DBAPIError:
     return sa_exc.OperationalError(sql, None, exc)
 
 
-__all__ = ["RawResult", "RawSqlite", "prebuilt_runner", "run_prebuilt"]
+__all__ = ["RawResult", "RawSqlite", "datetime_text", "prebuilt_runner", "run_prebuilt"]

@@ -144,10 +144,10 @@ def test_datetimes_are_written_as_sqlalchemy_writes_them(moment: datetime) -> No
     from sqlalchemy.dialects.sqlite import DATETIME
     from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
-    from hostsync.store.sqlite.raw import _datetime_text
+    from hostsync.store.sqlite.raw import datetime_text
 
     sqlalchemy_text = DATETIME().bind_processor(SQLiteDialect_pysqlite())
-    assert _datetime_text(moment) == sqlalchemy_text(moment)
-    assert datetime.fromisoformat(_datetime_text(moment) or "") == moment
+    assert datetime_text(moment) == sqlalchemy_text(moment)
+    assert datetime.fromisoformat(datetime_text(moment) or "") == moment
     aware = moment.replace(tzinfo=UTC)  # the zone is dropped, as SQLAlchemy drops it
-    assert _datetime_text(aware) == sqlalchemy_text(moment)
+    assert datetime_text(aware) == sqlalchemy_text(moment)
