@@ -87,7 +87,7 @@ class SqlDirectory:
         self.lock = lock
         self.user_target, self.group_target = targets(dialect)
         self.sql = prebuilt(dialect)
-        # Executes a prebuilt statement: on SQLite straight on the driver (store/raw.py).
+        # Executes a prebuilt statement: on SQLite straight on the driver (store/sqlite/raw.py).
         self._run = prebuilt_runner(connection)
         # (table, id) -> (version, key column values) as last read or written in this write
         # unit of work: a replace at that version sets only the key columns whose value changes.
@@ -101,8 +101,9 @@ class SqlDirectory:
     def _run_for_ids(self, ids: Sequence[str], one: Any, many: Any) -> Any:
         """``one`` (``= b_id``) for a single id, else ``many`` (the list bound as ``b_ids``).
 
-        On SQLite a list is joined through ``json_each``: for the single id a GET, a lookup
-        or a member add asks about, ``=`` is 9.5 → 7.0 µs a query here.
+        On SQLite a list is joined through ``json_each``, which costs more than ``=`` for the
+        single id a GET, a lookup or a member add asks about.
+        Measured: bench/JOURNAL.md#single-id-equals
         """
         if len(ids) == 1:
             return self._run(one, {"b_tenant": self.tenant_id, "b_id": ids[0]})

@@ -79,9 +79,9 @@ def _one_of(column: Any, pg: bool) -> Any:
     """``column`` is one of the list bound as ``b_ids``.
 
     PostgreSQL gets ``= ANY(array)``: one parameter, so one prepared statement whatever the
-    list's length (measured on a 100-user page's group lookup: 1.0 → 0.66 ms), where an
-    expanding IN is rendered anew and planned for each length. SQLite keeps the expanding IN
-    (store/raw.py runs it over ``json_each``).
+    list's length, where an expanding IN is rendered anew and planned for each length. SQLite
+    keeps the expanding IN (store/sqlite/raw.py runs it over ``json_each``).
+    Measured: bench/JOURNAL.md#any-array-ids
     """
     if pg:
         return column == any_(bindparam("b_ids", type_=ARRAY(String)))
@@ -115,10 +115,10 @@ class TableStatements:
         modified = type_coerce(c.modified_at, Text).label("modified_at")
         self.stored = (c.id, document, created, modified, c.version)
         # Lists (pages, lookups) fetch the document as text on PostgreSQL too, jsonb's text
-        # for a CAST, which they splice into the response as on SQLite: the driver decoding
-        # 100 documents and the encoder writing them again cost about a third of a page's
-        # time with the GIL held (py-spy). A write decodes the document anyway, so reads for
-        # writes keep the driver's dict.
+        # for a CAST, which they splice into the response as on SQLite, rather than have the
+        # driver decode each document for the encoder to write it again. A write decodes the
+        # document anyway, so reads for writes keep the driver's dict.
+        # Measured: bench/JOURNAL.md#listed-documents-as-text
         listed = cast(c.document, Text).label("document") if pg else document
         self.listed: tuple[Any, ...] = (c.id, listed, created, modified, c.version)
         if counted:  # a page of groups says how big each is (Page.sizes)
@@ -129,7 +129,7 @@ class TableStatements:
         self.visible = and_(c.tenant_id == _param("tenant"), c.deleted_at.is_(None))
         self.get = select(*self.stored).where(self.visible, c.id == _param("id"))
         # A write's read fetches the key columns too: a replace then sets only those that
-        # change. (A read-only unit of work spares them: +1.8 % instructions per GET.)
+        # change. A read-only unit of work spares them (bench/JOURNAL.md#keyed-reads).
         self.get_keyed = select(*self.stored, *(c[name] for name in self.keys)).where(
             self.visible, c.id == _param("id")
         )
@@ -188,9 +188,8 @@ class TableStatements:
         """The UPDATE that stores a new document and sets these key columns (built once).
 
         SQLite rewrites the entries of every index on a column an UPDATE sets, even to the
-        value it had: a PATCH of a user's title that also set ``user_name_folded`` and
-        ``external_id`` changed two more b-tree pages than it needed (WAL frames per PATCH:
-        6.8 → 4.8, bench/README.md). So the columns set are those whose value changed.
+        value it had, so the columns set are those whose value changed.
+        Measured: bench/JOURNAL.md#replace-sets-changed-keys
         """
         statement = self._replacements.get(keys)
         if statement is None:
@@ -250,8 +249,7 @@ class Statements:
         }
         # Users' groups, unordered: SqlDirectory.groups_of sorts each user's (most have one).
         # On SQLite a page's ids are the outer loop of a join, not an IN list, which SQLite
-        # first copies into a temporary index; with the ORDER BY's temporary b-tree gone too,
-        # a 100-user page's lookup is 1.08M -> 0.86M instructions.
+        # would first copy into a temporary index (bench/JOURNAL.md#groups-of-join).
         member_groups = (
             m.member_id,
             groups.c.id,
