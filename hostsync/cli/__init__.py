@@ -21,7 +21,7 @@ from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.scim.errors import ScimError
-from hostsync.store.activity import audit
+from hostsync.store.activity.records import audit
 from hostsync.store.admins import AdminError
 from hostsync.store.database import Database, DatabaseUrlError
 from hostsync.store.tenants import (

@@ -16,12 +16,9 @@ from sqlalchemy import Connection
 
 from hostsync.config import Settings
 from hostsync.store import tenants
-from hostsync.store.activity import (
-    DEFAULT_RETENTION_DAYS,
-    RequestContext,
-    audit,
-    prune_each_tenant,
-)
+from hostsync.store.activity.pruning import DEFAULT_RETENTION_DAYS, prune_each_tenant
+from hostsync.store.activity.recording import RequestContext
+from hostsync.store.activity.records import audit
 from hostsync.store.admins import (
     AdminError,
     create_admin,

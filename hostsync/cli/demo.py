@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from hostsync.cli.admin import cli_context
-from hostsync.store.activity import audit
+from hostsync.store.activity.records import audit
 from hostsync.store.admins import create_admin, list_admins
 from hostsync.store.tenants import create_key, list_keys, revoke_key
 

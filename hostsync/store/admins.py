@@ -23,7 +23,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hostsync.store.admin_tables import admin_sessions, admins
-from hostsync.store.directory import now
+from hostsync.store.clock import now
 from hostsync.store.tables import api_keys, tenants
 from hostsync.store.tenants import get_tenant
 

@@ -38,9 +38,10 @@ from sqlalchemy import Connection, event
 from hostsync.scim.errors import InvalidFilterError, TooManyError
 from hostsync.scim.ports import Selection
 from hostsync.scim.schema import USER_RESOURCE, ResourceType
-from hostsync.store.directory import SqlDirectory, targets
+from hostsync.store.directory import SqlDirectory
 from hostsync.store.filters import filter_cost, indexed_equality
 from hostsync.store.sqlite.progress import watch_progress
+from hostsync.store.statements import targets
 
 PROGRESS_STEPS = 2000
 """SQLite virtual-machine steps between two looks at the clock (a small slice of a scan)."""

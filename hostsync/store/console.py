@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from hostsync.scim.schema import ENTERPRISE_USER_SCHEMA
-from hostsync.store.activity import RequestContext, append
+from hostsync.store.activity.recording import RequestContext
+from hostsync.store.activity.records import append
 from hostsync.store.admin_tables import activity
 from hostsync.store.directory import leave_every_group
 from hostsync.store.tables import api_keys, groups, memberships, users

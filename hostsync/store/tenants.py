@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
-from hostsync.store.directory import now
+from hostsync.store.clock import now
 from hostsync.store.key_signal import announce
 from hostsync.store.tables import api_keys, tenants
 

@@ -27,7 +27,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hostsync.store.activity import RequestContext, append
+from hostsync.store.activity.recording import RequestContext
+from hostsync.store.activity.records import append
 from hostsync.store.database import Database
 from hostsync.store.redaction import redact_keys
 from hostsync.store.tenants import KEY_PREFIX, PresentedKey, find_presented_key

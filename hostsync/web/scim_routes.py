@@ -57,12 +57,9 @@ from hostsync.scim.projection import Projection, parse_projection, split_names
 from hostsync.scim.query import ListQuery, build_list_query, search_request_params
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, ResourceType
 from hostsync.scim.service import ScimResult, ScimService
-from hostsync.store.activity import (
-    RecordingDirectory,
-    RequestContext,
-    RequestCounter,
-    record_failure,
-)
+from hostsync.store.activity.counting import RequestCounter
+from hostsync.store.activity.recording import RecordingDirectory, RequestContext
+from hostsync.store.activity.records import record_failure
 from hostsync.store.budget import QueryBudget, check_scan_terms, query_cost
 from hostsync.store.database import Database
 from hostsync.store.tenants import Credential

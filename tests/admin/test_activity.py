@@ -12,21 +12,14 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from hostsync.config import SCIM_PREFIX, Settings
-from hostsync.store.activity import (
-    MAX_VALUE_CHARS,
-    SECRET_NAMES,
-    ActivityFilter,
-    RecordingDirectory,
-    RequestContext,
-    diff,
-    export_csv,
-    flatten,
-    page,
-    prune,
-)
+from hostsync.store.activity.changes import MAX_VALUE_CHARS, SECRET_NAMES, diff, flatten
+from hostsync.store.activity.export import export_csv
+from hostsync.store.activity.pruning import prune
+from hostsync.store.activity.queries import ActivityFilter, page
+from hostsync.store.activity.recording import RecordingDirectory, RequestContext
 from hostsync.store.admin_tables import activity
+from hostsync.store.clock import now
 from hostsync.store.database import Database
-from hostsync.store.directory import now
 from tests.admin.conftest import console_app
 
 USER = {

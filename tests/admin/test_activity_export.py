@@ -13,8 +13,11 @@ import httpx
 import pytest
 
 from hostsync.config import SCIM_PREFIX, Settings
-from hostsync.store import activity as activity_log
-from hostsync.store.activity import ActivityFilter, RequestContext, append, csv_cell, stream_csv
+from hostsync.store.activity import export
+from hostsync.store.activity.export import csv_cell, stream_csv
+from hostsync.store.activity.queries import ActivityFilter, page
+from hostsync.store.activity.recording import RequestContext
+from hostsync.store.activity.records import append
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_tenant
 from tests.admin.conftest import console_app
@@ -107,13 +110,13 @@ async def test_the_console_export_streams_from_stream_csv(
 ) -> None:
     """The download is built chunk by chunk from the database, not as one list in memory."""
     calls: list[str] = []
-    real = activity_log.stream_csv
+    real = export.stream_csv
 
     def spy(database: Database, tenant: str, selected: ActivityFilter) -> Iterator[str]:
         calls.append(tenant)
         return real(database, tenant, selected, chunk_rows=2)
 
-    monkeypatch.setattr(activity_log, "stream_csv", spy)
+    monkeypatch.setattr(export, "stream_csv", spy)
     exported = await signed_in.get("/activity.csv")
     assert exported.status_code == 200
     assert calls == [tenant_id]
@@ -150,7 +153,7 @@ async def test_an_api_key_in_a_failed_filter_is_not_stored(
         assert answer.status_code == 400
         await scim.delete(f"/Users/{api_key}")
     with database.connect(write=False) as connection:
-        _, entries = activity_log.page(connection, tenant_id, ActivityFilter(), limit=50)
+        _, entries = page(connection, tenant_id, ActivityFilter(), limit=50)
     stored = repr([(e.path, e.detail, e.resource_id, e.resource_name) for e in entries])
     assert api_key not in stored
     assert api_key[:12] in stored or not entries
@@ -169,7 +172,7 @@ def test_append_redacts_keys_in_every_text(database: Database, tenant_id: str) -
             detail=f"bad filter {key}",
             resource_name=key,
         )
-        _, entries = activity_log.page(connection, tenant_id, ActivityFilter(), limit=1)
+        _, entries = page(connection, tenant_id, ActivityFilter(), limit=1)
     entry = entries[0]
     for text in (entry.path, entry.client, entry.actor, entry.resource_name, entry.detail):
         assert text is not None and key not in text and "hsk_AAAAAAAA" in text

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hostsync.cli import cli
-from hostsync.store.activity import ActivityFilter, page
+from hostsync.store.activity.queries import ActivityFilter, page
 from hostsync.store.admins import create_admin, load_session, start_session, verify_password
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_key, create_tenant

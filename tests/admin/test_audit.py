@@ -13,11 +13,13 @@ from sqlalchemy import update
 
 from hostsync.cli import cli
 from hostsync.config import Settings
-from hostsync.store.activity import ActivityFilter, Entry, RequestContext, append, page
+from hostsync.store.activity.queries import ActivityFilter, Entry, page
+from hostsync.store.activity.recording import RequestContext
+from hostsync.store.activity.records import append
 from hostsync.store.admin_tables import activity
 from hostsync.store.admins import create_admin
+from hostsync.store.clock import now
 from hostsync.store.database import Database
-from hostsync.store.directory import now
 from hostsync.store.tenants import create_tenant, list_keys
 from tests.admin.conftest import PASSWORD, console_app, csrf_of, sign_in
 

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from hostsync.config import Settings
 from hostsync.store.admin_tables import admin_sessions
+from hostsync.store.clock import now
 from hostsync.store.database import Database
-from hostsync.store.directory import now
 from tests.admin.conftest import console_app, sign_in
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from hostsync.config import SCIM_PREFIX, Settings
-from hostsync.store.activity import request_totals
+from hostsync.store.activity.queries import request_totals
 from hostsync.store.admins import create_admin
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_key, create_tenant

@@ -26,8 +26,8 @@ from hostsync.scim.ports import UnknownMembersError
 from hostsync.store import console
 from hostsync.store.admin_tables import activity
 from hostsync.store.admins import create_admin
+from hostsync.store.clock import new_id
 from hostsync.store.database import Database
-from hostsync.store.directory import new_id
 from hostsync.store.tables import memberships
 from hostsync.web.app import create_app
 

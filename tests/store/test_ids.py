@@ -6,7 +6,7 @@ import re
 import time
 import uuid
 
-from hostsync.store.directory import new_id
+from hostsync.store.clock import new_id
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 

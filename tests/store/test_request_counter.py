@@ -1,4 +1,4 @@
-"""store/activity.RequestCounter: requests counted per tenant and UTC hour."""
+"""store/activity/counting.RequestCounter: requests counted per tenant and UTC hour."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hostsync.store import activity
-from hostsync.store.activity import RequestCounter
+from hostsync.store.activity import counting
+from hostsync.store.activity.counting import RequestCounter
 
 
 def _epoch(moment: datetime) -> float:
@@ -17,7 +17,7 @@ def _epoch(moment: datetime) -> float:
 def test_each_request_is_counted_in_its_own_utc_hour(monkeypatch: pytest.MonkeyPatch) -> None:
     counter = RequestCounter()
     clock = [_epoch(datetime(2026, 11, 29, 9, 59, 59, 999000))]
-    monkeypatch.setattr(activity.time, "time", lambda: clock[0])
+    monkeypatch.setattr(counting.time, "time", lambda: clock[0])
 
     counter.count("t1", failed=False)
     counter.count("t1", failed=True)

@@ -29,13 +29,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostsync.config import SCIM_PREFIX, Settings
-from hostsync.store import activity as activity_log
 from hostsync.store import admins as admin_store
 from hostsync.store import console as queries
 from hostsync.store import tenants as tenant_store
-from hostsync.store.activity import ActivityFilter, Pruner, RequestContext
+from hostsync.store.activity import changes, export, pruning, records
+from hostsync.store.activity import queries as activity_log
+from hostsync.store.activity.pruning import Pruner
+from hostsync.store.activity.queries import ActivityFilter
+from hostsync.store.activity.recording import RequestContext
+from hostsync.store.clock import now
 from hostsync.store.database import Database
-from hostsync.store.directory import now
 from hostsync.web.admin.security import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
@@ -161,7 +164,7 @@ class AdminConsole:
         database: Database,
         settings: Settings,
         *,
-        retention_days: int = activity_log.DEFAULT_RETENTION_DAYS,
+        retention_days: int = pruning.DEFAULT_RETENTION_DAYS,
         limiter: SignInLimiter | None = None,
     ) -> None:
         self.database = database
@@ -384,7 +387,7 @@ class AdminConsole:
                     return None
                 admin = found[0]
                 if not matched:
-                    activity_log.audit(
+                    records.audit(
                         connection,
                         admin.tenant_id,
                         context,
@@ -397,7 +400,7 @@ class AdminConsole:
                     )
                     return None
                 admin_store.record_sign_in(connection, found, password)
-                activity_log.audit(
+                records.audit(
                     connection,
                     admin.tenant_id,
                     context,
@@ -444,7 +447,7 @@ class AdminConsole:
         def end() -> None:
             with self.database.connect(write=True) as connection:
                 admin_store.end_session(connection, token)
-                activity_log.audit(
+                records.audit(
                     connection,
                     session.admin.tenant_id,
                     context,
@@ -557,7 +560,7 @@ class AdminConsole:
         def create() -> tuple[str, str]:
             with self.database.connect(write=True) as connection:
                 created, key = tenant_store.create_key(connection, tenant_id, label)
-                activity_log.audit(
+                records.audit(
                     connection,
                     tenant_id,
                     context,
@@ -593,7 +596,7 @@ class AdminConsole:
                     return False
                 known = {k.id: k for k in tenant_store.list_keys(connection, tenant_id)}
                 revoked = known.get(key_id)
-                activity_log.audit(
+                records.audit(
                     connection,
                     tenant_id,
                     context,
@@ -629,7 +632,7 @@ class AdminConsole:
                     return None
                 label = f"{old.label} (rotated {now():%Y-%m-%d})"[:200]
                 created, key = tenant_store.create_key(connection, tenant_id, label)
-                activity_log.audit(
+                records.audit(
                     connection,
                     tenant_id,
                     context,
@@ -704,7 +707,7 @@ class AdminConsole:
         found, history = await run_in_threadpool(load)
         if found is None:
             return self.not_found(request, session)
-        attributes = sorted(activity_log.flatten(found.document).items())
+        attributes = sorted(changes.flatten(found.document).items())
         return self.render(
             request,
             "host.html",
@@ -868,7 +871,7 @@ class AdminConsole:
     async def activity_csv(self, request: Request, session: admin_store.Session) -> Response:
         """The filtered activity as a CSV download."""
         selected = self._filter(request)
-        chunks = activity_log.stream_csv(self.database, session.admin.tenant_id, selected)
+        chunks = export.stream_csv(self.database, session.admin.tenant_id, selected)
         response = StreamingResponse(chunks, media_type="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = (
             f'attachment; filename="provisioning-activity-{now():%Y%m%d-%H%M}.csv"'
@@ -883,8 +886,8 @@ class AdminConsole:
 
         def run() -> int:
             with self.database.connect(write=True) as connection:
-                removed = activity_log.prune(connection, days, session.admin.tenant_id)
-                activity_log.audit(
+                removed = pruning.prune(connection, days, session.admin.tenant_id)
+                records.audit(
                     connection,
                     session.admin.tenant_id,
                     context,
@@ -981,7 +984,7 @@ def admin_routes(
     database: Database,
     settings: Settings,
     *,
-    retention_days: int = activity_log.DEFAULT_RETENTION_DAYS,
+    retention_days: int = pruning.DEFAULT_RETENTION_DAYS,
     limiter: SignInLimiter | None = None,
 ) -> list[BaseRoute]:
     """The console's routes, to add to the application's."""

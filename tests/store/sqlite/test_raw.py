@@ -11,8 +11,8 @@ from sqlalchemy import exc as sa_exc
 from hostsync.scim.resources import normalize_resource
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE
 from hostsync.store.database import Database
-from hostsync.store.directory import _statements
 from hostsync.store.sqlite.raw import RawSqlite
+from hostsync.store.statements import prebuilt
 from hostsync.store.tables import users
 from hostsync.store.tenants import create_tenant
 
@@ -38,7 +38,7 @@ def _seed(database: Database) -> tuple[str, list[str], str]:
 
 def test_rows_and_types_match_sqlalchemy(sqlite_db: Database) -> None:
     tenant, user_ids, group_id = _seed(sqlite_db)
-    sql = _statements("sqlite")
+    sql = prebuilt("sqlite")
     cases = [
         (sql.users.get, {"b_tenant": tenant, "b_id": user_ids[1]}),
         (
@@ -68,7 +68,7 @@ def test_rows_and_types_match_sqlalchemy(sqlite_db: Database) -> None:
 
 def test_writes_store_what_sqlalchemy_reads_back(sqlite_db: Database) -> None:
     tenant, user_ids, group_id = _seed(sqlite_db)
-    sql = _statements("sqlite")
+    sql = prebuilt("sqlite")
     moment = datetime(2026, 11, 28, 12, 0, 0)  # no microseconds: still stored with .000000
     with sqlite_db.connect(write=True) as connection:
         raw = RawSqlite(connection.connection.driver_connection)  # type: ignore[arg-type]
@@ -106,7 +106,7 @@ def test_writes_store_what_sqlalchemy_reads_back(sqlite_db: Database) -> None:
 
 def test_sqlite_errors_surface_as_sqlalchemy_errors(sqlite_db: Database) -> None:
     tenant, user_ids, _group_id = _seed(sqlite_db)
-    sql = _statements("sqlite")
+    sql = prebuilt("sqlite")
     with sqlite_db.connect(write=True) as connection:
         raw = RawSqlite(connection.connection.driver_connection)  # type: ignore[arg-type]
         row = {
