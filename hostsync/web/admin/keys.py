@@ -42,7 +42,7 @@ async def create(console: AdminConsole, request: Request, session: admin_store.S
                 "create",
                 resource_type="ApiKey",
                 resource_id=created.id,
-                resource_name=f"{created.label} ({created.prefix}…)",
+                resource_name=_shown(created),
             )
             return created.id, key
 
@@ -79,7 +79,7 @@ async def revoke(console: AdminConsole, request: Request, session: admin_store.S
                 "revoke",
                 resource_type="ApiKey",
                 resource_id=key_id,
-                resource_name=None if revoked is None else f"{revoked.label} ({revoked.prefix}…)",
+                resource_name=None if revoked is None else _shown(revoked),
             )
             return True
 
@@ -113,7 +113,7 @@ async def rotate(console: AdminConsole, request: Request, session: admin_store.S
                 "rotate",
                 resource_type="ApiKey",
                 resource_id=created.id,
-                resource_name=f"{created.label} ({created.prefix}…)",
+                resource_name=_shown(created),
                 detail=f"replaces key {old.id} ({old.prefix}…), which keeps working until revoked",
             )
             return created.id, key
@@ -133,3 +133,8 @@ async def rotate(console: AdminConsole, request: Request, session: admin_store.S
             replaced_key_id=key_id,
         ),
     )
+
+
+def _shown(key: tenant_store.ApiKey) -> str:
+    """A key as the activity log names it: its label and shown prefix, never the key."""
+    return f"{key.label} ({key.prefix}…)"

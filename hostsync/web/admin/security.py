@@ -27,6 +27,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 
 from hostsync.config import Settings
+from hostsync.web.ratelimit import make_storage
 
 log = logging.getLogger("hostsync.web.admin")
 T = TypeVar("T")
@@ -114,8 +115,6 @@ class SignInLimiter:
         Given ``storage`` (the application's rate-limit counters), it counts there and leaves
         closing that storage to its owner; otherwise it opens a store of its own.
         """
-        from hostsync.web.ratelimit import make_storage
-
         close: Callable[[], Awaitable[None]] | None = None
         if storage is None:
             storage, close = make_storage(settings)
