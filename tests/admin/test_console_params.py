@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from hostsync.store.database import Database
-from hostsync.web.admin.routes import MAX_PAGE, parse_number
+from hostsync.web.admin.paging import MAX_PAGE, parse_number
 from tests.admin.conftest import csrf_of
 
 ODD_PAGES = ["²", "١٢", "-1", "0", "1e3", " 7", "99999999999999999999999", "9" * 400, "", "x"]

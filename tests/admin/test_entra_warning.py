@@ -10,7 +10,7 @@ import pytest
 from hostsync.config import Settings
 from hostsync.store.database import Database
 from hostsync.store.tenants import create_tenant
-from hostsync.web.admin.routes import unreachable_from_cloud
+from hostsync.web.admin.integrations import unreachable_from_cloud
 from tests.admin.conftest import console_app, sign_in
 
 ENTRA = "/integrations/host-synchronization/entra"

@@ -1,15 +1,5 @@
-"""Console security: session cookies, CSRF tokens, request bodies, the sign-in rate limit.
+"""Sign-in throttling: failed attempts counted per address and account, verifications capped.
 
-* The session cookie holds a random token (only its digest is stored), is ``HttpOnly``,
-  ``SameSite=Lax``, and ``Secure`` with the ``__Host-`` prefix (no ``Domain``, path ``/``)
-  whenever the console is reached over HTTPS (the request's scheme, or ``HOSTSYNC_PUBLIC_URL``
-  starting with ``https://``).
-* Every form carries a CSRF token: the session's own once signed in; before sign-in, a random
-  token that must also be in a short-lived ``SameSite=Strict`` cookie (double submit).
-  A POST whose ``Origin`` header names another host is refused as well.
-* A console request body is read incrementally and refused (413) past
-  ``HOSTSYNC_CONSOLE_MAX_BODY_BYTES``; only URL-encoded forms are accepted, with few fields,
-  each capped in length (:data:`FIELD_LIMITS`) before anything uses it.
 * Failed sign-ins are counted with the ``limits`` library (in memory, or in the Redis of
   ``HOSTSYNC_REDIS_URL`` shared by every worker): per client address and account, per address,
   and per account from any address. Counters expire with their window, so memory is bounded by
@@ -22,121 +12,25 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import logging
 import math
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import parse_qsl, urlsplit
 
 import anyio
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
 
 from hostsync.config import Settings
+from hostsync.web.ratelimit import make_storage
 
 log = logging.getLogger("hostsync.web.admin")
 T = TypeVar("T")
-
-SESSION_COOKIE = "hostsync_session"
-SIGNIN_CSRF_COOKIE = "hostsync_signin_csrf"
-HOST_PREFIX = "__Host-"
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
-MAX_FORM_FIELDS = 16
-DEFAULT_FIELD_LIMIT = 1024
-FIELD_LIMITS = {
-    "email": 320,
-    "password": 1024,
-    "csrf": 128,
-    "next": 2048,
-    "label": 200,
-    "confirm": 1024,
-}
-"""Most characters each console form field may carry; others get :data:`DEFAULT_FIELD_LIMIT`."""
-
-
-def is_https(request: Request, public_url: str | None) -> bool:
-    """Whether the console is served over HTTPS (so cookies get ``Secure`` and ``__Host-``)."""
-    if public_url and public_url.lower().startswith("https://"):
-        return True
-    return request.url.scheme == "https"
-
-
-def cookie_name(request: Request, public_url: str | None, name: str) -> str:
-    """The cookie's name as sent: ``__Host-`` + name over HTTPS, else the bare name."""
-    return HOST_PREFIX + name if is_https(request, public_url) else name
-
-
-def read_cookie(request: Request, public_url: str | None, name: str) -> str:
-    """The value of a console cookie under the name it is set with for this request."""
-    return request.cookies.get(cookie_name(request, public_url, name), "")
-
-
-def set_cookie(
-    response: Response,
-    request: Request,
-    public_url: str | None,
-    name: str,
-    value: str,
-    *,
-    max_age: int,
-    same_site: str = "lax",
-) -> None:
-    """Set an HttpOnly cookie; over HTTPS it is Secure and named with the ``__Host-`` prefix."""
-    response.set_cookie(
-        cookie_name(request, public_url, name),
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        secure=is_https(request, public_url),
-        samesite=same_site,  # type: ignore[arg-type]
-    )
-
-
-def delete_cookie(response: Response, request: Request, public_url: str | None, name: str) -> None:
-    """Expire a console cookie set by :func:`set_cookie`."""
-    secure = is_https(request, public_url)
-    response.delete_cookie(
-        cookie_name(request, public_url, name), path="/", secure=secure, httponly=True
-    )
-
-
-def new_token() -> str:
-    """A random token for CSRF cookies."""
-    return secrets.token_urlsafe(32)
-
-
-def tokens_match(expected: str | None, presented: object) -> bool:
-    """Constant-time comparison of a CSRF token with the presented form value."""
-    if not expected or not isinstance(presented, str) or not presented:
-        return False
-    return hmac.compare_digest(expected.encode(), presented.encode())
-
-
-def same_origin(request: Request) -> bool:
-    """False only when the request carries an ``Origin`` of another host."""
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin != "null"
-    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
 
 
 def client_address(request: Request) -> str:
@@ -157,55 +51,6 @@ def address_bucket(address: str) -> str:
     return str(parsed)
 
 
-# -- request bodies ----------------------------------------------------------------------
-class FormRefused(Exception):
-    """A console form that is refused before any of its fields is used."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-async def read_form(request: Request, max_bytes: int) -> FormData:
-    """The request's URL-encoded form, read incrementally and capped.
-
-    Raises :class:`FormRefused` (413) as soon as the body passes ``max_bytes`` (nothing more
-    is buffered), (415) for another content type, (400) for too many fields or a field over
-    its :data:`FIELD_LIMITS` length.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared and (not declared.isascii() or not declared.isdigit()):
-        raise FormRefused(400, "The request's length is not a number.")
-    if declared and int(declared) > max_bytes:
-        raise FormRefused(413, "The form is too large.")
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise FormRefused(413, "The form is too large.")
-    if not body:
-        return FormData()
-    if kind != "application/x-www-form-urlencoded":
-        raise FormRefused(415, "The form must be sent URL-encoded, as a browser does.")
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=False,
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise FormRefused(400, "The form could not be read.") from None
-    for name, value in pairs:
-        if len(value) > FIELD_LIMITS.get(name, DEFAULT_FIELD_LIMIT):
-            raise FormRefused(400, f"The field “{name[:40]}” is too long.")
-    fields: list[tuple[str, str | UploadFile]] = list(pairs)
-    return FormData(fields)
-
-
-# -- sign-in throttling ------------------------------------------------------------------
 def _item(value: int | str, window_seconds: float) -> RateLimitItem:
     if isinstance(value, str):
         return parse(value)
@@ -270,8 +115,6 @@ class SignInLimiter:
         Given ``storage`` (the application's rate-limit counters), it counts there and leaves
         closing that storage to its owner; otherwise it opens a store of its own.
         """
-        from hostsync.web.ratelimit import make_storage
-
         close: Callable[[], Awaitable[None]] | None = None
         if storage is None:
             storage, close = make_storage(settings)
