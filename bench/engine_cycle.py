@@ -6,7 +6,7 @@
 One command: it migrates a temporary SQLite database, creates a tenant and an API key
 (``hostsync.store.tenants``), starts ``hostsync serve`` on it as a subprocess (rate limiting
 off), writes a Graph-shaped export (every user assigned a role and given a manager, groups with
-members, all groups assigned), then runs through ``hostsync.engine.Runner``:
+members, all groups assigned), then runs the job's runner (``engine.wiring.runner_for``):
 
 1. the initial cycle (match queries, creates, manager references, groups, memberships);
 2. an incremental cycle with no change (what a quiet 40-minute tick costs);
