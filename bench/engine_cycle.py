@@ -6,7 +6,7 @@
 One command: it migrates a temporary SQLite database, creates a tenant and an API key
 (``hostsync.store.tenants``), starts ``hostsync serve`` on it as a subprocess (rate limiting
 off), writes a Graph-shaped export (every user assigned a role and given a manager, groups with
-members, all groups assigned), then runs through ``hostsync.engine.Runner``:
+members, all groups assigned), then runs the job's runner (``engine.wiring.runner_for``):
 
 1. the initial cycle (match queries, creates, manager references, groups, memberships);
 2. an incremental cycle with no change (what a quiet 40-minute tick costs);
@@ -44,9 +44,8 @@ if str(ROOT) not in sys.path:
 from hostsync.engine.client import ScimClient  # noqa: E402
 from hostsync.engine.jobs import load_job  # noqa: E402
 from hostsync.engine.progress import Progress  # noqa: E402
-from hostsync.engine.runner import CycleReport, Runner  # noqa: E402
-from hostsync.engine.sources import open_source  # noqa: E402
-from hostsync.engine.state import FileLogSink, FileSyncState  # noqa: E402
+from hostsync.engine.runner import CycleReport  # noqa: E402
+from hostsync.engine.wiring import runner_for  # noqa: E402
 from hostsync.store.database import Database  # noqa: E402
 from hostsync.store.tenants import create_key, create_tenant  # noqa: E402
 
@@ -174,14 +173,7 @@ async def cycle(job_path: Path, concurrency: int, quiet: bool) -> tuple[CycleRep
         concurrency=concurrency,
         max_retries=job.settings.max_retries,
     ) as client:
-        runner = Runner(
-            job,
-            open_source(job.config.source.type, job.source_path),
-            FileSyncState(job.state_path),
-            FileLogSink(job.log_path),
-            client,
-            progress=progress,
-        )
+        runner = runner_for(job, client, progress=progress)
         started = time.perf_counter()
         report = await runner.run_cycle()
         return report, time.perf_counter() - started

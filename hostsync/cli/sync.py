@@ -43,8 +43,8 @@ from hostsync.engine.progress import Progress
 from hostsync.engine.reports import render_entry, shown
 from hostsync.engine.runner import CycleReport, Runner
 from hostsync.engine.schedule import describe_next, run_cycles
-from hostsync.engine.sources import open_source
 from hostsync.engine.state import FileLogSink, FileOutbox, FileSyncState
+from hostsync.engine.wiring import runner_for
 
 T = TypeVar("T")
 JOB_ARGUMENT = click.argument(
@@ -97,15 +97,8 @@ def _mailer(job: Job) -> Mailer:
 
 
 def _runner(job: Job, client: ScimClient, *, dry_run: bool) -> Runner:
-    return Runner(
-        job,
-        open_source(job.config.source.type, job.source_path),
-        FileSyncState(job.state_path),
-        FileLogSink(job.log_path),
-        client,
-        dry_run=dry_run,
-        mailer=_mailer(job),
-        progress=Progress(sys.stderr),
+    return runner_for(
+        job, client, dry_run=dry_run, mailer=_mailer(job), progress=Progress(sys.stderr)
     )
 
 

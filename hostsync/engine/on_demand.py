@@ -17,13 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostsync.engine import planner
+from hostsync.engine import escrows, planner
+from hostsync.engine.clock import format_time
 from hostsync.engine.codes import explain
 from hostsync.engine.errors import SourceError, StopSync
-from hostsync.engine.planner import Lookup, Phase, Policy, TargetLookup
+from hostsync.engine.planner import Lookup, Phase, TargetLookup
+from hostsync.engine.planning import has_active_mapping, on_demand_policy
 from hostsync.engine.ports import JobState, Kind, SourceSnapshot
 from hostsync.engine.reports import Outcome, log_entry, shown
-from hostsync.engine.runner import Runner, _now_iso
+from hostsync.engine.runner import Runner
 
 
 @dataclass(slots=True)
@@ -153,25 +155,24 @@ async def provision_on_demand(runner: Runner, wanted: str) -> OnDemandResult:
     try:
         if entitled and item.mapped is not None:
             by_id = link.target_id if link is not None else None
-            found = await runner._look_up_one(Lookup(Kind.USER, user_id, by_id, item.match_keys))
+            found = await runner.lookups.look_up_one(
+                Lookup(Kind.USER, user_id, by_id, item.match_keys)
+            )
         steps.append(_match_step(found, item, link.target_id if link else None))
         alone = JobState(links={key: link} if link is not None else {})
         plan = planner.plan(
             {key: item},
             alone,
             {key: found} if found is not None else {},
-            Policy(
-                skip_out_of_scope_deletions=runner.settings.skip_out_of_scope_deletions,
-                hard_deletes=runner.settings.hard_deletes,
-            ),
+            on_demand_policy(runner.settings),
             initial=True,
-            has_active_mapping=runner._has_active_mapping(),
+            has_active_mapping=has_active_mapping(runner.job),
         )
         actions = [*plan.phases.get(Phase.USERS, ()), *plan.phases.get(Phase.REFERENCES, ())]
         targets = {key: found} if found is not None else {}
         outcomes: list[Outcome] = []
         for action in actions:
-            outcome = await runner._run_action(action, state, evaluated, targets, initial=True)
+            outcome = await runner.actions.run(action, state, evaluated, targets, initial=True)
             if outcome is not None:
                 outcomes.append(outcome)
     except StopSync as exc:
@@ -179,7 +180,7 @@ async def provision_on_demand(runner: Runner, wanted: str) -> OnDemandResult:
         return result
     steps.append(_action_step(outcomes))
     cycle_id = f"on-demand-{uuid.uuid4()}"
-    at = _now_iso(runner.now())
+    at = format_time(runner.now())
     result.entries = [
         {
             **log_entry(o, job=runner.job.name, cycle_id=cycle_id, at=at),
@@ -187,7 +188,14 @@ async def provision_on_demand(runner: Runner, wanted: str) -> OnDemandResult:
         }
         for o in outcomes
     ]
-    runner._escrow(state, evaluated, outcomes, frozenset(), finished=False)
+    escrows.record(
+        state,
+        evaluated,
+        outcomes,
+        now=runner.now(),
+        delays_minutes=runner.settings.escrow_retry_minutes,
+        finished=False,
+    )
     runner.store.save(state)
     runner.logs.append(result.entries)
     return result

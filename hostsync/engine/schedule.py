@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from hostsync.engine.clock import parse_time
 from hostsync.engine.ports import JobState, SyncState
-from hostsync.engine.runner import CycleReport, parse_time
+from hostsync.engine.runner import CycleReport
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -16,10 +16,10 @@ import pytest
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.engine.client import ScimClient
 from hostsync.engine.jobs import Job, load_job
+from hostsync.engine.notify import Mailer
 from hostsync.engine.progress import ProgressSink
-from hostsync.engine.runner import Mailer, Runner
-from hostsync.engine.sources import open_source
-from hostsync.engine.state import FileLogSink, FileSyncState
+from hostsync.engine.runner import Runner
+from hostsync.engine.wiring import runner_for
 from hostsync.store.database import Database
 from hostsync.web.app import create_app
 
@@ -157,11 +157,8 @@ def make_runner(
         sleep=clock.sleep,
         clock=clock,
     )
-    return Runner(
+    return runner_for(
         job,
-        open_source(job.config.source.type, job.source_path),
-        FileSyncState(job.state_path),
-        FileLogSink(job.log_path),
         client,
         dry_run=dry_run,
         mailer=mailer,

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
+from hostsync.engine.clock import backoff
 from hostsync.engine.jobs import Job
 from hostsync.engine.ports import Kind
-from hostsync.engine.runner import CycleReport, backoff
+from hostsync.engine.runner import CycleReport
 from hostsync.engine.schedule import run_cycles
 from hostsync.engine.state import FileSyncState
 from tests.engine.conftest import JobDir, Target, WallClock, make_runner

@@ -7,9 +7,7 @@ import json
 import httpx
 
 from hostsync.engine.client import ScimClient
-from hostsync.engine.runner import Runner
-from hostsync.engine.sources import open_source
-from hostsync.engine.state import FileLogSink, FileSyncState
+from hostsync.engine.wiring import runner_for
 from tests.engine.conftest import JobDir, VirtualClock
 
 CREATED = {"id": "t-1", "userName": "ana@contoso.com"}
@@ -45,13 +43,7 @@ async def test_create_that_landed_before_a_timeout_is_linked_not_duplicated(
         clock=clock,
         rate=0,
     )
-    runner = Runner(
-        job,
-        open_source("graph-json", job.source_path),
-        FileSyncState(job.state_path),
-        FileLogSink(job.log_path),
-        client,
-    )
+    runner = runner_for(job, client)
     report = await runner.run_cycle()
     await client.aclose()
     assert len(posts) == 1
