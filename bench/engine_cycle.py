@@ -15,8 +15,8 @@ members, all groups assigned), then runs the job's runner (``engine.wiring.runne
 
 It prints the figures (seconds, requests, objects/s) and Entra's documented figures for the
 same directory: 0.6-4.8 s per object for an initial cycle (0.01-0.08 min per user + group +
-member, shared/spec §0) and incremental cycles every 40 minutes. ``--json`` prints one JSON
-document instead. Progress lines go to stderr.
+member, docs/reference/entra-engine.md#cycle-interval) and incremental cycles every 40 minutes.
+``--json`` prints one JSON document instead. Progress lines go to stderr.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The provisioning engine: reads a source directory and provisions it into a SCIM endpoint.
 
-It behaves as Microsoft Entra's provisioning service does (shared/spec/entra-provisioning-engine.md)
-and does better where that spec says Entra falls short.
+It behaves as Microsoft Entra's provisioning service does (docs/reference/entra-engine.md)
+and does better where Entra is known to fall short
+(docs/reference/entra-engine.md#hostsync-differences).
 
 This package must never import a web framework, a database library, ``hostsync.config``,
 ``hostsync.store`` or ``hostsync.web``: it reaches the target only through

@@ -174,7 +174,8 @@ class ActionRunner:
     def _manager_in_post(self, action: Create, state: JobState) -> Link | None:
         """The manager's link when a user's POST can carry it (it is on the target already).
 
-        Entra creates the user, then links the manager with a PATCH (shared/spec §2.1 step 6);
+        Entra creates the user, then links the manager with a PATCH
+        (docs/reference/entra-engine.md#cycle-references);
         in the ``compliant`` dialect the POST carries ``manager`` when it can, which saves that
         PATCH for every user but the first of each manager chain. ``entra-legacy`` keeps
         Entra's two requests.

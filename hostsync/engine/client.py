@@ -4,7 +4,8 @@
 
 * refuses writes in a dry run (:class:`~hostsync.engine.errors.DryRunRejected`; authentik),
 * bounds concurrency (a semaphore) and the request rate (one slot every ``1/rate`` seconds),
-* waits out a ``Retry-After`` pause shared by every request (shared/spec §4.3: honour it),
+* waits out a ``Retry-After`` pause shared by every request
+  (docs/reference/entra-engine.md#retry-after),
 * maps statuses to :mod:`hostsync.engine.errors` (authentik ``_request``), and wraps httpx's
   transport errors and timeouts as :class:`~hostsync.engine.errors.TransientError`; every such
   message names the full URL and the likely cause (refused: is the server running; TLS: the
@@ -323,7 +324,10 @@ class ScimClient:
         return body
 
     async def find(self, kind: Kind, path: str, value: str) -> list[dict[str, Any]]:
-        """``GET /Users?filter=<path> eq "<value>"`` (groups exclude members, §3.11)."""
+        """``GET /Users?filter=<path> eq "<value>"``; groups exclude members.
+
+        See docs/reference/entra-wire.md#wire-group-exclude-members.
+        """
         params: dict[str, str] = {}
         if kind is Kind.GROUP:
             params["excludedAttributes"] = "members"
@@ -387,7 +391,7 @@ class ScimClient:
             return
 
     async def test_connection(self) -> list[str]:
-        """Entra's *Test Connection* (entra-scim-wire.md §8.1): query a random user and group.
+        """Entra's *Test Connection* (docs/reference/entra-wire.md#wire-test-connection).
 
         Returns the steps that passed; raises the first failure.
         """

@@ -1,7 +1,8 @@
 """Plain-language reasons for the codes the engine prints (one table, no I/O).
 
-Skip reasons, error codes and quarantine reasons keep Entra's names (shared/spec §3.3) so an
-admin can search Microsoft's documentation for them; every place that prints one for a person
+Skip reasons, error codes and quarantine reasons keep Entra's names
+(docs/reference/entra-engine.md#error-codes) so an admin can search Microsoft's documentation for
+them; every place that prints one for a person
 (``sync plan``, ``sync logs``, ``sync status``, cycle reports, failure e-mails) prints it with
 the reason from :data:`REASONS` beside it, via :func:`explain`. Machine output (``--json``)
 keeps the bare code.

@@ -51,7 +51,8 @@ class SyncError(EngineError):
 
     Attributes:
         status: the HTTP status, or None when no response arrived.
-        code: the Entra provisioning-log error code (shared/spec §3.3), e.g. ``EntryConflict``.
+        code: the Entra provisioning-log error code, e.g. ``EntryConflict``
+            (docs/reference/entra-engine.md#error-codes).
         reason: a one-line human explanation, with the server's SCIM ``detail`` if any.
     """
 

@@ -69,7 +69,7 @@ def record(
 
 
 def exceeded(failures: int, total: int) -> bool:
-    """Entra's escrow thresholds (shared/spec §2.7)."""
+    """Entra's escrow thresholds (docs/reference/entra-engine.md#quarantine)."""
     if failures < ESCROW_MINIMUM:
         return False
     return failures > ESCROW_TOTAL or failures > ESCROW_PROPORTION * total

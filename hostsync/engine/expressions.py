@@ -1,6 +1,6 @@
 r"""Entra's attribute-mapping expression language: parsed once into a tree, never ``eval``.
 
-shared/spec/entra-provisioning-engine.md §1.7: an expression is a function call such as
+docs/reference/entra-engine.md#expressions: an expression is a function call such as
 ``Join(" ", [givenName], [surname])``; arguments are attributes in square brackets, string
 constants in double quotes (``\\`` escapes ``"`` and ``\\``), numbers, ``&H`` hex numbers,
 bare constants (``vbTextCompare``) or other calls; an argument may be left empty
@@ -10,9 +10,9 @@ characters.
 
 Values are ``None`` (NULL), ``str``, ``int``, ``bool``, :class:`~datetime.datetime` (UTC) or
 lists of them. NULL flows nowhere: a mapping whose expression yields NULL is skipped
-(shared/spec §1.6 "Nulls are not provisioned"). Dates render as ``M/d/yyyy h:mm:ss tt``.
+(docs/reference/entra-engine.md#mapping-nulls). Dates render as ``M/d/yyyy h:mm:ss tt``.
 
-Every function in the spec table is implemented except ``SelectUniqueValue``, which Entra
+Every function in the reference's table is implemented except ``SelectUniqueValue``, which Entra
 supports only for HR → Active Directory and which needs target look-ups; it is refused at
 parse time. ``Trim`` is an extension (OURS, not Entra).
 """
@@ -33,7 +33,7 @@ from typing import Any
 from hostsync.engine.errors import ExpressionError
 
 MAX_LENGTH = 10_000
-"""Entra's limit (shared/spec §0, [E-KNOWN])."""
+"""Entra's limit (docs/reference/entra-engine.md#expr-syntax)."""
 
 Value = Any
 """None, str, int, bool, datetime, or a list of those (plus role dicts)."""
@@ -290,7 +290,10 @@ def _eval(node: Node, context: Context) -> Value:
 
 
 def _compare(node: Compare, context: Context) -> bool:
-    """``IIF`` comparison: false when either side is NULL or empty (shared/spec §1.7 IIF)."""
+    """``IIF`` comparison: false when either side is NULL or empty.
+
+    See docs/reference/entra-engine.md#expr-iif.
+    """
     left, right = _eval(node.left, context), _eval(node.right, context)
     if _null_or_empty(left) or _null_or_empty(right):
         return False
@@ -947,7 +950,8 @@ def _strip_spaces(_: Context, value: Value) -> Value:
 
 
 def _switch(context: Context, source: Node, default: Node, *pairs: Node) -> Value:
-    # Keys compare case-sensitively; a NULL source matches the key "" (shared/spec §1.7).
+    # Keys compare case-sensitively; a NULL source matches the key ""
+    # (docs/reference/entra-engine.md#expr-switch).
     key = to_text(_eval(source, context)) or ""
     for index in range(0, len(pairs), 2):
         if to_text(_eval(pairs[index], context)) == key:

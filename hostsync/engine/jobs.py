@@ -232,21 +232,26 @@ class SettingsConfig(_Section):
     member_batch_size: int = Field(default=100, ge=1, le=1000)
     matching: Literal["auto", "list", "query"] = "auto"
     """How unlinked objects are matched: ``query`` sends one ``filter=… eq …`` query per
-    object (Entra, shared/spec §1.5); ``list`` pages through the target once and matches in
-    memory; ``auto`` lists when that is cheaper (many objects to match, a small target)."""
+    object (Entra, docs/reference/entra-engine.md#matching); ``list`` pages through the target
+    once and matches in memory; ``auto`` lists when that is cheaper (many objects to match, a
+    small target)."""
     escrow_retry_minutes: list[float] = Field(
         default_factory=lambda: [0.0, 360.0, 720.0, 1440.0], min_length=1
     )
     """Delays (minutes) after the 1st, 2nd, … consecutive failure of an object before it is tried
     again: the next cycle (Entra: "retried in 40 minutes"), then +6 h, +12 h, +24 h, then every
-    last delay (shared/spec §2.7). A source change to the object retries it at once."""
+    last delay (docs/reference/entra-engine.md#escrow). A source change to the object retries it
+    at once."""
     quarantine_retry_minutes: list[float] = Field(
         default_factory=lambda: [360.0, 720.0, 1440.0], min_length=1
     )
     """Delays (minutes) before the next cycles of a quarantined job: +6 h, +12 h, +24 h, then
-    every 24 h (shared/spec §2.7)."""
+    every 24 h (docs/reference/entra-engine.md#quarantine)."""
     quarantine_disable_days: float = Field(default=28.0, gt=0)
-    """A job quarantined this long without a successful cycle is disabled (shared/spec §2.7)."""
+    """A job quarantined this long without a successful cycle is disabled.
+
+    See docs/reference/entra-engine.md#quarantine.
+    """
 
     @field_validator("escrow_retry_minutes", "quarantine_retry_minutes")
     @classmethod

@@ -126,7 +126,10 @@ class Lookups:
             return TargetLookup(None, error=f"{exc.code}: {exc.reason}")
 
     async def match(self, kind: Kind, matches: Iterable[tuple[str, str]]) -> TargetLookup:
-        """Matching precedence: the first attribute that finds anything decides (§1.5)."""
+        """Matching precedence: the first attribute that finds anything decides.
+
+        See docs/reference/entra-engine.md#matching.
+        """
         for path, value in matches:
             found = await self.client.find(kind, path, value)
             if len(found) == 1:

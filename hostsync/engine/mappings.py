@@ -1,8 +1,10 @@
 """Attribute mappings: direct, constant or expression; matching precedence; Entra's defaults.
 
-shared/spec/entra-provisioning-engine.md §1.5-1.6 and entra-scim-wire.md §6.1-6.2. A mapping
-sends one source value (or a constant, or an expression's result) to one target attribute path
-such as ``emails[type eq "work"].value`` or
+Entra's rules: docs/reference/entra-engine.md#mapping-types and
+docs/reference/entra-engine.md#matching; its defaults:
+docs/reference/entra-wire.md#wire-default-user-mappings. A mapping sends one source value (or a
+constant, or an expression's result) to one target attribute path such as
+``emails[type eq "work"].value`` or
 ``urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department``. NULL results are not
 provisioned; *Default value if null* applies only on create; *Only during object creation*
 mappings are left out of updates. Mappings flagged ``match`` find existing target objects, in
@@ -73,7 +75,10 @@ def parse_path(text: str) -> TargetPath:
 
 
 class MappingType(StrEnum):
-    """shared/spec §1.6 mapping types (``none`` leaves the target attribute alone)."""
+    """Entra's mapping types (``none`` leaves the target attribute alone).
+
+    See docs/reference/entra-engine.md#mapping-types.
+    """
 
     DIRECT = "direct"
     CONSTANT = "constant"
@@ -163,7 +168,10 @@ def _m(target: str, source: str | None = None, **kwargs: Any) -> AttributeMappin
 
 
 def default_user_mappings() -> tuple[AttributeMapping, ...]:
-    """Entra's default user mappings for a non-gallery SCIM app (entra-scim-wire.md §6.1)."""
+    """Entra's default user mappings for a non-gallery SCIM app.
+
+    See docs/reference/entra-wire.md#wire-default-user-mappings.
+    """
     work = 'addresses[type eq "work"]'
     return (
         _m("userName", "userPrincipalName", match=1),
@@ -192,7 +200,7 @@ def default_user_mappings() -> tuple[AttributeMapping, ...]:
 
 
 def default_group_mappings() -> tuple[AttributeMapping, ...]:
-    """Entra's default group mappings (entra-scim-wire.md §6.2)."""
+    """Entra's default group mappings (docs/reference/entra-wire.md#wire-default-group-mappings)."""
     return (
         _m("displayName", "displayName", match=1),
         _m("externalId", "objectId"),
@@ -224,7 +232,8 @@ def normalize(path: TargetPath, value: Value) -> Value:
     """A mapped value as the target should hold it.
 
     Booleans stay booleans and ``active`` accepts Entra's ``"True"``/``"False"`` strings
-    (shared/spec wire §6.1); dates render as text; other scalars become strings.
+    (docs/reference/entra-wire.md#wire-default-user-mappings); dates render as text; other
+    scalars become strings.
     """
     if value is None:
         return None

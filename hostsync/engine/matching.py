@@ -1,7 +1,7 @@
 """Matching against a listing of the target: one paged read instead of one query per object.
 
 Entra matches each unlinked object with its own query, ``GET /Users?filter=userName eq "…"``
-(shared/spec/entra-provisioning-engine.md §1.5). On a first cycle of 100,000 users that is
+(docs/reference/entra-engine.md#matching). On a first cycle of 100,000 users that is
 100,000 round trips before anything is created. When many objects need a match, the runner
 instead pages through ``/Users`` (or ``/Groups``) once, projected to the mapped attributes, and
 this module answers each look-up from that listing with the same rules as the queries:
@@ -62,7 +62,10 @@ class TargetIndex:
                     index.setdefault(key, []).append(document)
 
     def match(self, matches: Iterable[tuple[str, str]]) -> TargetLookup:
-        """Matching precedence: the first attribute that finds anything decides (§1.5)."""
+        """Matching precedence: the first attribute that finds anything decides.
+
+        See docs/reference/entra-engine.md#matching.
+        """
         for path, value in matches:
             key = _key(path, value)
             index = self.by_path.get(path)

@@ -1,4 +1,6 @@
-"""Provision one user now, as Entra's *Provision on demand* does (shared/spec §2.9).
+"""Provision one user now, as Entra's *Provision on demand* does.
+
+See docs/reference/entra-engine.md#on-demand.
 
 The steps are Entra's: (1) Test connection (shown only when it fails), (2) Import user,
 (3) Determine scope (active, assigned, scope "all", each scoping filter), (4) Match user (by the

@@ -1,19 +1,21 @@
 """The pure planner: (source, links, target look-ups) → ordered actions with old → new diffs.
 
-Three steps, all without I/O (shared/spec/entra-provisioning-engine.md §2):
+Three steps, all without I/O (docs/reference/entra-engine.md#cycle):
 
 1. :func:`evaluate_source` imports every object, decides its scope (assignment, Default Access
    exclusion, scoping filters, ``accountEnabled``, soft delete) and evaluates its mappings.
 2. :func:`lookups` lists the target reads a cycle needs: a match query for each in-scope object
    without a link, and (initial cycles only) a read of each linked object by id.
 3. :func:`plan` turns all that into actions, in Entra's order: users, then manager references,
-   then groups, then group memberships (§2.11). Disables and deletes beyond the accidental-
-   deletion threshold are staged instead (§2.6).
+   then groups, then group memberships (docs/reference/entra-engine.md#cycle-order). Disables and
+   deletes beyond the accidental-deletion threshold are staged instead
+   (docs/reference/entra-engine.md#accidental-deletions).
 
-Deprovisioning follows §2.4: unassigned or out of scope → disable (unless
-``skip_out_of_scope_deletions``), and the object is no longer managed; disabled or soft-deleted
-in the source → disable; gone from the source after that (a hard delete) → DELETE, or a disable
-on soft-delete-only targets. An unmanaged object that disappears is forgotten silently.
+Deprovisioning follows docs/reference/entra-engine.md#deprovisioning: unassigned or out of
+scope → disable (unless ``skip_out_of_scope_deletions``), and the object is no longer managed;
+disabled or soft-deleted in the source → disable; gone from the source after that (a hard
+delete) → DELETE, or a disable on soft-delete-only targets. An unmanaged object that
+disappears is forgotten silently.
 """
 
 from __future__ import annotations
@@ -123,9 +125,9 @@ def source_digest(attributes: Mapping[str, Any]) -> str | None:
     """A digest of what a user's mappings read (None: attributes that cannot be digested).
 
     Incremental cycles process only the objects that changed in the source since the last
-    cycle, as Entra's do (shared/spec §2.2 step 1): a user whose digest matches its link's is
-    neither mapped nor planned. A ``Now()`` or ``RandomString()`` mapping is therefore
-    re-evaluated when the user changes, not every cycle.
+    cycle, as Entra's do (docs/reference/entra-engine.md#cycle-incremental): a user whose digest
+    matches its link's is neither mapped nor planned. A ``Now()`` or ``RandomString()`` mapping
+    is therefore re-evaluated when the user changes, not every cycle.
     """
     try:
         data = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS, default=str)
@@ -162,7 +164,8 @@ def _assignments(
     values: dict[str, dict[str, Any]] = {}  # one value per role: `in held` compares by identity
     for assignment in snapshot.assignments:
         if exclude_default and assignment.app_role_id == DEFAULT_ACCESS_ROLE_ID:
-            continue  # Default Access is excluded from provisioning (shared/spec §1.2)
+            # Excluded from provisioning (docs/reference/entra-engine.md#default-access-role).
+            continue
         role_value = values.get(assignment.app_role_id)
         if role_value is None:
             role = snapshot.app_roles.get(assignment.app_role_id)
@@ -378,7 +381,7 @@ def lookups(
 
 
 class Phase(StrEnum):
-    """The order a cycle runs its actions in (shared/spec §2.11)."""
+    """The order a cycle runs its actions in (docs/reference/entra-engine.md#cycle-order)."""
 
     USERS = "users"
     REFERENCES = "references"
@@ -550,7 +553,8 @@ def _deprovision(
             return Disable(kind, link.source_id, display, link.target_id, reason, True, _off())
         return Skip(kind, link.source_id, display, "HardDeletesOff", forget=True)
     if not link.managed:
-        return None  # left scope earlier: the engine no longer manages it (shared/spec §2.3)
+        # Left scope earlier: no longer managed (docs/reference/entra-engine.md#cycle-unmanaged).
+        return None
     if reason in _OUT_OF_SCOPE and policy.skip_out_of_scope_deletions:
         return Skip(kind, link.source_id, display, "SkipOutOfScopeDeletions")
     if kind is Kind.GROUP:
@@ -761,7 +765,9 @@ def plan(
     has_active_mapping: bool = True,
     deferred: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Every action of one cycle, by phase; excess disables/deletes are staged (§2.6).
+    """Every action of one cycle, by phase; excess disables/deletes are staged.
+
+    See docs/reference/entra-engine.md#accidental-deletions.
 
     Objects whose keys are in ``deferred`` (escrowed, waiting for their next attempt) get a
     quiet ``Skip`` and nothing else: no look-up, no reference or membership change.

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 DEFAULT_ACCESS_ROLE_ID = "00000000-0000-0000-0000-000000000000"
-"""Entra's *Default Access* app role (shared/spec/entra-provisioning-engine.md §1.2)."""
+"""Entra's *Default Access* app role (docs/reference/entra-engine.md#default-access-role)."""
 
 
 class Kind(StrEnum):
@@ -157,7 +157,10 @@ class JobState:
     watermark: str | None = None
     """Set when an initial cycle completes; None means the next cycle is initial."""
     config_digest: str | None = None
-    """Digest of mappings and scope; a change forces a new initial cycle (shared/spec §1.6)."""
+    """Digest of mappings and scope; a change forces a new initial cycle.
+
+    See docs/reference/entra-engine.md#mapping-change-resync.
+    """
     staged: list[str] = field(default_factory=list)
     """Keys of disables and deletes held back by the accidental-deletion threshold."""
     allow_deletes: bool = False

@@ -1,7 +1,8 @@
 """Provisioning log entries and failure e-mails: rendering only, no I/O.
 
-Entries follow Graph's ``provisioningObjectSummary`` (shared/spec §3.1): one per object per
-cycle, joined by ``cycleId``/``changeId``, with the steps Import → Scoping → Matching → Export,
+Entries follow Graph's ``provisioningObjectSummary`` (docs/reference/entra-engine.md#log-entry):
+one per object per cycle, joined by ``cycleId``/``changeId``, with the steps Import → Scoping →
+Matching → Export,
 the modified properties old → new, and the error code, reason or skip reason. Values produced by
 ``Redact()`` show as ``[Redact]``.
 """
@@ -148,7 +149,7 @@ def failure_email(
     """The notification sent when a cycle fails, stops at the threshold, or is quarantined.
 
     It names the cycle and lists the entries that caused it, so the admin can find them in the
-    log (the lesson of shared/spec §3.6).
+    log (docs/reference/entra-engine.md#failure-email).
     """
     message = EmailMessage()
     message["Subject"] = f"hostsync: provisioning job '{job}': {reason}"

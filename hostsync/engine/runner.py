@@ -1,13 +1,15 @@
 """Runs provisioning cycles: read the source, look up the target, plan, execute, record.
 
-One cycle (shared/spec/entra-provisioning-engine.md §2.1-2.2, §2.11):
+One cycle (docs/reference/entra-engine.md#cycle-initial,
+docs/reference/entra-engine.md#cycle-incremental, docs/reference/entra-engine.md#cycle-order):
 
 1. Load state. A changed mapping or scope (config digest) or a restart clears the watermark:
    the cycle is then *initial* and re-reads every linked object by id; otherwise it is
    *incremental* and sends requests only where mapped values differ from the values last
    exported.
 2. Read the source. An unreadable source, or one with no users while users are linked, stops
-   the cycle before anything is deprovisioned (shared/spec §6 "better" #3; ssosync).
+   the cycle before anything is deprovisioned
+   (docs/reference/entra-engine.md#ours-empty-source-guard).
 3. Look up the target (match queries, reads by id), bounded by the client's concurrency.
 4. Plan (pure), then execute phase by phase (users, manager references, groups, memberships),
    each phase with ``concurrency`` workers. A create that fails transiently is retried only
@@ -22,7 +24,7 @@ are retried after growing delays (``settings.escrow_retry_minutes``: the next cy
 +12 h, +24 h, then daily), or at once when their source object changes. A failed cycle
 quarantines the job; its next cycles wait ``settings.quarantine_retry_minutes`` (+6 h, +12 h,
 +24 h, then daily), and a job quarantined for ``quarantine_disable_days`` (28) without a
-successful cycle is disabled until ``sync restart`` (shared/spec §2.7).
+successful cycle is disabled until ``sync restart`` (docs/reference/entra-engine.md#quarantine).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Entra runs incremental cycles about every 40 minutes; while a job is quarantined its cycles
 back off to +6 h, +12 h, +24 h and then daily, and after four weeks the job is disabled
-(shared/spec §2.2, §2.7). :func:`run_cycles` is that loop with the clock and the sleep passed
-in, so tests drive weeks of it with a fake clock in milliseconds.
+(docs/reference/entra-engine.md#cycle-interval, docs/reference/entra-engine.md#quarantine).
+:func:`run_cycles` is that loop with the clock and the sleep passed in, so tests drive weeks
+of it with a fake clock in milliseconds.
 """
 
 from __future__ import annotations

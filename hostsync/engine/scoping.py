@@ -1,4 +1,6 @@
-"""Scoping filters: clauses ANDed inside a filter, filters ORed (shared/spec §1.4).
+"""Scoping filters: clauses ANDed inside a filter, filters ORed.
+
+See docs/reference/entra-engine.md#scoping-filters.
 
 Operator names follow Entra (``EQUALS``, ``NOT EQUALS``, ``IS TRUE``, ``Greater_Than``, ``&`` …)
 and are matched case-insensitively with spaces and underscores treated alike. "Scoping filters
@@ -92,7 +94,9 @@ class Clause:
         """Whether the clause is true of an object's attributes."""
         raw = attributes.get(self.attribute)
         if isinstance(raw, list | tuple):
-            return False  # multi-valued attributes are not supported (shared/spec §1.4)
+            # Multi-valued attributes are unsupported:
+            # docs/reference/entra-engine.md#scoping-unsupported.
+            return False
         text = to_text(raw)
         empty = text is None or text == ""
         if self.operator == "IS NULL":

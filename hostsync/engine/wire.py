@@ -1,4 +1,6 @@
-"""Mapped values ⇄ SCIM wire bodies, in the two dialects of entra-scim-wire.md §4.2.
+"""Mapped values ⇄ SCIM wire bodies, in Entra's two PATCH dialects.
+
+See docs/reference/entra-wire.md#dialect-flag.
 
 ``compliant`` is Entra with the ``aadOptscim062020`` flag: lower-case ops, JSON booleans, one
 path-less ``replace`` carrying several attributes, member removal by value filter.
@@ -26,7 +28,7 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class Dialect(StrEnum):
-    """The PATCH style sent (entra-scim-wire.md §4.2)."""
+    """The PATCH style sent (docs/reference/entra-wire.md#dialect-flag)."""
 
     COMPLIANT = "compliant"
     ENTRA_LEGACY = "entra-legacy"
@@ -59,7 +61,11 @@ def _matches(item: Mapping[str, Any], path: TargetPath) -> bool:
 
 
 def build_resource(kind: Kind, values: Mapping[str, Value], dialect: Dialect) -> dict[str, Any]:
-    """The POST body for a create (entra-scim-wire.md §3.1, §3.9)."""
+    """The POST body for a create.
+
+    See docs/reference/entra-wire.md#wire-create-user and
+    docs/reference/entra-wire.md#wire-create-group.
+    """
     body: dict[str, Any]
     if kind is Kind.USER:
         body = {"schemas": [USER_SCHEMA, ENTERPRISE]}
@@ -154,14 +160,17 @@ def patch_operations(
 
 
 def disable_operations(dialect: Dialect) -> list[dict[str, Any]]:
-    """Disable a user (entra-scim-wire.md §4.2 (a))."""
+    """Disable a user (docs/reference/entra-wire.md#dialect-disable)."""
     if dialect is Dialect.ENTRA_LEGACY:
         return [{"op": "Replace", "path": "active", "value": "False"}]
     return [{"op": "replace", "path": "active", "value": False}]
 
 
 def manager_operations(manager_id: str, users_url: str, dialect: Dialect) -> list[dict[str, Any]]:
-    """Link a manager (entra-scim-wire.md §3.17, P10)."""
+    """Link a manager.
+
+    See docs/reference/entra-wire.md#wire-manager-legacy and docs/reference/entra-wire.md#patch-p10.
+    """
     if dialect is Dialect.ENTRA_LEGACY:
         ref = f"{users_url.rstrip('/')}/{manager_id}"
         return [{"op": "Add", "path": "manager", "value": [{"$ref": ref, "value": manager_id}]}]
@@ -171,7 +180,11 @@ def manager_operations(manager_id: str, users_url: str, dialect: Dialect) -> lis
 def member_operations(
     add: Sequence[str], remove: Sequence[str], dialect: Dialect
 ) -> list[dict[str, Any]]:
-    """Add and remove group members in one PATCH (entra-scim-wire.md §3.13, §4.2 (d))."""
+    """Add and remove group members in one PATCH.
+
+    See docs/reference/entra-wire.md#wire-group-add-members and
+    docs/reference/entra-wire.md#dialect-remove-member.
+    """
     ops: list[dict[str, Any]] = []
     legacy = dialect is Dialect.ENTRA_LEGACY
     if add:
@@ -191,5 +204,8 @@ def patch_body(operations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def filter_literal(value: str) -> str:
-    """A filter comparison value: quoted, with quotes and backslashes escaped (spec §6 #5)."""
+    """A filter comparison value: quoted, with quotes and backslashes escaped.
+
+    See docs/reference/entra-engine.md#ours-filter-escaping.
+    """
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

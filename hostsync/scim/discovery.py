@@ -4,9 +4,10 @@ Pure rendering from the definitions in :mod:`hostsync.scim.schema`; no HTTP and 
 layer wraps the lists in a ListResponse. Only ``meta.location`` depends on the request's base
 URL, so everything else is built once and copied per call.
 
-Entra (wire spec G17): "If a value isn't present, don't send null values" and "Property values
-should be camel cased (for example, readWrite)". Optional keys are therefore left out rather than
-set to ``None``, and the enum values in ``schema.py`` are already camelCase.
+Entra (docs/reference/entra-wire.md#wire-schema-discovery): "If a value isn't present, don't
+send null values" and "Property values should be camel cased (for example, readWrite)".
+Optional keys are therefore left out rather than set to ``None``, and the enum values in
+``schema.py`` are already camelCase.
 
 RFC 7643 §3.1: the common attributes ``id``, ``externalId`` and ``meta`` "are not defined in any
 particular schema", so the User and Group schema documents do not list them.

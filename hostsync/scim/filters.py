@@ -8,12 +8,13 @@ tighter than ``or``::
     attrExp   = (attrPath SP "pr") / (attrPath SP compareOp SP compValue)
     PATH      = attrPath / valuePath [subAttr]
 
-Two tolerated extensions, both sent by Microsoft tooling (shared/spec/entra-scim-wire.md §3.3,
-§5, §8.4): a comparison value that is a bare token (``externalId eq jyoung``,
-``meta.created gt 2015-10-10T14:38:21-07:00``) is read as a string, and
-``emails[type eq "work"].value eq "x"`` is read as one value path whose element must satisfy
-both conditions. Operators and keywords are case-insensitive. Parsing is bounded: input length
-and nesting depth are capped, so every parse finishes quickly.
+Two tolerated extensions, both sent by Microsoft tooling
+(docs/reference/entra-wire.md#wire-filter-unquoted,
+docs/reference/entra-wire.md#wire-filter-value-path): a comparison value that is a bare token
+(``externalId eq jyoung``, ``meta.created gt 2015-10-10T14:38:21-07:00``) is read as a string,
+and ``emails[type eq "work"].value eq "x"`` is read as one value path whose element must
+satisfy both conditions. Operators and keywords are case-insensitive. Parsing is bounded:
+input length and nesting depth are capped, so every parse finishes quickly.
 
 This module knows nothing of schemas; :mod:`hostsync.scim.paths` resolves names.
 """
@@ -300,7 +301,8 @@ class _Parser:
             return int(number) if number.is_integer() and "." not in token.text else number
         if lowered in _OPS or lowered in ("and", "or", "not", "pr"):
             raise self.fail("expected a comparison value", token)
-        # Entra legacy: an unquoted single-token value (shared/spec §3.3) is a string.
+        # Entra legacy: an unquoted single-token value is a string
+        # (docs/reference/entra-wire.md#wire-filter-unquoted).
         return token.text
 
     def attr_path(self, text: str, token: _Token) -> AttrPath:

@@ -5,13 +5,14 @@ Pure: no I/O. :func:`parse_patch_request` checks a PatchOp body and parses each 
 canonical document (:mod:`hostsync.scim.resources`) and reports group membership changes
 separately, because members are not part of the stored document.
 
-The normative contract is shared/spec/entra-scim-wire.md §4.4 ("rule N" below) with the shapes
-of §3.5-3.17 and §4.2-4.3 (P1-P27). Where Entra differs from RFC 7644, Entra wins:
+The normative contract is docs/reference/entra-wire.md#patch-rules ("rule N" below is
+#patch-rule-N there) with the request shapes of that page, its dialects and its patterns
+("PN" below is #patch-pN). Where Entra differs from RFC 7644, Entra wins:
 
 * a filtered path that matches nothing, under ``add`` or ``replace``, creates the element the
   filter describes (rule 6, P6, P21) instead of failing with ``noTarget``;
 * ``remove`` of ``members`` (or any multi-valued attribute) *with* a ``value`` list removes only
-  the listed values (rule 7, §3.14), not the whole attribute;
+  the listed values (rule 7, Entra's documented member removal), not the whole attribute;
 * ``""`` and ``null`` clear a value (rule 10, P26), and ``"True"``/``"False"`` are booleans
   (rule 8, P1-P4);
 * ``manager`` is also reachable un-prefixed and takes a bare id (rule 9, P9-P14).
@@ -118,8 +119,9 @@ class PatchResult:
 def parse_patch_request(body: Any, *, max_operations: int) -> tuple[PatchOperation, ...]:
     """Check a PatchOp request body (RFC 7644 §3.5.2) and parse its operations.
 
-    Structural names are matched case-insensitively (``Operations``, ``op``; §2 G4, §4.4 rules
-    1-2), and so are the op values ``Add``/``replace``/``REMOVE`` (P27).
+    Structural names are matched case-insensitively (``Operations``, ``op``; rules 1-2,
+    docs/reference/entra-wire.md#wire-op-case), and so are the op values
+    ``Add``/``replace``/``REMOVE`` (P27).
 
     Args:
         body: The decoded JSON request body.
@@ -162,7 +164,7 @@ def _lookup(mapping: Mapping[Any, Any], name: str, default: Any) -> Any:
 
 
 def _require_patch_schema(schemas: Any) -> None:
-    """§4.4 rule 1: ``schemas`` must list the PatchOp message URN."""
+    """``schemas`` must list the PatchOp message URN (docs/reference/entra-wire.md#patch-rule-1)."""
     listed = [schemas] if isinstance(schemas, str) else schemas
     if not isinstance(listed, list) or not any(
         isinstance(urn, str) and urn.lower() == PATCH_OP_SCHEMA.lower() for urn in listed
@@ -211,7 +213,7 @@ def _parse_path(number: int, raw: Any) -> PatchPath:
 def apply_patch(
     document: Document, operations: Sequence[PatchOperation], resource_type: ResourceType
 ) -> PatchResult:
-    """Apply ``operations`` in order to a copy of ``document`` (§4.4 rule 3).
+    """Apply ``operations`` in order to a copy of ``document`` (rule 3).
 
     The input is never mutated. Group ``members`` are not part of a canonical document, so
     operations on them become :class:`MemberChange` entries instead.
@@ -363,8 +365,9 @@ class _Patcher:
     def alias(self, path: AttrPath) -> AttrPath:
         """Map the un-prefixed ``manager`` to the enterprise extension's manager.
 
-        shared/spec entra-scim-wire.md §3.17 and §4.3 P13: Entra's documented manager update
-        uses ``"path": "manager"``, which is not a core User attribute.
+        docs/reference/entra-wire.md#wire-manager-legacy and
+        docs/reference/entra-wire.md#patch-p13: Entra's documented manager update uses
+        ``"path": "manager"``, which is not a core User attribute.
         """
         if (
             path.uri is None
@@ -405,10 +408,11 @@ class _Patcher:
             self.single_valued(kind, target, value, merge=merge)
 
     def apply_pathless(self, kind: OpKind, value: Any) -> None:
-        """§4.4 rule 5: the value's keys are attribute paths (``name.givenName``, URNs…).
+        """Rule 5: the value's keys are attribute paths (``name.givenName``, URNs…).
 
         Also nested objects (``{"name": {"givenName": …}}``) and an extension object keyed by
-        its URN, whose attributes are applied one by one (P4, P17, P18, §4.2c with flag).
+        its URN, whose attributes are applied one by one (P4, P17, P18, and the flagged dialect of
+        docs/reference/entra-wire.md#dialect-replace-many).
         """
         if not isinstance(value, Mapping):
             raise InvalidValueError(f"'{kind}' without a 'path' needs an object as its 'value'")
@@ -426,7 +430,7 @@ class _Patcher:
         """A path-less ``{"urn:…:User": {"department": …}}``: each attribute in turn."""
         if _is_blank(raw):
             if kind == "replace":
-                self.document.pop(urn, None)  # §4.4 rule 10: null clears
+                self.document.pop(urn, None)  # rule 10: null clears
             return
         if not isinstance(raw, Mapping):
             raise InvalidValueError(f"'{urn}' must be an object of its attributes")
@@ -446,7 +450,7 @@ class _Patcher:
         """``userName``, ``active``, ``name``, ``name.givenName``, ``manager``, extension attrs.
 
         ``add`` on an attribute with a value replaces it (RFC 7644 §3.5.2.1); ``""``/``null``
-        clear it (§4.4 rule 10, P11, P26); ``remove`` deletes it (P22).
+        clear it (rule 10, P11, P26); ``remove`` deletes it (P22).
         """
         container = self.container(target.extension, create=kind != "remove")
         if container is None:
@@ -486,10 +490,12 @@ class _Patcher:
         )
 
     def members(self, kind: OpKind, target: _Target, value: Any) -> None:
-        """Group membership, reported as :class:`MemberChange` (§3.13, §3.14, §4.2d, rule 7).
+        """Group membership, reported as :class:`MemberChange` (rule 7).
 
         ``add`` adds (P15), ``replace`` sets exactly (P16), ``remove`` with a value list removes
-        those ids (§3.14), ``remove`` of ``members[value eq "id"]`` removes that id (§4.2d),
+        those ids (docs/reference/entra-wire.md#wire-group-remove-members), ``remove`` of
+        ``members[value eq "id"]`` removes that id
+        (docs/reference/entra-wire.md#dialect-remove-member),
         and ``remove`` with no value removes every member (RFC 7644 §3.5.2.2).
         """
         if target.sub is not None:
@@ -536,7 +542,7 @@ def _is_manager(attribute: Attribute) -> bool:
 
 
 def _drop_manager_without_id(container: Document, attribute: Attribute) -> None:
-    """§4.4 rule 9: a manager without an id (``{"value": ""}``, no ``value``) is no manager."""
+    """Rule 9: a manager without an id (``{"value": ""}``, no ``value``) is no manager."""
     manager = container.get(attribute.name)
     if manager is not None and not (isinstance(manager, dict) and manager.get("value")):
         container.pop(attribute.name)
@@ -587,7 +593,7 @@ def _one_object(value: Any, where: str) -> Any:
 
 
 def _is_blank(value: Any) -> bool:
-    """§4.4 rule 10, P11, P26: ``""`` and ``null`` mean "clear this value"."""
+    """Rule 10, P11, P26: ``""`` and ``null`` mean "clear this value"."""
     return value is None or value == ""
 
 
@@ -637,11 +643,12 @@ def _pruned(value: Any) -> Any:
 def _whole_list(
     kind: OpKind, target: _Target, elements: list[Document], value: Any
 ) -> list[Document]:
-    """An unfiltered multi-valued path (RFC 7644 §3.5.2.1-3, plus §4.4 rule 7 for remove).
+    """An unfiltered multi-valued path (RFC 7644 §3.5.2.1-3, plus rule 7 for remove).
 
     ``add`` appends the new values (exact duplicates skipped), ``replace`` replaces the list,
     ``remove`` without a value removes the attribute and with a value list removes only the
-    elements matching each listed value (Entra's legacy form, §3.14).
+    elements matching each listed value (Entra's legacy form,
+    docs/reference/entra-wire.md#wire-group-remove-members).
     """
     attribute, where = target.attribute, target.label
     if kind == "replace":
@@ -668,7 +675,7 @@ def _selected(
 
     ``remove``, or a ``""``/``null`` value (P26), drops the matching elements, or only their
     sub-attribute; no match is a no-op. ``add``/``replace`` write every match; with no match
-    they create the element the filter describes (§4.4 rule 6, P6, P7, P21).
+    they create the element the filter describes (rule 6, P6, P7, P21).
     """
     attribute, value_filter = target.attribute, target.value_filter
     matches = [
@@ -756,7 +763,10 @@ def _has_all(attribute: Attribute, element: Document, pattern: Document) -> bool
 
 
 def _filter_member_ids(node: Filter) -> tuple[str, ...]:
-    """``members[value eq "a"]`` or ``members[value eq "a" or value eq "b"]`` → ids (§4.2d)."""
+    """``members[value eq "a"]`` or ``members[value eq "a" or value eq "b"]`` → ids.
+
+    See docs/reference/entra-wire.md#dialect-remove-member.
+    """
     if isinstance(node, Or):
         ids = _filter_member_ids(node.left) + _filter_member_ids(node.right)
         return tuple(dict.fromkeys(ids))
@@ -810,7 +820,7 @@ def _compare(sub: Attribute, actual: Any, op: CompareOp, expected: Value) -> boo
     """RFC 7644 §3.4.2.2 comparison; strings ignore case unless ``caseExact``.
 
     Boolean sub-attributes compare with JSON booleans and "True"/"False" strings alike
-    (``roles[primary eq "True"]``, §4.4 rule 4).
+    (``roles[primary eq "True"]``, rule 4).
     """
     if actual is None or expected is None:
         both_missing = actual is None and expected is None

@@ -96,7 +96,8 @@ def resolve(
     """Resolve ``path`` against ``resource_type``; raise ``error`` for an unknown attribute.
 
     Accepts the legacy Entra ``customappsso`` spelling with a dot after the extension URN
-    (``urn:…:enterprise:2.0:User.department``), shared/spec/entra-scim-wire.md §4.3.
+    (``urn:…:enterprise:2.0:User.department``),
+    docs/reference/entra-wire.md#patch-legacy-dotted-extension.
     Clients name the same few paths over and over, and both are immutable, so resolutions
     are kept (by the resource type's identity: hashing one hashes its whole schema).
     """
@@ -130,9 +131,9 @@ def _resolve(path: AttrPath, resource_type: ResourceType, error: type[ScimError]
     if attribute is None and schema is resource_type.schema:
         attribute = _common_attribute(attr)
     if attribute is None and uri is None:
-        # An un-prefixed extension attribute (Entra's legacy "manager", shared/spec
-        # entra-scim-wire.md §3.17 P13, and "department" in its Postman suite) resolves to the
-        # one extension that defines it.
+        # An un-prefixed extension attribute (Entra's legacy "manager",
+        # docs/reference/entra-wire.md#patch-p13, and "department" in its Postman suite)
+        # resolves to the one extension that defines it.
         for extension in resource_type.extensions:
             attribute = extension.attribute(attr)
             if attribute is not None:

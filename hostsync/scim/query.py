@@ -1,7 +1,7 @@
 """List queries (RFC 7644 §3.4.2, §3.4.3): from query parameters or a SearchRequest body.
 
 Parameter names are matched case-insensitively; unknown parameters (such as Entra's
-``aadOptscim062020`` feature flag, shared/spec entra-scim-wire.md §1.2) are ignored.
+``aadOptscim062020`` feature flag, docs/reference/entra-wire.md#wire-base-url) are ignored.
 """
 
 from __future__ import annotations

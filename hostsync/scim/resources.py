@@ -7,9 +7,11 @@ A *canonical document* is what the store keeps for a resource:
 * core attributes sit at the top level, each extension's attributes under its URN;
 * read-only attributes (``id``, ``meta``, ``groups``), ``schemas``, and group ``members`` are
   not part of it (members live in their own table), nor is ``password`` (never stored);
-* booleans are JSON booleans (Entra sends ``"True"``/``"False"`` strings, shared/spec
-  entra-scim-wire.md §4.3 P1, P25); absent values are absent, never ``None``;
-* every other value is kept exactly as sent (shared/spec §2 G2): no trimming, no reformatting.
+* booleans are JSON booleans (Entra sends ``"True"``/``"False"`` strings,
+  docs/reference/entra-wire.md#patch-p1 and docs/reference/entra-wire.md#patch-p25); absent values
+  are absent, never ``None``;
+* every other value is kept exactly as sent (docs/reference/entra-wire.md#wire-values-verbatim): no
+  trimming, no reformatting.
 
 Unknown attributes are ignored (RFC 7644 §3.3 lets a server ignore what it does not define;
 Microsoft's Postman suite PUTs a misspelled ``adreses`` and expects 200).
@@ -55,7 +57,10 @@ def copy_document(document: Document) -> Document:
 
 
 def coerce_boolean(value: Any, where: str) -> bool:
-    """Accept JSON booleans and the strings "true"/"false" in any case (Entra §4.4 rule 8)."""
+    """Accept JSON booleans and the strings "true"/"false" in any case.
+
+    See docs/reference/entra-wire.md#patch-rule-8.
+    """
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -130,7 +135,8 @@ def normalize_complex(
 def normalize_manager(attribute: Attribute, value: Any, where: str) -> Document | None:
     """The enterprise ``manager``: a bare id, ``{"value": id}`` or ``[{"$ref", "value"}]``.
 
-    Entra sends all three (shared/spec entra-scim-wire.md §4.3 P9-P14); an empty id clears it.
+    Entra sends all three (docs/reference/entra-wire.md#patch-p9 to
+    docs/reference/entra-wire.md#patch-p14); an empty id clears it.
     """
     if isinstance(value, list):
         if not value:
@@ -242,7 +248,8 @@ def member_values(raw: Any) -> tuple[tuple[str, ...], dict[str, str]]:
     """The ids of a ``members`` value, and the display names the client gave for them.
 
     Accepts ``[{"value": id, "display": …}]`` (keys in any case; Microsoft's Postman suite
-    sends ``displayName``), one such object, or bare id strings (its "garbage" suite, §8.4).
+    sends ``displayName``), one such object, or bare id strings
+    (docs/reference/entra-wire.md#postman-group-garbage).
     """
     items = [] if raw is None else raw if isinstance(raw, list) else [raw]
     ids: dict[str, None] = {}  # an ordered set: a batch of thousands stays linear

@@ -278,7 +278,7 @@ class ScimService:
         """POST /Users (RFC 7644 §3.3): 201 with the new user."""
         document = normalize_resource(body, USER_RESOURCE)
         require_user(document)
-        # shared/spec entra-scim-wire.md §12 rule 7: ``active`` is always present on users.
+        # ``active`` is always present on users (docs/reference/entra-wire.md#wire-active-always).
         document.setdefault("active", True)
         stored = directory.create_user(document)
         rendered = self.render(USER_RESOURCE, stored, base_url)
@@ -363,7 +363,10 @@ class ScimService:
     def delete_user(
         self, directory: Directory, user_id: str, if_match: str | None = None
     ) -> ScimResult:
-        """DELETE /Users/{id}: a soft delete; the id answers 404 from then on (§7.3 option A)."""
+        """DELETE /Users/{id}: a soft delete; the id answers 404 from then on.
+
+        See docs/reference/entra-wire.md#wire-delete-user.
+        """
         current = self._user(directory, user_id)
         check_if_match(if_match, current.version)
         directory.delete_user(user_id)
@@ -468,7 +471,7 @@ class ScimService:
         ``inline_members_max`` members; a bigger group is returned without ``members`` unless
         the request's ``attributes`` names them, since rendering 100,000 members for a
         one-member change would make every membership PATCH cost O(group size), and Entra
-        ignores the body anyway (shared/spec §2 G15).
+        ignores the body anyway (docs/reference/entra-wire.md#wire-group-patch-response).
         """
         operations = parse_patch_request(body, max_operations=self.capabilities.max_operations)
         current = self._group(directory, group_id)

@@ -191,7 +191,8 @@ class FilterCompiler:
             return self._exists(attribute_key, attribute, inner)
         if resolved.leaf.type is AttrType.COMPLEX:
             if attribute.name == "manager" and resolved.sub_attribute is None:
-                # Legacy Entra "manager eq <id>" (shared/spec entra-scim-wire.md §2).
+                # Legacy Entra "manager eq <id>"
+                # (docs/reference/entra-wire.md#wire-legacy-manager-filter).
                 value_attr = attribute.sub("value")
                 assert value_attr is not None  # noqa: S101 - defined in schema.py
                 return self._on_json(node, (*key, "value"), value_attr)

@@ -1,4 +1,7 @@
-"""The expression language: every documented example from shared/spec §1.7, and errors."""
+"""The expression language: every documented example, and errors.
+
+See docs/reference/entra-engine.md#expressions.
+"""
 
 from __future__ import annotations
 
@@ -177,7 +180,10 @@ def test_expressions_are_never_evaluated_as_python() -> None:
 
 
 def test_every_spec_function_is_known() -> None:
-    """The function table covers the spec's list (SelectUniqueValue refused on purpose)."""
+    """The function table covers Entra's list (SelectUniqueValue refused on purpose).
+
+    docs/reference/entra-engine.md#expressions
+    """
     spec = {
         "Append", "AppRoleAssignmentsComplex", "BitAnd", "CBool", "CDate", "Coalesce",
         "ConvertToBase64", "ConvertToUTF8Hex", "Count", "CStr", "DateAdd", "DateDiff",

@@ -1,4 +1,8 @@
-"""Mapped values → SCIM bodies in both dialects (entra-scim-wire.md §3, §4.2)."""
+"""Mapped values → SCIM bodies in both dialects.
+
+See docs/reference/entra-wire.md#wire-users, docs/reference/entra-wire.md#wire-groups and
+docs/reference/entra-wire.md#dialect-flag.
+"""
 
 from __future__ import annotations
 
@@ -70,7 +74,11 @@ def test_update_operations_per_dialect() -> None:
 
 
 def test_disable_and_member_removal_per_dialect() -> None:
-    """The two shapes of entra-scim-wire.md §4.2 (a) and (d)."""
+    """The two shapes of a disable and of a member removal.
+
+    docs/reference/entra-wire.md#dialect-disable
+    docs/reference/entra-wire.md#dialect-remove-member
+    """
     assert disable_operations(Dialect.ENTRA_LEGACY) == [
         {"op": "Replace", "path": "active", "value": "False"}
     ]

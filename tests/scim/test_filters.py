@@ -63,7 +63,10 @@ def test_value_path_and_entra_trailing_comparison() -> None:
 
 
 def test_literals() -> None:
-    """true/false/null/numbers and JSON string escapes; bare tokens are strings (Entra §3.3)."""
+    """true/false/null/numbers and JSON string escapes; bare tokens are strings.
+
+    docs/reference/entra-wire.md#wire-filter-unquoted
+    """
     assert parse_filter("active eq TRUE") == cmp("active", "eq", True)
     assert parse_filter("x eq null") == cmp("x", "eq", None)
     assert parse_filter("x gt 1.5") == cmp("x", "gt", 1.5)

@@ -81,7 +81,10 @@ def test_parse_reads_op_path_and_raw_value() -> None:
 
 
 def test_parse_accepts_structural_keys_in_any_case() -> None:
-    """``operations``, ``Op``, ``Path``, ``Value`` match case-insensitively (§4.4 rule 1)."""
+    """``operations``, ``Op``, ``Path``, ``Value`` match case-insensitively.
+
+    docs/reference/entra-wire.md#patch-rule-1
+    """
     body = {
         "schemas": [PATCH_OP_SCHEMA.upper()],
         "operations": [{"Op": "replace", "Path": "title", "Value": "Boss"}],
@@ -196,7 +199,10 @@ def test_pathless_replace_of_complex_replaces_it_whole() -> None:
 
 
 def test_pathless_value_keys_are_attribute_paths() -> None:
-    """§4.4 rule 5: dotted, URN-qualified and extension-object keys resolve as paths."""
+    """Dotted, URN-qualified and extension-object keys resolve as paths.
+
+    docs/reference/entra-wire.md#patch-rule-5
+    """
     result = patch_user(
         {
             "op": "replace",
@@ -219,7 +225,10 @@ def test_pathless_value_keys_are_attribute_paths() -> None:
 
 
 def test_empty_string_and_null_clear_and_empty_parents_vanish() -> None:
-    """§4.4 rule 10: "" and null clear; an emptied complex or extension object is dropped."""
+    """Empty strings and null clear; an emptied complex or extension object is dropped.
+
+    docs/reference/entra-wire.md#patch-rule-10
+    """
     doc = {**USER, "name": {"givenName": "Ana"}}
     result = patch_user(
         {"op": "replace", "path": "name.givenName", "value": ""},
@@ -245,7 +254,10 @@ def test_remove_single_valued_and_sub_attributes() -> None:
 
 
 def test_manager_sub_attribute_and_removal() -> None:
-    """``manager.value`` sets the manager id; removing the manager drops it (§4.4 rule 9)."""
+    """``manager.value`` sets the manager id; removing the manager drops it.
+
+    docs/reference/entra-wire.md#patch-rule-9
+    """
     result = patch_user({"op": "add", "path": f"{ENTERPRISE}:manager.value", "value": "boss"})
     assert result.document[ENTERPRISE]["manager"] == {"value": "boss"}
     cleared = patch_user({"op": "remove", "path": "manager"}, doc=result.document)
@@ -253,7 +265,10 @@ def test_manager_sub_attribute_and_removal() -> None:
 
 
 def test_boolean_strings_are_coerced_and_garbage_rejected() -> None:
-    """§4.4 rule 8: "TRUE"/"false" become booleans; other strings are 400 invalidValue."""
+    """The strings "TRUE"/"false" become booleans; other strings are 400 invalidValue.
+
+    docs/reference/entra-wire.md#patch-rule-8
+    """
     assert (
         patch_user({"op": "replace", "path": "active", "value": "FALSE"}).document["active"]
         is False
@@ -337,7 +352,10 @@ def test_filtered_sub_attribute_is_set_on_every_match() -> None:
 
 
 def test_unmatched_eq_filter_creates_the_described_element() -> None:
-    """§4.4 rule 6: an unmatched ``eq``/``and`` filter creates its element (booleans coerced)."""
+    """An unmatched ``eq``/``and`` filter creates its element (booleans coerced).
+
+    docs/reference/entra-wire.md#patch-rule-6
+    """
     result = patch_user(
         {
             "op": "replace",
@@ -400,7 +418,10 @@ def test_remove_filtered_sub_attribute_and_unmatched_filter() -> None:
 
 
 def test_remove_multi_valued_with_and_without_value() -> None:
-    """§4.4 rule 7: remove with a value list drops only those; without a value, everything."""
+    """Remove with a value list drops only those; without a value, everything.
+
+    docs/reference/entra-wire.md#patch-rule-7
+    """
     some = patch_user({"op": "remove", "path": "emails", "value": [{"value": "ANA@example.org"}]})
     assert [e["value"] for e in emails(some)] == ["ana@contoso.com"]
     everything = patch_user({"op": "remove", "path": "emails"})
@@ -529,7 +550,10 @@ def test_unknown_or_unfilterable_paths_are_invalid_path(path: str) -> None:
 
 
 def test_failing_operation_leaves_input_unchanged() -> None:
-    """§4.4 rule 3: a failing second op raises and the first op's change is not visible."""
+    """A failing second op raises and the first op's change is not visible.
+
+    docs/reference/entra-wire.md#patch-rule-3
+    """
     doc = copy.deepcopy(USER)
     operations = ops(
         {"op": "replace", "path": "displayName", "value": "Changed"},

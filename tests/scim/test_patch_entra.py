@@ -1,8 +1,10 @@
-"""Every Entra PATCH shape of shared/spec/entra-scim-wire.md, replayed from JSON fixtures.
+"""Every Entra PATCH shape of docs/reference/entra-wire.md, replayed from JSON fixtures.
 
-Each ``tests/fixtures/entra/wire-*.json`` holds one request shape from the spec (§3.5-3.17,
-§4.2 a-d in both dialects, §4.3 P1-P27, §4.4, §6.1, §8.4) with the canonical document before
-and after, and the group member changes the request must produce.
+Each ``tests/fixtures/entra/*.json`` holds one request shape from that page (the documented user
+and group updates, the four dialect shapes with and without the flag, patterns P1-P27, the
+PATCH rules, the default update, Microsoft's Postman suite) with the canonical document before
+and after, and the group member changes the request must produce. A fixture is named after the
+anchor it cites in its ``source`` field.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from hostsync.scim.patch import MemberChange, apply_patch, parse_patch_request
 from hostsync.scim.resources import normalize_resource
 from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE, ResourceType
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "entra"
-FILES = sorted(FIXTURES.glob("wire-*.json"))
+ROOT = Path(__file__).resolve().parent.parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "entra"
+FILES = sorted(FIXTURES.glob("*.json"))
+REFERENCE = ROOT / "docs" / "reference"
+SOURCE = re.compile(r"docs/reference/(?P<page>[a-z0-9-]+\.md)#(?P<anchor>[a-z0-9-]+)")
 RESOURCE_TYPES: dict[str, ResourceType] = {"User": USER_RESOURCE, "Group": GROUP_RESOURCE}
 MAX_OPERATIONS = 1000
+
+
+def anchors(page: str) -> set[str]:
+    """The explicit anchors (``<a id="…">``) of one docs/reference page."""
+    return set(re.findall(r'<a id="([^"]+)"></a>', (REFERENCE / page).read_text(encoding="utf-8")))
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -54,19 +64,39 @@ def test_entra_shape(path: Path) -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_fixture_is_well_formed(path: Path) -> None:
-    """Fixtures cite the spec and their documents are in canonical form."""
+    """A fixture cites an existing docs/reference anchor, is named after it, and is canonical."""
     data = load(path)
-    assert data["source"].startswith("shared/spec/entra-scim-wire.md §")
+    source = SOURCE.fullmatch(data["source"])
+    assert source is not None, data["source"]
+    assert (REFERENCE / source["page"]).is_file(), source["page"]
+    assert source["anchor"] in anchors(source["page"]), data["source"]
+    assert path.stem.startswith(source["anchor"]), (path.stem, source["anchor"])
     resource_type = RESOURCE_TYPES[data["resource_type"]]
     for key in ("before", "after"):
         assert normalize_resource(data[key], resource_type) == data[key], key
 
 
 def test_fixtures_cover_every_patch_shape() -> None:
-    """There is a fixture for each of §3.5-3.17's PATCHes, §4.2 a-d both ways, and P1-P27."""
+    """A fixture for each documented PATCH, each dialect shape both ways, and P1-P27."""
     names = [p.stem for p in FILES]
-    wanted = [rf"wire-3\.{n}-" for n in (5, 6, 7, 12, 13, 14, 17)]
-    wanted += [rf"wire-4\.2{c}-.*-{d}-flag$" for c in "abcd" for d in ("with", "without")]
-    wanted += [rf"wire-4\.3-P{n}-" for n in range(1, 28)]
+    wanted = [
+        rf"{anchor}(-|$)"
+        for anchor in (
+            "wire-update-user-multi",
+            "wire-update-user-single",
+            "wire-disable-user",
+            "wire-group-rename",
+            "wire-group-add-members",
+            "wire-group-remove-members",
+            "wire-manager-legacy",
+        )
+    ]
+    dialects = sorted(a for a in anchors("entra-wire.md") if a.startswith("dialect-"))
+    dialects.remove("dialect-flag")
+    assert len(dialects) == 4, dialects
+    wanted += [rf"{a}-{d}-flag$" for a in dialects for d in ("with", "without")]
+    patterns = {a for a in anchors("entra-wire.md") if re.fullmatch(r"patch-p\d+", a)}
+    assert patterns == {f"patch-p{n}" for n in range(1, 28)}
+    wanted += [rf"{a}-" for a in sorted(patterns)]
     missing = [w for w in wanted if not any(re.match(w, name) for name in names)]
     assert missing == []

@@ -1,4 +1,4 @@
-"""The request shapes Microsoft Entra ID sends, end to end (shared/spec/entra-scim-wire.md)."""
+"""The request shapes Microsoft Entra ID sends, end to end (docs/reference/entra-wire.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ SCIM_JSON = "application/scim+json; charset=utf-8"
 def entra_user(
     user_name: str = "Test_User_00aa00aa@contoso.com", **extra: object
 ) -> dict[str, object]:
-    """The POST /Users body of shared/spec §3.1."""
+    """The POST /Users body of docs/reference/entra-wire.md#wire-create-user."""
     body: dict[str, object] = {
         "schemas": [CORE_USER, ENTERPRISE],
         "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
@@ -46,7 +46,10 @@ async def create_user(client: httpx.AsyncClient, **extra: object) -> dict[str, o
 
 
 async def test_test_connection_probe_answers_empty_list(client: httpx.AsyncClient) -> None:
-    """§8.1: a random-GUID userName filter, no Accept header, gives 200 and an empty list."""
+    """A random-GUID userName filter, no Accept header, gives 200 and an empty list.
+
+    docs/reference/entra-wire.md#wire-test-connection
+    """
     guid = str(uuid.uuid4())
     response = await client.get(f"/Users?filter=userName+eq+%22{guid}%22", headers={"Accept": ""})
     assert response.status_code == 200
@@ -63,7 +66,10 @@ async def test_test_connection_probe_answers_empty_list(client: httpx.AsyncClien
 
 
 async def test_create_user_returns_201_with_location_and_etag(client: httpx.AsyncClient) -> None:
-    """§3.1: 201 Created, the id, Location, meta, values as sent; client meta and roles ignored."""
+    """201 Created, the id, Location, meta, values as sent; client meta and roles ignored.
+
+    docs/reference/entra-wire.md#wire-create-user
+    """
     response = await client.post("/Users", json=entra_user())
     assert response.status_code == 201
     body = response.json()
@@ -82,7 +88,10 @@ async def test_create_user_returns_201_with_location_and_etag(client: httpx.Asyn
 
 
 async def test_create_accepts_nulls_and_typoed_schema_urn(client: httpx.AsyncClient) -> None:
-    """§3.1 note: JSON nulls mean absent; an unknown schema URN in ``schemas`` is accepted."""
+    """JSON nulls mean absent; an unknown schema URN in ``schemas`` is accepted.
+
+    docs/reference/entra-wire.md#wire-create-user-tolerance
+    """
     response = await client.post(
         "/Users",
         json={
@@ -114,7 +123,10 @@ async def test_duplicate_username_differing_in_case_is_409(client: httpx.AsyncCl
 async def test_filter_username_is_case_insensitive_and_externalid_exact(
     client: httpx.AsyncClient,
 ) -> None:
-    """§5: userName matches in any case; externalId is caseExact."""
+    """userName matches in any case; externalId is caseExact.
+
+    docs/reference/entra-wire.md#wire-filter-case
+    """
     user = await create_user(client, userName="Mixed.Case@Contoso.com", externalId="AbC-1")
     found = await client.get('/Users?filter=userName eq "mixed.case@contoso.com"')
     assert [r["id"] for r in found.json()["Resources"]] == [user["id"]]
@@ -127,7 +139,10 @@ async def test_filter_username_is_case_insensitive_and_externalid_exact(
 
 
 async def test_patch_legacy_dialect_replace_multiple(client: httpx.AsyncClient) -> None:
-    """§4.2(c) without the flag: one capitalised op per attribute, each with a path."""
+    """Without the flag: one capitalised op per attribute, each with a path.
+
+    docs/reference/entra-wire.md#dialect-replace-many
+    """
     user = await create_user(client)
     response = await client.patch(
         f"/Users/{user['id']}",
@@ -156,7 +171,10 @@ async def test_patch_legacy_dialect_replace_multiple(client: httpx.AsyncClient) 
 
 
 async def test_patch_flagged_dialect_pathless_dotted_keys(client: httpx.AsyncClient) -> None:
-    """§4.2(c) with aadOptscim062020: one path-less replace whose keys are attribute paths."""
+    """With aadOptscim062020: one path-less replace whose keys are attribute paths.
+
+    docs/reference/entra-wire.md#dialect-replace-many
+    """
     user = await create_user(client)
     response = await client.patch(
         f"/Users/{user['id']}?aadOptscim062020",
@@ -189,7 +207,11 @@ async def test_patch_flagged_dialect_pathless_dotted_keys(client: httpx.AsyncCli
 async def test_disable_with_string_false_then_visible_to_get_and_filter(
     client: httpx.AsyncClient,
 ) -> None:
-    """§4.2(a), R7: "False" disables; the inactive user stays visible to GET and filters."""
+    """The string "False" disables; the inactive user stays visible to GET and filters.
+
+    docs/reference/entra-wire.md#dialect-disable
+    docs/reference/entra-wire.md#wire-inactive-visible
+    """
     user = await create_user(client, userName="disable.me@contoso.com")
     response = await client.patch(
         f"/Users/{user['id']}", json=patch({"op": "Replace", "path": "active", "value": "False"})
@@ -210,7 +232,10 @@ async def test_disable_with_string_false_then_visible_to_get_and_filter(
 async def test_manager_set_as_string_object_and_array_then_cleared(
     client: httpx.AsyncClient,
 ) -> None:
-    """§4.3 P9-P13: the manager id as a string, an object or an array; "" clears it."""
+    """The manager id as a string, an object or an array; "" clears it.
+
+    docs/reference/entra-wire.md#patch-p9 to docs/reference/entra-wire.md#patch-p13
+    """
     boss = await create_user(client)
     other = await create_user(client)
     user = await create_user(client)
@@ -243,7 +268,10 @@ async def test_manager_set_as_string_object_and_array_then_cleared(
 
 
 async def test_replace_on_missing_filtered_entry_creates_it(client: httpx.AsyncClient) -> None:
-    """§4.3 P6: replace of phoneNumbers[type eq "mobile"].value with none present adds it."""
+    """Replace of phoneNumbers[type eq "mobile"].value with none present adds it.
+
+    docs/reference/entra-wire.md#patch-p6
+    """
     user = await create_user(client)
     r = await client.patch(
         f"/Users/{user['id']}",
@@ -260,7 +288,10 @@ async def test_replace_on_missing_filtered_entry_creates_it(client: httpx.AsyncC
 
 
 async def test_patch_is_atomic(client: httpx.AsyncClient) -> None:
-    """§4.4 rule 3: a failing operation leaves the user exactly as it was."""
+    """A failing operation leaves the user exactly as it was.
+
+    docs/reference/entra-wire.md#patch-rule-3
+    """
     user = await create_user(client)
     r = await client.patch(
         f"/Users/{user['id']}",
@@ -277,7 +308,10 @@ async def test_patch_is_atomic(client: httpx.AsyncClient) -> None:
 
 
 async def test_delete_is_soft_then_404_and_name_reusable(client: httpx.AsyncClient) -> None:
-    """§7.3 option A: 204, then 404 everywhere, absent from filters; the userName is free again."""
+    """204, then 404 everywhere, absent from filters; the userName is free again.
+
+    docs/reference/entra-wire.md#wire-delete-user
+    """
     user = await create_user(client, userName="leaver@contoso.com")
     assert (await client.delete(f"/Users/{user['id']}")).status_code == 204
     assert (await client.get(f"/Users/{user['id']}")).status_code == 404
@@ -294,7 +328,10 @@ async def test_delete_is_soft_then_404_and_name_reusable(client: httpx.AsyncClie
 
 
 async def test_group_lifecycle_entra_shapes(client: httpx.AsyncClient) -> None:
-    """§3.9-3.15: create empty, add members, remove (legacy and filtered), rename, delete."""
+    """Create empty, add members, remove (legacy and filtered), rename, delete.
+
+    docs/reference/entra-wire.md#wire-groups
+    """
     alice = await create_user(client)
     bob = await create_user(client)
     created = await client.post(

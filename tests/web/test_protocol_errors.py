@@ -1,4 +1,7 @@
-"""Errors, media types and authentication at the HTTP edge (RFC 7644 §3.12, shared/spec §1)."""
+"""Errors, media types and authentication at the HTTP edge.
+
+RFC 7644 §3.12 and docs/reference/entra-wire.md#wire-transport.
+"""
 
 from __future__ import annotations
 

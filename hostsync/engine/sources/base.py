@@ -20,7 +20,7 @@ def entra_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
     ``objectId`` is the id; ``manager`` is the manager's id; ``telephoneNumber`` is the first of
     ``businessPhones``; empty strings are NULL (Entra has no empty attribute values). A B2B
     guest's ``#EXT#`` UPN is shortened to ``alias@theirdomain`` and kept whole in
-    ``originalUserPrincipalName`` (shared/spec §1.2).
+    ``originalUserPrincipalName`` (docs/reference/entra-engine.md#guest-upn).
     """
     # Called once per user per cycle: one comprehension; (dict, Mapping) checks answer for a
     # dict before the slow abc-based Mapping check.

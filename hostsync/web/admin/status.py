@@ -50,7 +50,7 @@ async def status_page(
         (m for m in (counted.last_key_use, recent.last_at) if m is not None), default=None
     )
     totals: activity_log.RequestTotals = data["totals"]
-    # shared/spec entra-scim-wire.md §9.5: Entra quarantines a job when most of its calls
+    # docs/reference/entra-engine.md#quarantine: Entra quarantines a job when most of its calls
     # fail (escrow: over 40 % of events). Warn on the day's request error ratio, or on the
     # latest changes when the counters have not been flushed yet.
     quarantine = (totals.requests >= 10 and totals.error_ratio > QUARANTINE_RATIO) or (
