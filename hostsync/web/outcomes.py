@@ -1,0 +1,56 @@
+"""What each authenticated SCIM request leaves behind: a count, and a row if it failed.
+
+Requests are counted per tenant and hour in memory and flushed in batches
+(:class:`~hostsync.store.activity.RequestCounter`); a failure is recorded in a short
+transaction of its own, since its unit of work rolled back.
+"""
+
+from __future__ import annotations
+
+from hostsync.store.activity import RequestContext, RequestCounter, record_failure
+from hostsync.store.database import Database
+from hostsync.web.scheduling import Scheduler
+
+
+class Outcomes:
+    """Counts every answered request and records every failed one."""
+
+    def __init__(self, database: Database, scheduler: Scheduler, counter: RequestCounter) -> None:
+        self.database = database
+        self.scheduler = scheduler
+        self.counter = counter
+
+    async def answered(self, tenant_id: str, status: int) -> None:
+        """Count a request the service answered (as failed from status 400 on)."""
+        await self._count(tenant_id, failed=status >= 400)
+
+    async def failed(
+        self,
+        tenant_id: str,
+        context: RequestContext,
+        status: int,
+        detail: str,
+        *,
+        resource_type: str | None,
+        resource_id: str | None,
+    ) -> None:
+        """Count a request that raised, and record its failure in the activity log."""
+        await self._count(tenant_id, failed=True)
+        await self.scheduler.run(
+            lambda: record_failure(
+                self.database,
+                tenant_id,
+                context,
+                status,
+                detail,
+                resource_type=resource_type,
+                resource_id=resource_id,
+            )
+        )
+
+    async def _count(self, tenant_id: str, *, failed: bool) -> None:
+        if self.counter.count(tenant_id, failed=failed):
+            await self.scheduler.run(lambda: self.counter.flush(self.database))
+
+
+__all__ = ["Outcomes"]
