@@ -22,7 +22,8 @@ class Outcomes:
 
     async def answered(self, tenant_id: str, status: int) -> None:
         """Count a request the service answered (as failed from status 400 on)."""
-        await self._count(tenant_id, failed=status >= 400)
+        if self.counter.count(tenant_id, failed=status >= 400):
+            await self._flush()
 
     async def failed(
         self,
@@ -35,7 +36,8 @@ class Outcomes:
         resource_id: str | None,
     ) -> None:
         """Count a request that raised, and record its failure in the activity log."""
-        await self._count(tenant_id, failed=True)
+        if self.counter.count(tenant_id, failed=True):
+            await self._flush()
         await self.scheduler.run(
             lambda: record_failure(
                 self.database,
@@ -48,9 +50,8 @@ class Outcomes:
             )
         )
 
-    async def _count(self, tenant_id: str, *, failed: bool) -> None:
-        if self.counter.count(tenant_id, failed=failed):
-            await self.scheduler.run(lambda: self.counter.flush(self.database))
+    async def _flush(self) -> None:
+        await self.scheduler.run(lambda: self.counter.flush(self.database))
 
 
 __all__ = ["Outcomes"]
