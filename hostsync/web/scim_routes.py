@@ -8,6 +8,7 @@ one unit of work through the scheduler (web/scheduling.py) and answered as
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -187,11 +188,11 @@ class ScimEndpoints:
             if not write and "hostsync.costly" in request.scope:
                 seconds = self.settings.query_budget_ms / 1000
                 result = await self.scheduler.run_costly(
-                    tenant_id, lambda: in_budget(database, tenant_id, work, seconds)
+                    tenant_id, partial(in_budget, database, tenant_id, work, seconds)
                 )
             else:
                 result = await self.scheduler.run(
-                    lambda: in_transaction(database, tenant_id, context, work, write=write),
+                    partial(in_transaction, database, tenant_id, context, work, write=write),
                     resource=written_resource(request, tenant_id) if write else None,
                 )
         except ScimError as exc:
