@@ -34,6 +34,7 @@ from hostsync.scim.errors import (
     ScimError,
 )
 from hostsync.scim.service import ScimService
+from hostsync.store.activity.counting import RequestCounter
 from hostsync.store.database import Database
 from hostsync.web.admin import admin_routes
 from hostsync.web.admin.routes import error_page
@@ -41,8 +42,10 @@ from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.middleware import EdgeMiddleware
 from hostsync.web.openapi import openapi_document
+from hostsync.web.outcomes import Outcomes
 from hostsync.web.ratelimit import AuthFailureLimiter, RateLimitMiddleware, TenantRateLimiter
 from hostsync.web.rendering import ScimJsonResponse, error_response
+from hostsync.web.scheduling import scheduler_for
 from hostsync.web.scim_routes import ScimEndpoints, scim_routes
 
 log = logging.getLogger("hostsync.web")
@@ -169,7 +172,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         with suppress(asyncio.CancelledError):
             await flusher
         await app.state.rate_limiter.aclose()  # the sign-in limiter's store too
-        app.state.scim_endpoints.close()
+        app.state.scheduler.close()
         app.state.authenticator.close()  # before dispose: its SQLite connection too
         await run_in_threadpool(app.state.request_counter.flush, database)
         database.stop_checkpointer()
@@ -194,7 +197,16 @@ def create_app(
     authenticator = ApiKeyAuthenticator(database, settings.key_cache_seconds, failures=failures)
     if sign_in_limiter is None:  # counts in the same store, closed with it
         sign_in_limiter = SignInLimiter.from_settings(settings, limiter.storage)
-    endpoints = ScimEndpoints(service, database, authenticator, settings)
+    scheduler = scheduler_for(database, settings)  # SQLite: inline turns; else threads
+    request_counter = RequestCounter(settings.request_count_flush_seconds)
+    endpoints = ScimEndpoints(
+        service,
+        database,
+        authenticator,
+        settings,
+        scheduler=scheduler,
+        outcomes=Outcomes(database, scheduler, request_counter),
+    )
     routes: list[Any] = [
         *scim_routes(endpoints),  # first: Starlette tries routes in order
         Route("/healthz", _health, methods=["GET"]),
@@ -218,8 +230,8 @@ def create_app(
     app.state.database = database
     app.state.settings = settings
     app.state.authenticator = authenticator
-    app.state.scim_endpoints = endpoints
-    app.state.request_counter = endpoints.request_counter
+    app.state.scheduler = scheduler
+    app.state.request_counter = request_counter
     app.state.rate_limiter = limiter
     app.add_middleware(RateLimitMiddleware, limiter=limiter)  # sees paths the edge collapsed
     return app

@@ -29,13 +29,10 @@ def app_from_environment() -> Starlette:
 def tune_garbage_collector() -> None:
     """Collect less often, and never rescan what start-up built.
 
-    A page of 100 users allocates tens of thousands of short-lived objects; with CPython's
-    default thresholds (700, 10, 10) that triggers full collections which rescan every
-    long-lived object of the process (modules, schemas, SQLAlchemy's statement caches) and
-    stall the event loop. Measured on 100-user pages at 100,000 users: 717 → 912 pages/s and
-    p99 85 → 35 ms. ``gc.freeze`` moves what exists now out of the collector's sight; the
-    higher first threshold makes young collections rarer (reference counting frees nearly
-    everything a request allocates; the collector only has cycles to find).
+    Reference counting frees nearly everything a request allocates (the collector only has
+    cycles to find), so young collections can be rare; and full ones, which stall the event
+    loop, never rescan the long-lived objects ``gc.freeze`` takes out of their sight.
+    Measured: bench/JOURNAL.md#gc-tuning
     """
     gc.freeze()
     gc.set_threshold(50_000, 50, 50)

@@ -1,17 +1,8 @@
 """A fair share of the server: costly queries run a few at a time, each tenant its own share.
 
-A costly list query (store/budget.py: no index bounds the rows it reads) holds a database
-connection, and on SQLite a worker thread, for up to its time budget. :class:`CostlyGate`
-lets at most ``total`` of them run in a process at once and at most ``per_tenant`` of one
-tenant, so one tenant can never take every slot and others' costly queries still get theirs.
-The rest wait on the event loop, which costs nothing while they wait, in arrival order among
-the tenants that may run; a wait is bounded: past ``wait_seconds``, or with
-:data:`WAITING_PER_TENANT` of the tenant's queries already waiting, the request answers 503
-with ``Retry-After`` and uses nothing more.
-
-On SQLite the costly queries run in :class:`BackgroundThreads`, whose CPU priority is lower
-than the event loop's. Cheap requests never come here: they keep their turns on the loop
-(web/turns.py) or their worker threads (PostgreSQL) as before.
+A costly list query (store/budget.py) holds a connection for up to its time budget, so at most
+``total`` run in a process and ``per_tenant`` of one tenant; the rest wait on the loop in
+arrival order, for at most ``wait_seconds`` (then 503 with ``Retry-After``).
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """Writes to one resource wait their turn on the event loop, first come first served.
 
-On PostgreSQL a write unit of work locks the row it changes (``SELECT … FOR UPDATE``) until it
-commits. When many requests change one resource at once (members added to one group), each
-holds one of the worker's connections while it waits for that lock, and PostgreSQL does not
-grant it in arrival order: with 16 concurrent member adds to one group, the median fell while
-the p99 rose to 255 and 382 ms in two runs (bench/README.md). :class:`ResourceQueues` queues
-such writes before they take a connection: one unit per resource runs at a time, the others
-wait on an :class:`asyncio.Lock`, which wakes its waiters in the order they came, and the
-connections stay free for other requests and other tenants.
-
-SQLite needs none of this: its units run one at a time on the loop (web/turns.py).
+PostgreSQL grants a contended row lock in no particular order, and each waiter holds one of
+the worker's connections meanwhile; queued here, before they take a connection, the writes
+run in arrival order and the connections stay free for other requests and tenants.
+Measured: bench/JOURNAL.md#resource-queues
 """
 
 from __future__ import annotations

@@ -1,44 +1,13 @@
-"""Turns for the database work that runs on the event loop, in the order requests arrived.
+"""Inline units of work take turns on the event loop: one per loop turn, in arrival order.
 
-On SQLite each request's unit of work runs inline on the event loop
-(:meth:`~hostsync.web.scim_routes.ScimEndpoints.blocking`). The loop then serves requests in
-batches: one poll of the sockets hands it every request that has arrived, and it works
-through all of them before it polls again. A request that arrives just after a poll waits for
-the whole batch in progress and then for its place in the next one. Under a closed loop of 16
-connections (wrk, or Entra's parallel requests) the same two connections missed the poll
-round after round and waited two batches each time: with a fixed 300 µs of work per request,
-uvicorn served 14 or 15 other requests between two of most connections' requests, and 29
-between two of theirs, so the p99 latency was 2.2 times the p50 (13.9 / 6.3 ms at 2,300
-requests/s).
+A unit that ends hands the turn to the oldest waiter, which runs after the loop has polled the
+sockets once more, so requests that arrived meanwhile queue behind it, not ahead of it. A turn
+never spans a wait on the network (a body read, a response written).
 
-:class:`Turns` makes the units of work take turns, one per turn of the event loop, in the
-order they asked: a unit that finishes hands the turn to the oldest waiter, which runs after
-the loop has polled the sockets once more, so requests that arrived meanwhile queue behind it
-instead of ahead of it. When no one waits, the turn is given back only at the next turn of the
-loop, so the requests of the same batch queue too. ``bench/arrival_order.py`` (that app, in
-batches and in turns): requests that waited for more than one round of the others 6 to 7 % → 0,
-p99 12.6 to 14.0 → 8.0 to 9.9 ms, at 2 to 10 % fewer requests/s (each waiter suspends and is woken
-through its coroutines). In hostsync at 100,000 users the same share went from 6.7 to 12.3 %
-to 0 to 0.05 %; its p99 over HTTP fell by a quarter to a third in most alternating pairs
-(lookups 15.6 / 15.8 / 12.4 / 13.9 → 10.0 / 11.8 / 8.7 / 8.5 ms) and in others stayed within
-the machine's noise (bench/README.md).
-
-A turn is held only around work that never waits on the network (a unit of work on SQLite,
-in-process): never while a body is read or a response is written, so a slow client cannot
-hold the others up. Nor does a costly list query on a SQLite file take a turn (a filter or
-sort that no index bounds, which reads every row of its tenant): those run in threads of their
-own, a few at a time (web/fairness.py, store/budget.py).
-
-**Group commit.** Given the database's :class:`~hostsync.store.units.CommitGroup`, the turns
-also decide when the units that ran commit: while others wait for a turn, a unit's
-transaction stays open for the next one, and the group commits when the turn finds no one
-waiting (at the loop's next turn, so the requests that arrived meanwhile join it first) or
-when a unit fills it to its limit. Each unit's outcome (its result or its error) is kept until
-that commit; if the commit fails, every unit of the group gets its error instead. So nothing is
-answered before it is committed, and a burst of writes commits once instead of once per
-request (store/units.py, bench/README.md). Committing at the unit's own end whenever no one
-waited yet left every other group a single unit over HTTP (the first request after a group's
-answers found no one behind it): creates 2,543/s against 2,800 to 2,900/s.
+Group commit: given a commit group, a unit's transaction stays open while others wait, and the
+group commits when a turn finds no one waiting or the group is full; no unit is answered
+before that commit, and if it fails every unit of the group gets its error.
+Measured: bench/JOURNAL.md#arrival-order, bench/JOURNAL.md#group-commit-next-turn
 """
 
 from __future__ import annotations
@@ -52,7 +21,7 @@ T = TypeVar("T")
 
 
 class Group(Protocol):
-    """What the turns need of a commit group (:class:`~hostsync.store.units.CommitGroup`)."""
+    """What the turns need of a commit group (:class:`~hostsync.store.sqlite.units.CommitGroup`)."""
 
     collecting: bool  # units begun while it is set join the group
     units: int  # units in the open transaction

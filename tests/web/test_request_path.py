@@ -1,4 +1,4 @@
-"""web/scim_routes.request_path, header and query_params: what Starlette's
+"""web/http.request_path, header and query_params: what Starlette's
 ``request.url.path``, ``request.headers.get`` and ``request.query_params`` give, cheaply."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from hostsync.web.scim_routes import header, parse_query, query_params, request_path
+from hostsync.web.http import header, parse_query, query_params, request_path
 
 
 def _scope(path: str) -> dict[str, object]:
