@@ -28,7 +28,6 @@ from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
 from hostsync.scim.projection import DEFAULT_PROJECTION, Projection
 from hostsync.scim.query import ListQuery
 from hostsync.scim.resources import (
-    Document,
     member_values,
     normalize_resource,
     require_group,
@@ -545,6 +544,3 @@ class ScimService:
                 "Resources": resources,
             },
         )
-
-
-__all__ = ["Document", "ScimResult", "ScimService"]
