@@ -3,7 +3,7 @@
 ``startIndex=90001&count=100`` is an OFFSET: the database steps over 90,000 index entries
 before it reads the page. :class:`PageAnchors` remembers, per tenant and resource, the
 ``pk`` of every :data:`STEP`-th visible row; a deep page then starts at the nearest anchor
-and skips fewer than :data:`STEP` entries. Measured: bench/JOURNAL.md#page-anchors
+and skips fewer than :data:`STEP` entries. Measured: bench/JOURNAL.md#page-anchors-offset-cost
 
 Why anchors stay true: rows are listed in ``pk`` order, and a row committed later always has
 a ``pk`` above every row committed before it. On SQLite that is the rowid under its single
