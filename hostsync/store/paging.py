@@ -79,4 +79,3 @@ class PageAnchors:
         anchors = Anchors(generation, tuple(pks), time.monotonic())
         with self._lock:
             self._anchors[(tenant_id, resource)] = anchors
-
