@@ -238,6 +238,3 @@ def admin_prune(ctx: click.Context, days: int, database_url: str | None) -> None
     finally:
         database.dispose()
     click.echo(f"{sum(removed.values())} activity entries removed.")
-
-
-__all__ = ["admin"]

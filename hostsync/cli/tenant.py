@@ -26,6 +26,3 @@ def tenant_list(ctx: click.Context, database_url: str | None) -> None:
     for item in found:
         created = item.created_at.isoformat(timespec="seconds")
         click.echo(f"{item.id}\t{item.name}\t{created}\t{item.admins}\t{item.active_keys}")
-
-
-__all__ = ["tenant_list"]

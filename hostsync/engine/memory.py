@@ -37,6 +37,3 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-__all__ = ["collector_paused", "frozen_heap"]

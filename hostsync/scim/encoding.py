@@ -270,6 +270,3 @@ def has_member(document_json: str, name: str) -> bool:
 
 def _member_key(name: str) -> str:
     return f'"{name}":'
-
-
-__all__ = ["SplicedPage", "group_member", "has_member", "spliced", "wire_time"]

@@ -905,14 +905,3 @@ def _literal(sub: Attribute, value: Value) -> Any:
     if sub.type in _TEXT_TYPES:
         return _as_text(value)
     return normalize_single(sub, value, sub.name)
-
-
-__all__ = [
-    "MemberChange",
-    "MemberChangeKind",
-    "OpKind",
-    "PatchOperation",
-    "PatchResult",
-    "apply_patch",
-    "parse_patch_request",
-]

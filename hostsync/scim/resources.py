@@ -27,10 +27,8 @@ import orjson
 
 from hostsync.scim.errors import InvalidSyntaxError, InvalidValueError
 from hostsync.scim.schema import (
-    ENTERPRISE_USER_SCHEMA,
     EXTERNAL_ID_ATTRIBUTE,
     GROUP_RESOURCE,
-    USER_RESOURCE,
     Attribute,
     AttrType,
     Mutability,
@@ -285,22 +283,3 @@ def schemas_of(doc: Document, resource_type: ResourceType) -> list[str]:
     schemas = [resource_type.schema.id]
     schemas.extend(ext.id for ext in resource_type.extensions if ext.id in doc)
     return schemas
-
-
-__all__ = [
-    "ENTERPRISE_USER_SCHEMA",
-    "GROUP_RESOURCE",
-    "USER_RESOURCE",
-    "Document",
-    "coerce_boolean",
-    "is_empty",
-    "member_values",
-    "normalize_complex",
-    "normalize_manager",
-    "normalize_resource",
-    "normalize_single",
-    "normalize_value",
-    "require_group",
-    "require_user",
-    "schemas_of",
-]

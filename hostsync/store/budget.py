@@ -183,14 +183,3 @@ class BudgetedUnit:
         with suppress(Exception):  # the budget's error is the answer, not the rollback's
             self.unit.__exit__(exc_type, exc, traceback)
         raise error from exc
-
-
-__all__ = [
-    "CHEAP",
-    "PROGRESS_STEPS",
-    "BudgetedUnit",
-    "QueryBudget",
-    "QueryCost",
-    "check_scan_terms",
-    "query_cost",
-]

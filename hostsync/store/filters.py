@@ -523,14 +523,3 @@ def _compare_python(actual: str, op: CompareOp, value: Value) -> bool:
         CompareOp.LT: a < v,
         CompareOp.LE: a <= v,
     }[op]
-
-
-__all__ = [
-    "Column",
-    "FilterCompiler",
-    "FilterCost",
-    "Target",
-    "filter_cost",
-    "fold",
-    "indexed_equality",
-]

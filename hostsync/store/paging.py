@@ -1,10 +1,9 @@
 """Page anchors: deep ``startIndex`` pages without walking the whole index.
 
 ``startIndex=90001&count=100`` is an OFFSET: the database steps over 90,000 index entries
-(about 5 ms at 100,000 users and 50 ms at a million on SQLite; 25 ms at 100,000 on
-PostgreSQL) before it reads the page. :class:`PageAnchors` remembers, per tenant and
-resource, the ``pk`` of every :data:`STEP`-th visible row; a deep page then starts at the
-nearest anchor and skips fewer than :data:`STEP` entries.
+before it reads the page. :class:`PageAnchors` remembers, per tenant and resource, the
+``pk`` of every :data:`STEP`-th visible row; a deep page then starts at the nearest anchor
+and skips fewer than :data:`STEP` entries. Measured: bench/JOURNAL.md#page-anchors-offset-cost
 
 Why anchors stay true: rows are listed in ``pk`` order, and a row committed later always has
 a ``pk`` above every row committed before it. On SQLite that is the rowid under its single
@@ -80,6 +79,3 @@ class PageAnchors:
         anchors = Anchors(generation, tuple(pks), time.monotonic())
         with self._lock:
             self._anchors[(tenant_id, resource)] = anchors
-
-
-__all__ = ["MIN_OFFSET", "STEP", "PageAnchors", "Start"]

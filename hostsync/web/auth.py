@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from starlette.types import Scope
 
+from hostsync.caching import LeastRecent, StartOver
 from hostsync.scim.errors import TooManyRequestsError, UnauthorizedError
 from hostsync.store.database import Database
 from hostsync.store.key_signal import KeySignal, key_signal_for
@@ -57,8 +57,10 @@ class ApiKeyAuthenticator:
         self.signal = signal if signal is not None else key_signal_for(database.url)
         self.failures = failures
         self.recorder = FailedAuthentications(database)
-        self._cache: dict[str, tuple[Credential | None, float, int]] = {}
-        self._vouched: OrderedDict[str, None] = OrderedDict()
+        self._cache: StartOver[str, tuple[Credential | None, float, int]] = StartOver(
+            CACHED_KEYS_MAX
+        )
+        self._vouched: LeastRecent[str, None] = LeastRecent(VOUCHED_KEYS_MAX)
         self._lock = threading.Lock()
 
     def cached(self, authorization: str | None) -> Credential | None:
@@ -111,16 +113,11 @@ class ApiKeyAuthenticator:
                 mark_used(connection, credential.key_id, credential.last_used_at)
         with self._lock:
             if credential is None:
-                self._vouched.pop(key_digest, None)
+                self._vouched.pop(key_digest)
             else:
-                self._vouched[key_digest] = None
-                self._vouched.move_to_end(key_digest)
-                if len(self._vouched) > VOUCHED_KEYS_MAX:
-                    self._vouched.popitem(last=False)
+                self._vouched.put(key_digest, None)
             if generation is not None and self.ttl > 0:
-                if len(self._cache) >= CACHED_KEYS_MAX:
-                    self._cache.clear()
-                self._cache[key_digest] = (credential, moment + self.ttl, generation)
+                self._cache.put(key_digest, (credential, moment + self.ttl, generation))
         if credential is None:
             raise UnauthorizedError(_REFUSED)
         return credential

@@ -23,10 +23,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hostsync.caching import LeastRecent
 from hostsync.store.activity.recording import RequestContext
 from hostsync.store.activity.records import append
 from hostsync.store.database import Database
@@ -64,7 +64,7 @@ class FailedAuthentications:
         self.interval = interval
         self.records_per_interval = records_per_interval
         self.tracked_addresses = tracked_addresses
-        self._tallies: OrderedDict[str, _Tally] = OrderedDict()
+        self._tallies: LeastRecent[str, _Tally] = LeastRecent(tracked_addresses)
         self._window_start = float("-inf")
         self._window_records = 0
         self._lock = threading.Lock()
@@ -75,10 +75,8 @@ class FailedAuthentications:
         """Count one refusal; return the recording to run (off the loop) if one is due."""
         moment = time.monotonic()
         with self._lock:
-            tally = self._tallies.pop(address, None) or _Tally()
-            self._tallies[address] = tally  # most recent last
-            if len(self._tallies) > self.tracked_addresses:
-                self._tallies.popitem(last=False)
+            tally = self._tallies.get(address) or _Tally()
+            self._tallies.put(address, tally)  # the longest-quiet address goes first
             tally.refused += 1
             if moment - tally.recorded_at < self.interval:
                 return None

@@ -17,8 +17,7 @@ from hostsync.scim.encoding import wire_time as timestamp
 from hostsync.scim.ports import GroupRef, Member, Page, Stored
 from hostsync.scim.projection import DEFAULT_PROJECTION, parse_projection
 from hostsync.scim.query import build_list_query
-from hostsync.scim.resources import ENTERPRISE_USER_SCHEMA
-from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE
+from hostsync.scim.schema import ENTERPRISE_USER_SCHEMA, GROUP_RESOURCE, USER_RESOURCE
 from hostsync.scim.service import ScimService
 from hostsync.scim.versions import etag
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hostsync.scim import resources
-from hostsync.scim.resources import ENTERPRISE_USER_SCHEMA, normalize_resource
-from hostsync.scim.schema import GROUP_RESOURCE, USER_RESOURCE
+from hostsync.scim.resources import normalize_resource
+from hostsync.scim.schema import ENTERPRISE_USER_SCHEMA, GROUP_RESOURCE, USER_RESOURCE
 
 ENTRA_BODY: dict[str, Any] = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER_SCHEMA],
