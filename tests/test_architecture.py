@@ -17,20 +17,6 @@ import grimp
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hostsync"
 
-# Modules that other branches of issue 19 were editing when the rule came: their ``__all__``
-# goes when those branches merge. Each entry must still declare one (a stale entry fails).
-PENDING_ALL = {
-    "hostsync/store/sqlite/checkpoint.py",
-    "hostsync/store/sqlite/raw.py",
-    "hostsync/store/sqlite/units.py",
-    "hostsync/web/admin/routes.py",
-    "hostsync/web/fairness.py",
-    "hostsync/web/scim_routes.py",
-    "hostsync/web/turns.py",
-}
-# Imports that close a cycle today, to be cut by the branch that owns them (same rule).
-PENDING_CYCLE_IMPORTS = {("hostsync.store.sqlite.units", "hostsync.store.database")}
-
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -64,8 +50,7 @@ def test_only_package_boundaries_declare_all() -> None:
     """A module that is not a package's __init__.py declares no __all__."""
     declaring = {path for path, tree in _modules() if _declared_all(tree) is not None}
     offenders = {path for path in declaring if not path.endswith("/__init__.py")}
-    assert offenders - PENDING_ALL == set()
-    assert PENDING_ALL - offenders == set(), "the rule holds there now: drop them from PENDING_ALL"
+    assert offenders == set()
 
 
 def test_a_package_all_names_exactly_what_the_package_offers() -> None:
@@ -90,8 +75,7 @@ def _cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
     found: list[list[str]] = []
 
     def edges(module: str) -> list[str]:
-        imported = graph.find_modules_directly_imported_by(module) & modules
-        return sorted(m for m in imported if (module, m) not in PENDING_CYCLE_IMPORTS)
+        return sorted(graph.find_modules_directly_imported_by(module) & modules)
 
     for root in sorted(modules):
         if root in index:
@@ -134,7 +118,3 @@ def test_no_import_cycle_between_modules() -> None:
     graph = grimp.build_graph("hostsync", cache_dir=None)
     modules = {module for module in graph.modules if module.startswith("hostsync")}
     assert _cycles(graph, modules) == []
-    for importer, imported in PENDING_CYCLE_IMPORTS:
-        assert graph.direct_import_exists(importer=importer, imported=imported), (
-            f"{importer} no longer imports {imported}: drop it from PENDING_CYCLE_IMPORTS"
-        )

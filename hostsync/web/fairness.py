@@ -190,6 +190,3 @@ class BackgroundThreads:
 def _lower_priority() -> None:
     with suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
-
-
-__all__ = ["BACKGROUND_NICENESS", "WAITING_PER_TENANT", "BackgroundThreads", "CostlyGate"]

@@ -107,6 +107,3 @@ class Endpoint:
             scope["hostsync.resource_type"] = self.resource_type
         response: Response = await self.handler(Request(scope, receive, send))
         await response(scope, receive, send)
-
-
-__all__ = ["Endpoint", "header", "parse_query", "query_params", "request_path"]

@@ -54,6 +54,3 @@ class Outcomes:
 
     async def _flush(self) -> None:
         await self.scheduler.run(lambda: self.counter.flush(self.database))
-
-
-__all__ = ["Outcomes"]

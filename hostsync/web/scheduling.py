@@ -104,6 +104,3 @@ def scheduler_for(database: Database, settings: Settings) -> Scheduler:
     if database.dialect == "sqlite":
         return InlineScheduler(database, gate)
     return ThreadScheduler(database, gate)
-
-
-__all__ = ["InlineScheduler", "Scheduler", "ThreadScheduler", "scheduler_for"]

@@ -419,6 +419,3 @@ def scim_routes(endpoints: ScimEndpoints) -> list[Route]:
         Route(f"{p}/.search", Endpoint(endpoints.root_search), methods=["POST"]),
     ]
     return routes
-
-
-__all__ = ["ScimEndpoints", "scim_routes"]

@@ -127,6 +127,3 @@ class Turns:
                 waiter.set_result(None)  # the turn is theirs: still busy
                 return True
         return False
-
-
-__all__ = ["Turns"]

@@ -233,6 +233,3 @@ class WalCheckpointer:
                 wait = self.interval if changed else self.quiet_interval
         finally:
             connection.close()
-
-
-__all__ = ["WalCheckpointer"]

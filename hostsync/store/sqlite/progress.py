@@ -28,6 +28,3 @@ def watch_progress(
         driver.set_progress_handler(None, 0)
 
     return unwatch
-
-
-__all__ = ["watch_progress"]

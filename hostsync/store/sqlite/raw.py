@@ -260,6 +260,3 @@ def _sqlalchemy_error(sql: str, exc: sqlite3.Error) -> sa_exc.DBAPIError:
     if isinstance(exc, sqlite3.DataError):
         return sa_exc.DataError(sql, None, exc)
     return sa_exc.OperationalError(sql, None, exc)
-
-
-__all__ = ["RawResult", "RawSqlite", "datetime_text", "prebuilt_runner", "run_prebuilt"]

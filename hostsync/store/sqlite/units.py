@@ -305,16 +305,3 @@ class GroupedUnit:
                 raise unit_error(error) from error
         if isinstance(exc, DataError | OperationalError):
             raise unit_error(exc) from exc
-
-
-__all__ = [
-    "GROUP_LIMIT",
-    "RETRY_AFTER",
-    "CommitGroup",
-    "GroupedUnit",
-    "SqliteUnit",
-    "commit_sqlite_unit",
-    "driver_of",
-    "end_sqlite_unit",
-    "unit_error",
-]

@@ -158,6 +158,3 @@ def writer_of(connection: Connection) -> SqliteWriter | None:
     """The writer of the SQLite database under ``connection``; None for any other."""
     writer: SqliteWriter | None = connection.info.get(_WRITER)
     return writer
-
-
-__all__ = ["SqliteWriter", "writer_of"]

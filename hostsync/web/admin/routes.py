@@ -71,6 +71,3 @@ def error_page(request: Request, status_code: int, title: str, message: str) -> 
 @lru_cache(maxsize=1)
 def _error_environment() -> Environment:
     return pages.environment()
-
-
-__all__ = ["admin_routes", "error_page"]
