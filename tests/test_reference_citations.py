@@ -91,3 +91,18 @@ def test_markdown_links_into_the_reference_resolve() -> None:
             if not resolves(target.name, match["anchor"]):
                 dangling.append(f"{path.relative_to(ROOT)}: {match[0]}")
     assert dangling == []
+
+
+JOURNAL = ROOT / "bench" / "JOURNAL.md"
+JOURNAL_CITATION = re.compile(r"JOURNAL\.md#(?P<anchor>[\w.-]+)")
+
+
+def test_every_journal_citation_names_an_entry() -> None:
+    """A docstring's ``Measured: bench/JOURNAL.md#anchor`` leads to that dated entry."""
+    entries = set(ANCHOR.findall(JOURNAL.read_text(encoding="utf-8")))
+    cited = 0
+    for path in text_files("hostsync", "docs", "bench", "README.md"):
+        for match in JOURNAL_CITATION.finditer(path.read_text(encoding="utf-8")):
+            cited += 1
+            assert match["anchor"] in entries, f"{path.relative_to(ROOT)}: #{match['anchor']}"
+    assert cited > 0

@@ -95,7 +95,7 @@ class Database:
     ) -> None:
         self.url = normalize_url(url)
         # PostgreSQL: the pool keeps this many connections open; the web layer runs no more
-        # units of work at once (ScimEndpoints.blocking), so none is opened per request.
+        # units of work at once (web/scheduling.py), so none is opened per request.
         self.postgres_connections = max(1, postgres_connections)
         self.dialect = make_url(self.url).get_backend_name()
         # SQLite's writer lock, pragmas and BEGIN (store/sqlite/writer.py); None on PostgreSQL.
