@@ -52,31 +52,21 @@ class LeastRecent(Generic[K, V]):
         return len(self._entries)
 
 
-class StartOver(Generic[K, V]):
-    """When ``limit`` entries are kept, the next :meth:`put` empties the cache first."""
+class StartOver(dict[K, V]):
+    """When ``limit`` entries are kept, the next :meth:`put` empties the cache first.
 
-    __slots__ = ("_entries", "limit")
+    A ``dict`` itself, so a hit costs one ``dict.get``: this is the cache of the hot paths
+    (path resolutions, PATCH plans, page splices).
+    """
+
+    __slots__ = ("limit",)
 
     def __init__(self, limit: int) -> None:
+        super().__init__()
         self.limit = limit
-        self._entries: dict[K, V] = {}
-
-    def get(self, key: K) -> V | None:
-        """The value kept for ``key``."""
-        return self._entries.get(key)
 
     def put(self, key: K, value: V) -> None:
         """Keep ``value``; a full cache is emptied before it (even to replace ``key``)."""
-        if len(self._entries) >= self.limit:
-            self._entries.clear()
-        self._entries[key] = value
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        self._entries.clear()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from hostsync.caching import StartOver
 from hostsync.scim.errors import (
     InvalidPathError,
     InvalidSyntaxError,
@@ -260,8 +261,9 @@ class _Target:
 # paths are planned once, not on every PATCH. Keyed by identity (hashing a path or a
 # resource type hashes all of it) and checked against the objects kept. Only paths that
 # recur are kept (_recurs), so that clients' texts cannot fill the memory.
-_PLANS: dict[tuple[int, int], tuple[PatchPath, ResourceType, str | None, _Target | None]] = {}
-_PLANS_KEPT = 4096
+_PLANS: StartOver[tuple[int, int], tuple[PatchPath, ResourceType, str | None, _Target | None]] = (
+    StartOver(4096)
+)
 _KEPT_PATH_CHARS = 200
 
 
@@ -318,9 +320,7 @@ class _Patcher:
         extension = self.whole_extension(path)
         target = None if extension is not None else self.target(path)  # raises when invalid
         if _recurs(path):
-            if len(_PLANS) >= _PLANS_KEPT:
-                _PLANS.clear()
-            _PLANS[key] = (path, resource_type, extension, target)
+            _PLANS.put(key, (path, resource_type, extension, target))
         return extension, target
 
     def whole_extension(self, path: PatchPath | None) -> str | None:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from hostsync.caching import StartOver
 from hostsync.scim.errors import InvalidPathError, ScimError
 from hostsync.scim.schema import COMMON_ATTRIBUTES, Attribute, AttrType, ResourceType, Schema
 
@@ -83,8 +84,7 @@ def _parse(text: str) -> AttrPath | None:
 # The same few paths come over and over, and the result is immutable: parses are kept.
 _parse_attr_path = lru_cache(maxsize=1024)(_parse)
 
-_RESOLVED: dict[tuple[AttrPath, int], tuple[ResourceType, ResolvedPath]] = {}
-_RESOLVED_KEPT = 4096
+_RESOLVED: StartOver[tuple[AttrPath, int], tuple[ResourceType, ResolvedPath]] = StartOver(4096)
 
 
 def resolve(
@@ -107,9 +107,7 @@ def resolve(
         return kept[1]
     resolved = _resolve(path, resource_type, error)
     if len(path.uri or "") + len(path.attr) + len(path.sub_attr or "") <= _KEPT_TEXT:
-        if len(_RESOLVED) >= _RESOLVED_KEPT:
-            _RESOLVED.clear()
-        _RESOLVED[key] = (resource_type, resolved)
+        _RESOLVED.put(key, (resource_type, resolved))
     return resolved
 
 
