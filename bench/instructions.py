@@ -51,7 +51,10 @@ sys.path[:0] = [tree, bench]
 import hostsync
 if not hostsync.__file__.startswith(tree):
     raise SystemExit(f"hostsync came from {hostsync.__file__}, not {tree}")
-import hostsync.store.sqlite.checkpoint as checkpoint
+try:
+    import hostsync.store.sqlite.checkpoint as checkpoint
+except ModuleNotFoundError:  # a tree from before the SQLite wing (issue 19)
+    import hostsync.store.checkpoint as checkpoint
 _init = checkpoint.WalCheckpointer.__init__
 def _never(self, path, interval=0.2, *args, **kwargs):
     _init(self, path, 1e9, *args, **kwargs)  # started, but no round inside the count
