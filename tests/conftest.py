@@ -24,7 +24,7 @@ from hostsync.web.app import create_app
 # The Host of the in-process clients (testserver) and the names tests send (hosts.example, …):
 # any other name still gets the 400 of tests/hardening/test_allowed_hosts.py.
 os.environ.setdefault("HOSTSYNC_ALLOWED_HOSTS", "testserver,*.example")
-POSTGRES_URL = os.environ.get("HOSTSYNC_TEST_POSTGRES_URL")
+POSTGRES_URL = os.environ.get("HOSTSYNC_TEST_POSTGRES_URL") or None  # "" means none (scripts/test)
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
 BASE = f"http://testserver{SCIM_PREFIX}"
 

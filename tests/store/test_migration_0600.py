@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from hostsync.store.database import Database
 from hostsync.store.migrate import alembic_config, current_revision
 
-POSTGRES_URL = os.environ.get("HOSTSYNC_TEST_POSTGRES_URL")
+POSTGRES_URL = os.environ.get("HOSTSYNC_TEST_POSTGRES_URL") or None  # "" means none (scripts/test)
 
 USERS = [  # id, tenant, deleted
     ("u1", "t1", False),
