@@ -18,6 +18,7 @@ from hostsync.store.directory import SqlDirectory
 from hostsync.store.sqlite.raw import run_prebuilt
 from hostsync.store.tables import tenants
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
+from tests.store.sqlite.locks import lock_is_free
 
 
 def _driver(connection: object) -> object:
@@ -145,20 +146,8 @@ def test_a_write_unit_takes_the_write_lock_at_once_and_a_read_unit_does_not(
 
 def _writer_is_free(database: Database) -> bool:
     """Whether another thread can take the process's writer lock right now."""
-    taken: list[bool] = []
-    writer = database.writer
-    assert writer is not None
-
-    def take() -> None:
-        got = writer.lock.acquire(blocking=False)
-        taken.append(got)
-        if got:
-            writer.lock.release()
-
-    thread = threading.Thread(target=take)
-    thread.start()
-    thread.join()
-    return taken == [True]
+    assert database.writer is not None
+    return lock_is_free(database.writer)
 
 
 @pytest.mark.parametrize("where", ["body", "flush"])

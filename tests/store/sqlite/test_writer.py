@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from hostsync.config import Settings
 from hostsync.store.database import SQLITE_MMAP_BYTES, Database
 from hostsync.store.sqlite.writer import SqliteWriter
 from hostsync.store.tenants import create_tenant, find_tenant_by_name
+from tests.store.sqlite.locks import lock_is_free
 
 
 def _mmap_size(database: Database) -> int:
@@ -70,7 +70,7 @@ def test_what_a_unit_asks_for_runs_once_it_has_ended(sqlite_db: Database, fails:
     lock_free_then: list[bool] = []
 
     def check_lock() -> None:
-        lock_free_then.append(_lock_is_free(writer))
+        lock_free_then.append(lock_is_free(writer))
 
     expected: AbstractContextManager[object] = (
         pytest.raises(RuntimeError) if fails else nullcontext()
@@ -102,23 +102,7 @@ def test_a_unit_on_a_connection_of_its_own_runs_what_it_asked_for(sqlite_db: Dat
 def test_write_units_hold_the_writer_lock_and_read_units_do_not(sqlite_db: Database) -> None:
     writer = _writer(sqlite_db)
     with sqlite_db.connect(write=False):
-        assert _lock_is_free(writer)
+        assert lock_is_free(writer)
     with sqlite_db.connect(write=True):
-        assert not _lock_is_free(writer)
-    assert _lock_is_free(writer)
-
-
-def _lock_is_free(writer: SqliteWriter) -> bool:
-    """Whether another thread could take the writer's lock right now."""
-    taken: list[bool] = []
-
-    def take() -> None:
-        got = writer.lock.acquire(blocking=False)
-        taken.append(got)
-        if got:
-            writer.lock.release()
-
-    thread = threading.Thread(target=take)
-    thread.start()
-    thread.join()
-    return taken == [True]
+        assert not lock_is_free(writer)
+    assert lock_is_free(writer)
