@@ -62,11 +62,11 @@ class SplicedPage:
     prefix; only its id, document text, moments, version and computed member (``groups`` or
     ``members``) differ. So the head, the location's JSON and the ``meta`` keys are encoded
     once (the service keeps one per resource type and base URL), and each resource is one
-    join of byte strings instead of two dicts and two encodings: callgrind, a page of 100
-    users 8.62M → 7.98M instructions, a one-user lookup unchanged (0.774M → 0.777M). The bytes are
+    join of byte strings instead of two dicts and two encodings. The bytes are
     :func:`spliced`'s, and so :meth:`~hostsync.scim.service.ScimService.render`'s
     (tests/scim/test_encoding.py). An id with other than letters and digits (the server's are
     hex) takes :func:`spliced` itself, as JSON might escape it.
+    Measured: bench/JOURNAL.md#spliced-page-kept-per-base-url
     """
 
     def __init__(
