@@ -48,13 +48,13 @@ _LETTERS = str.maketrans(
         "ł": "l",
         "ħ": "h",
         "ŧ": "t",
-        "ı": "i",
+        "\u0131": "i",
         "ĸ": "k",
         "ŋ": "n",
         "æ": "ae",
         "œ": "oe",
         "þ": "th",
-        "ſ": "s",
+        "\u017f": "s",
     }
 )
 _SEPARATORS = re.compile(r"[\W_]+")
@@ -72,8 +72,10 @@ def _folded(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """The case- and accent-insensitive form of ``text`` (module doc): ``José Núñez`` →
-    ``jose nunez``; words separated by single spaces, no space at either end."""
+    """The case- and accent-insensitive form of ``text`` (module doc).
+
+    ``José Núñez`` → ``jose nunez``: words separated by single spaces, none at either end.
+    """
     return _SEPARATORS.sub(" ", _folded(text.translate(_NO_MARK)).translate(_NO_MARK)).strip()
 
 
@@ -136,8 +138,10 @@ def host_name(document: Mapping[str, Any]) -> HostName | None:
 
 
 def words_of(document: Mapping[str, Any]) -> tuple[str, ...]:
-    """The folded words the host is found by (module doc), without repeats, at most
-    :data:`MAX_WORDS`."""
+    """The folded words the host is found by (module doc).
+
+    Without repeats, at most :data:`MAX_WORDS`.
+    """
     found: dict[str, None] = {}
     name = document.get("name")
     name = name if isinstance(name, Mapping) else {}

@@ -17,6 +17,8 @@ from hostsync.store.activity.recording import RequestContext
 from hostsync.store.activity.records import append
 from hostsync.store.admin_tables import activity
 from hostsync.store.directory import leave_every_group
+from hostsync.store.frontdesk.search import unindex_host
+from hostsync.store.sqlite.raw import prebuilt_runner
 from hostsync.store.tables import api_keys, groups, memberships, users
 
 PAGE_SIZE = 25
@@ -199,6 +201,8 @@ def purge_host(
     if not result.rowcount:
         return False
     leave_every_group(connection, tenant_id, host_id)  # left them when deleted; in case
+    # A deleted host has no rows in the search index (store/frontdesk/search.py); in case.
+    unindex_host(prebuilt_runner(connection), connection.dialect.name, tenant_id, host_id)
     connection.execute(
         update(activity)
         .where(activity.c.tenant_id == tenant_id, activity.c.resource_id == host_id)

@@ -43,6 +43,7 @@ from hostsync.scim.resources import Document, copy_document
 from hostsync.scim.schema import USER_RESOURCE, AttrType
 from hostsync.store.clock import new_id, now
 from hostsync.store.filters import FilterCompiler, Target, fold
+from hostsync.store.frontdesk.search import index_new_hosts, reindex_host, unindex_host
 from hostsync.store.paging import MIN_OFFSET, STEP, PageAnchors, Start
 from hostsync.store.sqlite.raw import prebuilt_runner, run_prebuilt
 from hostsync.store.statements import prebuilt, targets
@@ -61,6 +62,11 @@ def leave_every_group(connection: Connection, tenant_id: str, member_id: str) ->
     params = {"b_tenant": tenant_id, "b_id": member_id}
     run_prebuilt(connection, sql.uncount_member_everywhere, params)
     run_prebuilt(connection, sql.drop_member_everywhere, params)
+
+
+def _is_active(document: Document) -> bool:
+    """The ``active`` column's value: absent counts as active."""
+    return bool(document.get("active", True))
 
 
 _MAX_OFFSET = 2**63 - 1
@@ -87,6 +93,7 @@ class SqlDirectory:
         self.lock = lock
         self.user_target, self.group_target = targets(dialect)
         self.sql = prebuilt(dialect)
+        self._active_key = self.sql.users.keys.index("active")  # in the keys a write reads
         # Executes a prebuilt statement: on SQLite straight on the driver (store/sqlite/raw.py).
         self._run = prebuilt_runner(connection)
         # (table, id) -> (version, key column values) as last read or written in this write
@@ -374,7 +381,7 @@ class SqlDirectory:
             "user_name": user_name,
             "user_name_folded": fold(user_name),
             "external_id": document.get("externalId"),
-            "active": bool(document.get("active", True)),
+            "active": _is_active(document),
             "document": document,
         }
 
@@ -395,6 +402,9 @@ class SqlDirectory:
             users,
             {**self._new_row(user_id, moment), **self._user_values(document)},
             f"userName '{document['userName']}' is already taken",
+        )
+        index_new_hosts(
+            self._run, self.dialect, self.tenant_id, [(user_id, document, _is_active(document))]
         )
         return Stored(user_id, copy_document(document), moment, moment, 1)
 
@@ -418,6 +428,12 @@ class SqlDirectory:
                 self._run(self.sql.users.insert, rows[start : start + _CHUNK])
         except IntegrityError:
             raise UniquenessError("a userName in the batch is already taken") from None
+        index_new_hosts(
+            self._run,
+            self.dialect,
+            self.tenant_id,
+            [(row["id"], row["document"], row["active"]) for row in rows],
+        )
         return ids
 
     def get_user(self, user_id: str) -> Stored | None:
@@ -425,19 +441,34 @@ class SqlDirectory:
         return self._get(users, user_id)
 
     def replace_user(self, user_id: str, document: Document, *, version: int) -> Stored:
-        """Store a new document for the user (see the port)."""
-        return self._replace(
+        """Store a new document for the user (see the port), and keep the host index."""
+        seen = self._keys_seen.get((users.name, user_id))
+        # Whether it was active, from the key columns this unit read at ``version``.
+        was_active = None if seen is None or seen[0] != version else bool(seen[1][self._active_key])
+        values = self._user_values(document)
+        stored = self._replace(
             users,
             user_id,
-            self._user_values(document),
+            values,
             version,
             f"userName '{document['userName']}' is already taken",
         )
+        reindex_host(
+            self._run,
+            self.dialect,
+            self.tenant_id,
+            user_id,
+            document,
+            active=values["active"],
+            was_active=was_active,
+        )
+        return stored
 
     def delete_user(self, user_id: str) -> bool:
         """Soft-delete the user and drop its memberships (see the port)."""
         deleted = self._soft_delete(users, user_id)
         if deleted:
+            unindex_host(self._run, self.dialect, self.tenant_id, user_id)
             leave_every_group(self.connection, self.tenant_id, user_id)
             self._member_counts.clear()  # the groups it was a member of count one less
         return deleted

@@ -1,0 +1,1 @@
+"""SQL for the front desk (SQLAlchemy Core, functions over a Connection, tenant-scoped)."""

@@ -1,0 +1,509 @@
+"""Host search for the kiosk: the index kept with every user write, and :func:`search_hosts`.
+
+**Keeping the index.** :class:`~hostsync.store.directory.SqlDirectory` calls
+:func:`index_new_hosts` (create, import), :func:`reindex_host` (replace: PUT, PATCH, an
+``active`` flip) and :func:`unindex_host` (soft delete), and the console's purge calls
+:func:`unindex_host`, each on the unit of work's connection, so the index commits or rolls
+back with the write. A host has rows only while ``active``, not deleted and named
+(store/frontdesk/search_tables.py). A replace reads the host's card (one probe of its key)
+and writes only what changed: nothing when the names, title and department are the same
+(most of Entra's PATCHes), the card alone when only the title or department changed, the
+words that changed otherwise. A replace of a user known inactive before and after (the
+directory read it in this unit) touches nothing.
+
+**Searching.** A query is folded into words (:func:`hostsync.frontdesk.names.query_words`);
+it searches once it has :data:`MIN_QUERY_CHARACTERS` letters or digits. Every query word must
+begin some word of the host. The *driving* word is the query's longest (the first of the
+longest): its prefix is one range of ``host_names``' key (tenant, word, sort_key, user id),
+read in key order; each name row found is joined to its card (one probe) and checked there
+for the other query words (``instr`` on the card's words), the privacy mode (``exact``: the
+folded query equals the host's folded full name, and the range is the driving word alone)
+and the site's scope. Results are distinct hosts, at most ``limit`` (≤ :data:`MAX_RESULTS`).
+
+**Ranking.** By the host's first word (in key order) that begins with the driving word, so an
+exact word comes before the longer words it begins ("jo" before "joan" before "john"), then
+by the host's folded full name, then by id: the order of the index, so the search stops as
+soon as it has ``limit`` hosts.
+
+**Bounded work.** The range is read in chunks (:data:`FIRST_CHUNK` name rows, then
+:data:`NEXT_CHUNK`), each chunk one statement whose inner ``LIMIT`` bounds the rows it reads,
+resumed after the last key read (a row-value comparison on the key, so every chunk starts
+with an index seek). A search reads at most :data:`SCAN_BUDGET` name rows: when the scope or
+the other words are selective and the prefix common, it returns the hosts found within that
+many names (typing more letters narrows the range). A scope of groups whose members number
+at most :data:`SCOPE_FIRST` is read the other way round, member by member (the memberships'
+key, then each member's card), with no budget to run out: small sites always get complete
+answers. Scopes:
+
+* :class:`AllHosts`: every host of the tenant (a site with no group mapped);
+* :class:`GroupHosts`: direct members of any of the groups (ids of the tenant's groups);
+* :class:`AttributeHosts`: users whose attribute at a SCIM path equals a value (compiled by
+  :class:`~hostsync.store.filters.FilterCompiler`, case-insensitive unless the attribute is
+  ``caseExact``), e.g. ``urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division``
+  or ``addresses[type eq "work"].locality``, checked on the user's row for each name found.
+
+What a result carries is what the privacy mode allows (:mod:`hostsync.frontdesk.privacy`):
+never an e-mail address or phone number, which the index does not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
+
+from hostsync.caching import LeastRecent
+from hostsync.frontdesk.names import HostName, fold, host_name, query_words, words_of
+from hostsync.frontdesk.privacy import HostDetail, PrivacyMode, label
+from hostsync.frontdesk.privacy import detail as detail_of
+from hostsync.scim.filters import And, Compare, CompareOp, Filter, ValuePath, parse_patch_path
+from hostsync.scim.paths import AttrPath
+from hostsync.scim.resources import Document
+from hostsync.store.filters import FilterCompiler
+from hostsync.store.frontdesk.search_tables import host_cards, host_names
+from hostsync.store.sqlite.raw import prebuilt_runner
+from hostsync.store.statements import targets
+from hostsync.store.tables import groups, memberships, users
+
+Run = Callable[[Any, Any], Any]
+
+MIN_QUERY_CHARACTERS = 2
+"""Letters or digits a query needs (spaces and punctuation do not count)."""
+MAX_RESULTS = 10
+"""Hosts a search returns at most."""
+MAX_QUERY_WORDS = 6
+"""Words a query may have; a longer query finds no one (no host is found by seven words)."""
+FIRST_CHUNK = 24
+"""Name rows the first chunk reads: enough for ``MAX_RESULTS`` hosts when nothing filters."""
+NEXT_CHUNK = 256
+"""Name rows each further chunk reads."""
+SCAN_BUDGET = 2048
+"""Name rows a search reads at most (module doc, "Bounded work")."""
+SCOPE_FIRST = 2048
+"""A group scope with at most this many members is read member by member."""
+_IMPORT_CHUNK = 2000
+_LABELS = ("display_name", "given_name", "family_name", "title", "department")
+
+
+@dataclass(frozen=True, slots=True)
+class AllHosts:
+    """Every host of the tenant."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupHosts:
+    """Direct members of any of these groups of the tenant."""
+
+    group_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeHosts:
+    """Users whose attribute at ``path`` equals ``value``.
+
+    ``path`` is a SCIM attribute path, with an optional value filter:
+    ``addresses[type eq "work"].locality``.
+    """
+
+    path: str
+    value: str
+
+
+HostScope = AllHosts | GroupHosts | AttributeHosts
+
+
+@dataclass(frozen=True, slots=True)
+class FoundHost:
+    """One search result: the user's id and what the kiosk may show."""
+
+    id: str
+    label: str
+    detail: str | None
+
+
+# -- keeping the index ----------------------------------------------------------------------
+def _param(name: str, **options: Any) -> Any:
+    return bindparam(f"b_{name}", **options)
+
+
+def _one_of(column: Any, name: str, pg: bool) -> Any:
+    """``column`` is one of the list bound as ``b_<name>``.
+
+    ANY on PostgreSQL; an expanding IN on SQLite, which store/sqlite/raw.py runs over
+    ``json_each``.
+    """
+    if pg:
+        return column == any_(bindparam(f"b_{name}", type_=ARRAY(String)))
+    return column.in_(_param(name, expanding=True))
+
+
+def card_values(user_id: str, document: Document) -> dict[str, Any] | None:
+    """The ``host_cards`` row of a host (without the tenant), or None when it has no name."""
+    name = host_name(document)
+    words = words_of(document) if name is not None else ()
+    if name is None or not words:
+        return None
+    return {
+        "user_id": user_id,
+        "sort_key": fold(name.display),
+        "words": " " + " ".join(words),
+        "display_name": name.display,
+        "given_name": name.given,
+        "family_name": name.family,
+        "title": name.title,
+        "department": name.department,
+    }
+
+
+class _Upkeep:
+    """The statements that keep the index, for one dialect (built once)."""
+
+    def __init__(self, pg: bool) -> None:
+        c, n = host_cards.c, host_names.c
+        self.insert_cards = insert(host_cards)
+        self.insert_names = insert(host_names)
+        card_key = and_(c.tenant_id == _param("tenant"), c.user_id == _param("id"))
+        self.card = select(c.sort_key, c.words, *(c[name] for name in _LABELS)).where(card_key)
+        self.update_card = (
+            update(host_cards)
+            .where(card_key)
+            .values({name: _param(name) for name in ("sort_key", "words", *_LABELS)})
+        )
+        self.delete_card = delete(host_cards).where(card_key).returning(c.sort_key, c.words)
+        self.delete_names = delete(host_names).where(
+            n.tenant_id == _param("tenant"),
+            _one_of(n.word, "words", pg),
+            n.sort_key == _param("sort"),
+            n.user_id == _param("id"),
+        )
+
+
+@cache
+def _upkeep(dialect: str) -> _Upkeep:
+    return _Upkeep(dialect == "postgresql")
+
+
+def _name_rows(tenant_id: str, card: dict[str, Any], words: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": tenant_id,
+            "word": word,
+            "sort_key": card["sort_key"],
+            "user_id": card["user_id"],
+        }
+        for word in words
+    ]
+
+
+def _add(run: Run, sql: _Upkeep, tenant_id: str, cards: Sequence[dict[str, Any]]) -> None:
+    if not cards:
+        return
+    run(sql.insert_cards, [{"tenant_id": tenant_id, **card} for card in cards])
+    names = [row for card in cards for row in _name_rows(tenant_id, card, card["words"].split())]
+    run(sql.insert_names, names)
+
+
+def index_new_hosts(
+    run: Run, dialect: str, tenant_id: str, created: Sequence[tuple[str, Document, bool]]
+) -> None:
+    """Index new users, given as (id, canonical document, active): the active named ones."""
+    sql = _upkeep(dialect)
+    cards = []
+    for user_id, document, active in created:
+        card = card_values(user_id, document) if active else None
+        if card is not None:
+            cards.append(card)
+    for start in range(0, len(cards), _IMPORT_CHUNK):
+        _add(run, sql, tenant_id, cards[start : start + _IMPORT_CHUNK])
+
+
+def _drop_names(
+    run: Run, sql: _Upkeep, tenant_id: str, user_id: str, sort_key: str, words: Sequence[str]
+) -> None:
+    if words:
+        run(
+            sql.delete_names,
+            {"b_tenant": tenant_id, "b_id": user_id, "b_sort": sort_key, "b_words": list(words)},
+        )
+
+
+def unindex_host(run: Run, dialect: str, tenant_id: str, user_id: str) -> None:
+    """Take a user out of the index (deleted, purged): its card and every name row."""
+    sql = _upkeep(dialect)
+    old = run(sql.delete_card, {"b_tenant": tenant_id, "b_id": user_id}).first()
+    if old is not None:
+        _drop_names(run, sql, tenant_id, user_id, old.sort_key, old.words.split())
+
+
+def reindex_host(
+    run: Run,
+    dialect: str,
+    tenant_id: str,
+    user_id: str,
+    document: Document,
+    *,
+    active: bool,
+    was_active: bool | None = None,
+) -> None:
+    """Bring a replaced user's rows in line with its new document (module doc).
+
+    ``was_active``: whether the user was active before, when the caller knows it (None when
+    not); a user inactive before has no rows, so its card is not read.
+    """
+    new = card_values(user_id, document) if active else None
+    if was_active is False and new is None:
+        return
+    sql = _upkeep(dialect)
+    key = {"b_tenant": tenant_id, "b_id": user_id}
+    old = None if was_active is False else run(sql.card, key).first()
+    if new is None:
+        if old is not None:
+            unindex_host(run, dialect, tenant_id, user_id)
+        return
+    if old is None:
+        _add(run, sql, tenant_id, [new])
+        return
+    if old.sort_key == new["sort_key"] and old.words == new["words"]:
+        if any(getattr(old, name) != new[name] for name in _LABELS):
+            run(sql.update_card, {**key, **{f"b_{k}": v for k, v in new.items() if k != "user_id"}})
+        return
+    run(sql.update_card, {**key, **{f"b_{k}": v for k, v in new.items() if k != "user_id"}})
+    old_words, new_words = old.words.split(), new["words"].split()
+    if old.sort_key == new["sort_key"]:
+        kept = set(old_words) & set(new_words)
+        old_words = [word for word in old_words if word not in kept]
+        new_words = [word for word in new_words if word not in kept]
+    _drop_names(run, sql, tenant_id, user_id, old.sort_key, old_words)
+    if new_words:
+        run(sql.insert_names, _name_rows(tenant_id, new, new_words))
+
+
+# -- searching ------------------------------------------------------------------------------
+def _word_after(prefix: str) -> str:
+    """The least string greater than every string that begins with ``prefix``."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]
+    return chr(0x10FFFF)
+
+
+def _attribute_filter(scope: AttributeHosts) -> Filter:
+    """``path eq value`` as a filter; a value path's sub-attribute joins its value filter."""
+    path = parse_patch_path(scope.path)
+    if path.value_filter is None:
+        return Compare(path.attr, CompareOp.EQ, scope.value)
+    if path.sub_attr is None:
+        return Compare(AttrPath(path.attr.uri, path.attr.attr, "value"), CompareOp.EQ, scope.value)
+    inner = Compare(AttrPath(None, path.sub_attr), CompareOp.EQ, scope.value)
+    return ValuePath(path.attr, And(path.value_filter, inner))
+
+
+class _Search:
+    """The statements of one shape of search (dialect, other words, mode, scope)."""
+
+    def __init__(self, dialect: str, others: int, exact: bool, scope: HostScope) -> None:
+        pg = dialect == "postgresql"
+        c, n = host_cards.c, host_names.c
+        tenant = _param("tenant")
+        instr = func.strpos if pg else func.instr
+        checks: list[Any] = [instr(c.words, _param(f"w{i}")) > 0 for i in range(1, others + 1)]
+        if exact:
+            checks.append(c.sort_key == _param("full"))
+        self.scope_first = None
+        if isinstance(scope, GroupHosts):
+            m = memberships.c
+            checks.append(
+                exists(
+                    select(literal_column("1"))
+                    .select_from(memberships)
+                    .where(
+                        m.member_id == c.user_id,
+                        m.tenant_id == tenant,
+                        _one_of(m.group_id, "groups", pg),
+                    )
+                )
+            )
+            g = groups.c
+            in_tenant = g.tenant_id == tenant
+            self.group_sizes = select(func.coalesce(func.sum(g.member_count), 0)).where(
+                in_tenant if pg else func.likely(in_tenant),
+                _one_of(g.id, "groups", pg),
+                g.deleted_at.is_(None),
+            )
+            self.scope_first = (
+                select(c.user_id, c.words, c.sort_key, *(c[name] for name in _LABELS))
+                .select_from(memberships)
+                .join(host_cards, and_(c.tenant_id == m.tenant_id, c.user_id == m.member_id))
+                .where(
+                    m.tenant_id == tenant,
+                    _one_of(m.group_id, "groups", pg),
+                    instr(c.words, _param("w0")) > 0,
+                    *checks[:-1],
+                )
+            )
+        elif isinstance(scope, AttributeHosts):
+            u = users.c
+            condition = FilterCompiler(targets(dialect)[0]).compile(_attribute_filter(scope))
+            checks.append(
+                exists(
+                    select(literal_column("1"))
+                    .select_from(users)
+                    .where(
+                        u.id == c.user_id,
+                        u.tenant_id == tenant,
+                        u.deleted_at.is_(None),
+                        condition,
+                    )
+                )
+            )
+        names = (
+            select(n.word, n.sort_key, n.user_id)
+            .where(
+                n.tenant_id == tenant,
+                tuple_(n.word, n.sort_key, n.user_id)
+                > tuple_(_param("after_word"), _param("after_sort"), _param("after_id")),
+                n.word < _param("before"),
+            )
+            .order_by(n.word, n.sort_key, n.user_id)
+            .limit(_param("chunk"))
+            .subquery("n")
+        )
+        ok = and_(*checks).label("ok") if checks else literal_column("1").label("ok")
+        self.chunk = (
+            select(names.c.word, names.c.sort_key, names.c.user_id, *(c[k] for k in _LABELS), ok)
+            .select_from(names)
+            .join(host_cards, and_(c.tenant_id == tenant, c.user_id == names.c.user_id))
+            .order_by(names.c.word, names.c.sort_key, names.c.user_id)
+        )
+
+
+_SHAPES: LeastRecent[tuple[Any, ...], _Search] = LeastRecent(512)
+
+
+def _search_for(dialect: str, others: int, exact: bool, scope: HostScope) -> _Search:
+    # Group ids are bound per search; an attribute scope's path and value are in the SQL.
+    shape = scope if isinstance(scope, AttributeHosts) else type(scope)
+    key = (dialect, others, exact, shape)
+    found = _SHAPES.get(key)
+    if found is None:
+        found = _Search(dialect, others, exact, scope)
+        _SHAPES.put(key, found)
+    return found
+
+
+def _found(row: Any, privacy: PrivacyMode, chosen: HostDetail | None) -> FoundHost:
+    name = HostName(row.display_name, row.given_name, row.family_name, row.title, row.department)
+    return FoundHost(row.user_id, label(name, privacy), detail_of(name, privacy, chosen))
+
+
+def search_hosts(
+    connection: Connection,
+    tenant_id: str,
+    query: str,
+    *,
+    scope: HostScope,
+    privacy: PrivacyMode = PrivacyMode.FULL,
+    detail: HostDetail | None = None,
+    limit: int = MAX_RESULTS,
+) -> list[FoundHost]:
+    """The tenant's active hosts in ``scope`` whom ``query`` finds, ranked (module doc).
+
+    ``privacy`` decides who is found (``exact``) and how each is labelled; ``detail`` is the
+    site's chosen detail (title or department) where the mode shows one.
+    """
+    words = query_words(query)
+    limit = max(0, min(limit, MAX_RESULTS))
+    if (
+        sum(len(word) for word in words) < MIN_QUERY_CHARACTERS
+        or len(words) > MAX_QUERY_WORDS
+        or not limit
+        or (isinstance(scope, GroupHosts) and not scope.group_ids)
+    ):
+        return []
+    exact = privacy is PrivacyMode.EXACT
+    driver = max(words, key=len)
+    others = list(words)
+    others.remove(driver)
+    if exact:
+        others = []  # the whole name is compared
+    dialect = connection.dialect.name
+    search = _search_for(dialect, len(others), exact, scope)
+    run = prebuilt_runner(connection)
+    params: dict[str, Any] = {"b_tenant": tenant_id}
+    params.update((f"b_w{i}", " " + word) for i, word in enumerate(others, start=1))
+    if exact:
+        params["b_full"] = " ".join(words)
+    if isinstance(scope, GroupHosts):
+        params["b_groups"] = list(scope.group_ids)
+        size = int(run(search.group_sizes, params).scalar() or 0)
+        if size <= SCOPE_FIRST and search.scope_first is not None:
+            return _member_by_member(run, search, params, driver, exact, limit, privacy, detail)
+    rows = _name_by_name(run, search, params, driver, exact, limit)
+    return [_found(row, privacy, detail) for row in rows]
+
+
+def _name_by_name(
+    run: Run, search: _Search, params: dict[str, Any], driver: str, exact: bool, limit: int
+) -> list[Any]:
+    """The first ``limit`` distinct hosts in key order from the driving word's range."""
+    params["b_before"] = driver + "\x01" if exact else _word_after(driver)
+    params["b_after_word"], params["b_after_sort"], params["b_after_id"] = driver, "", ""
+    found: dict[str, Any] = {}
+    chunk, read = FIRST_CHUNK, 0
+    while True:
+        params["b_chunk"] = chunk
+        rows = run(search.chunk, params).all()
+        for row in rows:
+            if row.ok and row.user_id not in found:
+                found[row.user_id] = row
+                if len(found) == limit:
+                    return list(found.values())
+        read += len(rows)
+        if len(rows) < chunk or read >= SCAN_BUDGET:
+            return list(found.values())
+        last = rows[-1]
+        params["b_after_word"], params["b_after_sort"] = last.word, last.sort_key
+        params["b_after_id"] = last.user_id
+        chunk = min(NEXT_CHUNK, SCAN_BUDGET - read)
+
+
+def _member_by_member(
+    run: Run,
+    search: _Search,
+    params: dict[str, Any],
+    driver: str,
+    exact: bool,
+    limit: int,
+    privacy: PrivacyMode,
+    chosen: HostDetail | None,
+) -> list[FoundHost]:
+    """A small group scope's members whom the query finds, ranked as :func:`_name_by_name`."""
+    params["b_w0"] = " " + driver
+    ranked: dict[str, tuple[tuple[str, str, str], Any]] = {}
+    for row in run(search.scope_first, params):
+        words = row.words.split()
+        matched = driver if exact else min(word for word in words if word.startswith(driver))
+        ranked[row.user_id] = ((matched, row.sort_key, row.user_id), row)
+    best = sorted(ranked.values(), key=lambda item: item[0])[:limit]
+    return [_found(row, privacy, chosen) for _, row in best]
