@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     """Per-API-key request limits in the ``limits`` library's notation, ``;``-separated: the
     default sustains 100 requests/second (6000 a minute) with bursts of up to 500 in one
     second; Entra needs at least 25/s per tenant. Empty or ``none`` switches limiting off."""
+    kiosk_search_limit: str = "10/second;300/minute"
+    """Host searches allowed per kiosk (``limits`` notation, ``;``-separated; counted in the
+    same store as ``rate_limit``): enough for a visitor typing, too few to read the directory
+    out. Empty or ``none`` switches it off."""
     rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = (
         "sliding-window-counter"
     )

@@ -67,6 +67,11 @@ def parse_limits(text: str) -> list[RateLimitItem]:
     return parse_many(text)
 
 
+def strategy(name: str, storage: Storage) -> RateLimiter:
+    """The counting strategy ``name`` (``Settings.rate_limit_strategy``) over ``storage``."""
+    return _STRATEGIES[name](storage)
+
+
 def make_storage(settings: Settings) -> tuple[Storage, Callable[[], Awaitable[None]] | None]:
     """In-memory counters, or Redis when ``settings.redis_url`` is set; and how to close it."""
     if not settings.redis_url:

@@ -39,10 +39,11 @@ def test_initial_shows_the_first_name_and_the_family_initial(name: HostName, sho
     assert label(name, PrivacyMode.INITIAL) == shown
 
 
-def test_a_detail_only_when_chosen_and_never_in_initial_mode() -> None:
+def test_a_detail_only_when_chosen_and_only_in_full_mode() -> None:
     assert detail(JOSE, PrivacyMode.FULL, None) is None
     assert detail(JOSE, PrivacyMode.FULL, HostDetail.TITLE) == "CTO"
-    assert detail(JOSE, PrivacyMode.EXACT, HostDetail.DEPARTMENT) == "Engineering"
+    assert detail(JOSE, PrivacyMode.FULL, HostDetail.DEPARTMENT) == "Engineering"
+    assert detail(JOSE, PrivacyMode.EXACT, HostDetail.DEPARTMENT) is None
     assert detail(JOSE, PrivacyMode.INITIAL, HostDetail.TITLE) is None
     assert detail(HostName("Ana"), PrivacyMode.FULL, HostDetail.TITLE) is None
 

@@ -1,7 +1,7 @@
 """host search index: host_cards and host_names, filled from the active users
 
 Revision ID: 0720
-Revises: 0620
+Revises: 0710
 
 The index is derived from the users' documents with the same Python code that keeps it
 (store/frontdesk/search.py, ``card_values``), so the backfill reads users in batches in key
@@ -17,7 +17,7 @@ from alembic import op
 from hostsync.store.frontdesk.search import card_values
 
 revision = "0720"
-down_revision = "0620"
+down_revision = "0710"
 branch_labels = None
 depends_on = None
 
