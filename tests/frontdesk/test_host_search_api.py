@@ -25,6 +25,9 @@ from tests.conftest import BASE
 from tests.frontdesk.conftest import ORIGIN, make_host
 
 HOSTS = "/v1/kiosk/hosts"
+ENTERPRISE_DEPARTMENT: dict[str, Any] = {
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}
+}
 
 
 def kiosk_client(database: Database, settings: Settings, secret: str | None) -> httpx.AsyncClient:
@@ -98,7 +101,7 @@ async def test_a_deactivation_over_scim_shows_in_the_next_search(
         transport=transport, base_url=BASE, headers={"Authorization": f"Bearer {api_key}"}
     )
     assert await labels(kiosk, "zoe") == ["Zoë Saldaña"]
-    patch = {
+    patch: dict[str, Any] = {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
     }
@@ -121,7 +124,7 @@ async def test_the_sites_privacy_and_detail(
         site.tenant_id,
         "José",
         "Núñez",
-        **{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}},
+        **ENTERPRISE_DEPARTMENT,
     )
     with database.connect(write=True) as connection:
         update_site(connection, site.tenant_id, site.id, detail="department")
