@@ -419,7 +419,7 @@ def test_a_search_reads_at_most_the_budget(
     assert hosts.find("max", scope) == ["Max Rare"]  # in chunks: 4 + 8 + 8 …
     monkeypatch.setattr(search, "SCAN_BUDGET", 20)
     assert hosts.find("max", scope) == []  # the first 20 names hold no member
-    assert hosts.find("max ra", scope) == []  # the other word does not narrow the range
+    assert hosts.find("max ra", scope) == ["Max Rare"]  # the rarer word drives
     assert hosts.find("rare", scope) == ["Max Rare"]  # a longer word does
     monkeypatch.setattr(search, "SCOPE_FIRST", 10)
     assert hosts.find("max", scope) == ["Max Rare"]  # a small group: member by member

@@ -13,19 +13,21 @@ directory read it in this unit) touches nothing.
 
 **Searching.** A query is folded into words (:func:`hostsync.frontdesk.names.query_words`);
 it searches once it has :data:`MIN_QUERY_CHARACTERS` letters or digits. Every query word must
-begin some word of the host. The *driving* word is the query's longest (the first of the
-longest): its prefix is one range of ``host_names``' key (tenant, word, sort_key, user id),
-read in key order; each name row found is joined to its card (one probe) and checked there
-for the other query words (``instr`` on the card's words), the privacy mode (``exact``: the
-folded query equals the host's folded full name, and the range is the driving word alone)
-and the site's scope. Results are distinct hosts, at most ``limit`` (≤ :data:`MAX_RESULTS`).
+begin some word of the host. The *driving* word (the only one, or of several the one that
+begins the fewest names, each counted up to :data:`PROBE` with an index-only read; the
+longest of those that reach it) is a prefix, which is one range of ``host_names``' key
+(tenant, word, sort_key, user id), read in key order; each name row found is joined to its
+card (one probe) and checked there for the other query words (``instr`` on the card's
+words), the privacy mode (``exact``: the folded query equals the host's folded full name, and
+the range is the driving word alone) and the site's scope. Results are distinct hosts, at
+most ``limit`` (≤ :data:`MAX_RESULTS`).
 
 **Ranking.** By the host's first word (in key order) that begins with the driving word, so an
 exact word comes before the longer words it begins ("jo" before "joan" before "john"), then
 by the host's folded full name, then by id: the order of the index, so the search stops as
 soon as it has ``limit`` hosts.
 
-**Bounded work.** The range is read in chunks (:data:`FIRST_CHUNK` name rows, then
+**Bounded work.** The range is read in chunks (``limit`` + :data:`FIRST_CHUNK` name rows, then
 :data:`NEXT_CHUNK`), each chunk one statement whose inner ``LIMIT`` bounds the rows it reads,
 resumed after the last key read (a row-value comparison on the key, so every chunk starts
 with an index seek). A search reads at most :data:`SCAN_BUDGET` name rows: when the scope or
@@ -79,6 +81,7 @@ from hostsync.scim.paths import AttrPath
 from hostsync.scim.resources import Document
 from hostsync.store.filters import FilterCompiler
 from hostsync.store.frontdesk.search_tables import host_cards, host_names
+from hostsync.store.frontdesk.tables import site_groups, sites
 from hostsync.store.sqlite.raw import prebuilt_runner
 from hostsync.store.statements import targets
 from hostsync.store.tables import groups, memberships, users
@@ -91,12 +94,15 @@ MAX_RESULTS = 10
 """Hosts a search returns at most."""
 MAX_QUERY_WORDS = 6
 """Words a query may have; a longer query finds no one (no host is found by seven words)."""
-FIRST_CHUNK = 24
-"""Name rows the first chunk reads: enough for ``MAX_RESULTS`` hosts when nothing filters."""
+FIRST_CHUNK = 2
+"""Name rows the first chunk reads beyond ``limit``: enough for ``limit`` hosts when nothing
+filters out a name and few hosts have two words that begin with the driving word."""
 NEXT_CHUNK = 256
 """Name rows each further chunk reads."""
 SCAN_BUDGET = 2048
 """Name rows a search reads at most (module doc, "Bounded work")."""
+PROBE = 64
+"""Names counted per query word to choose a multi-word query's driving word."""
 SCOPE_FIRST = 2048
 """A group scope with at most this many members is read member by member."""
 _IMPORT_CHUNK = 2000
@@ -351,16 +357,18 @@ class _Search:
                 _one_of(g.id, "groups", pg),
                 g.deleted_at.is_(None),
             )
-            self.scope_first = (
-                select(c.user_id, c.words, c.sort_key, *(c[name] for name in _LABELS))
-                .select_from(memberships)
-                .join(host_cards, and_(c.tenant_id == m.tenant_id, c.user_id == m.member_id))
-                .where(
-                    m.tenant_id == tenant,
-                    _one_of(m.group_id, "groups", pg),
-                    instr(c.words, _param("w0")) > 0,
-                    *checks[:-1],
-                )
+            # The groups' members first (their key), then each member's card (its key):
+            # an IN list, which SQLite reads first, never the tenant's cards.
+            members = select(m.member_id).where(
+                m.tenant_id == tenant, _one_of(m.group_id, "groups", pg)
+            )
+            self.scope_first = select(
+                c.user_id, c.words, c.sort_key, *(c[name] for name in _LABELS)
+            ).where(
+                c.tenant_id == tenant,
+                c.user_id.in_(members),
+                instr(c.words, _param("w0")) > 0,
+                *checks[:-1],
             )
         elif isinstance(scope, AttributeHosts):
             u = users.c
@@ -442,14 +450,16 @@ def search_hosts(
     ):
         return []
     exact = privacy is PrivacyMode.EXACT
+    run = prebuilt_runner(connection)
     driver = max(words, key=len)
+    if len(words) > 1 and not exact:
+        driver = _rarest(run, tenant_id, words)
     others = list(words)
     others.remove(driver)
     if exact:
         others = []  # the whole name is compared
     dialect = connection.dialect.name
     search = _search_for(dialect, len(others), exact, scope)
-    run = prebuilt_runner(connection)
     params: dict[str, Any] = {"b_tenant": tenant_id}
     params.update((f"b_w{i}", " " + word) for i, word in enumerate(others, start=1))
     if exact:
@@ -463,6 +473,40 @@ def search_hosts(
     return [_found(row, privacy, detail) for row in rows]
 
 
+class _Probe:
+    """How many names a prefix has, counted up to ``b_probe`` (the key's index only)."""
+
+    def __init__(self) -> None:
+        n = host_names.c
+        first = (
+            select(literal_column("1"))
+            .where(
+                n.tenant_id == _param("tenant"),
+                n.word >= _param("word"),
+                n.word < _param("before"),
+            )
+            .limit(_param("probe"))
+            .subquery("first")
+        )
+        self.count = select(func.count()).select_from(first)
+
+
+_PROBE = _Probe()
+
+
+def _rarest(run: Run, tenant_id: str, words: Sequence[str]) -> str:
+    """The query word that begins the fewest names (module doc, "Searching").
+
+    Counted up to :data:`PROBE` each; the longest among those that reach it.
+    """
+    counts: dict[str, int] = {}
+    for word in dict.fromkeys(words):
+        params: dict[str, Any] = {"b_tenant": tenant_id, "b_word": word, "b_probe": PROBE}
+        params["b_before"] = _word_after(word)
+        counts[word] = int(run(_PROBE.count, params).scalar() or 0)
+    return min(counts, key=lambda word: (counts[word], -len(word)))
+
+
 def _name_by_name(
     run: Run, search: _Search, params: dict[str, Any], driver: str, exact: bool, limit: int
 ) -> list[Any]:
@@ -470,7 +514,7 @@ def _name_by_name(
     params["b_before"] = driver + "\x01" if exact else _word_after(driver)
     params["b_after_word"], params["b_after_sort"], params["b_after_id"] = driver, "", ""
     found: dict[str, Any] = {}
-    chunk, read = FIRST_CHUNK, 0
+    chunk, read = limit + FIRST_CHUNK, 0
     while True:
         params["b_chunk"] = chunk
         rows = run(search.chunk, params).all()
@@ -507,3 +551,57 @@ def _member_by_member(
         ranked[row.user_id] = ((matched, row.sort_key, row.user_id), row)
     best = sorted(ranked.values(), key=lambda item: item[0])[:limit]
     return [_found(row, privacy, chosen) for _, row in best]
+
+
+# -- a kiosk's site, as a search needs it -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SiteSearch:
+    """What a search at a site needs to know of it: who it offers, and how it shows them."""
+
+    scope: HostScope
+    privacy: PrivacyMode
+    detail: HostDetail | None
+
+
+class _SiteStatements:
+    def __init__(self) -> None:
+        s, g = sites.c, site_groups.c
+        tenant, site = _param("tenant"), _param("site")
+        self.site = select(s.privacy, s.detail, s.match_attribute, s.match_value).where(
+            s.tenant_id == tenant, s.id == site, s.archived_at.is_(None)
+        )
+        self.groups = (
+            select(g.group_id).where(g.site_id == site, g.tenant_id == tenant).order_by(g.group_id)
+        )
+
+
+_SITE_STATEMENTS = _SiteStatements()
+
+
+def site_search(connection: Connection, tenant_id: str, site_id: str) -> SiteSearch | None:
+    """How the tenant's site searches (None: no such live site), read with prebuilt statements.
+
+    The hosts a site offers: by attribute when it has one (``match_attribute`` and
+    ``match_value``), else the members of its groups, else every active host. An unknown
+    privacy mode shows the least (``exact``); an unknown detail, none.
+    """
+    run = prebuilt_runner(connection)
+    params = {"b_tenant": tenant_id, "b_site": site_id}
+    row = run(_SITE_STATEMENTS.site, params).first()
+    if row is None:
+        return None
+    scope: HostScope
+    if row.match_attribute and row.match_value is not None:
+        scope = AttributeHosts(row.match_attribute, row.match_value)
+    else:
+        group_ids = tuple(group_id for (group_id,) in run(_SITE_STATEMENTS.groups, params))
+        scope = GroupHosts(group_ids) if group_ids else AllHosts()
+    try:
+        mode = PrivacyMode(row.privacy)
+    except ValueError:
+        mode = PrivacyMode.EXACT
+    try:
+        chosen = HostDetail(row.detail) if row.detail else None
+    except ValueError:
+        chosen = None
+    return SiteSearch(scope, mode, chosen)

@@ -26,19 +26,10 @@ from limits.aio.strategies import RateLimiter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hostsync.frontdesk.privacy import HostDetail, PrivacyMode
-from hostsync.frontdesk.sites import Site
 from hostsync.scim.errors import ScimError
 from hostsync.store.database import Database
-from hostsync.store.frontdesk.search import (
-    AllHosts,
-    AttributeHosts,
-    FoundHost,
-    GroupHosts,
-    HostScope,
-    search_hosts,
-)
-from hostsync.store.frontdesk.sites import KioskCredential, get_site
+from hostsync.store.frontdesk.search import FoundHost, search_hosts, site_search
+from hostsync.store.frontdesk.sites import KioskCredential
 from hostsync.web.kiosk.pairing import api_error
 from hostsync.web.ratelimit import parse_limits, strategy
 
@@ -77,43 +68,21 @@ class KioskSearchLimiter:
         return 0
 
 
-def scope_of(site: Site) -> HostScope:
-    """The hosts a site offers: by attribute, else by its groups, else every active host."""
-    if site.match_attribute and site.match_value is not None:
-        return AttributeHosts(site.match_attribute, site.match_value)
-    if site.group_ids:
-        return GroupHosts(site.group_ids)
-    return AllHosts()
-
-
-def _privacy(site: Site) -> tuple[PrivacyMode, HostDetail | None]:
-    try:
-        mode = PrivacyMode(site.privacy)
-    except ValueError:
-        mode = PrivacyMode.EXACT  # an unknown mode shows the least
-    try:
-        chosen = HostDetail(site.detail) if site.detail else None
-    except ValueError:
-        chosen = None
-    return mode, chosen
-
-
 def find_hosts(
     database: Database, credential: KioskCredential, query: str
 ) -> list[FoundHost] | None:
     """The kiosk's site's hosts whom ``query`` finds; None when the site is archived."""
     with database.connect(write=False) as connection:
-        site = get_site(connection, credential.tenant_id, credential.site_id)
+        site = site_search(connection, credential.tenant_id, credential.site_id)
         if site is None:
             return None
-        mode, chosen = _privacy(site)
         return search_hosts(
             connection,
             credential.tenant_id,
             query,
-            scope=scope_of(site),
-            privacy=mode,
-            detail=chosen,
+            scope=site.scope,
+            privacy=site.privacy,
+            detail=site.detail,
         )
 
 
