@@ -96,6 +96,15 @@ class KioskGate:
             return None
         return entry[0] if self.signal.generation() == entry[2] else None
 
+    async def verified(self, secret: str) -> KioskCredential:
+        """The kiosk's credential: from the cache on the loop, else :meth:`credential` in a
+        thread; :class:`KioskRefused` when the secret is no kiosk's.
+        """
+        cached = self.cached(secret)
+        if cached is not None:
+            return cached
+        return await run_in_threadpool(self.credential, secret)
+
     def credential(self, secret: str) -> KioskCredential:
         """The kiosk's credential, or :class:`KioskRefused`; may read the database."""
         if not secret:
@@ -128,7 +137,7 @@ class KioskGate:
         async def endpoint(request: Request) -> Response:
             secret, from_cookie = self.secret_of(request)
             try:
-                credential = self.cached(secret) or await run_in_threadpool(self.credential, secret)
+                credential = await self.verified(secret)
             except KioskRefused:
                 return api_error(
                     401,
