@@ -97,8 +97,9 @@ class KioskGate:
         return entry[0] if self.signal.generation() == entry[2] else None
 
     async def verified(self, secret: str) -> KioskCredential:
-        """The kiosk's credential: from the cache on the loop, else :meth:`credential` in a
-        thread; :class:`KioskRefused` when the secret is no kiosk's.
+        """The kiosk's credential, or :class:`KioskRefused`.
+
+        From the cache, on the loop; else from :meth:`credential`, in a thread.
         """
         cached = self.cached(secret)
         if cached is not None:
