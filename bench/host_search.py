@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--scope", choices=("all", "group"), default="all")
     parser.add_argument("--reuse", action="store_true", help="reuse the seeded data in workdir")
+    parser.add_argument("--seed-only", action="store_true", help="seed, then stop")
     parser.add_argument("--server-cpus", default="0")
     parser.add_argument("--load-cpus", default="1")
     args = parser.parse_args(argv)
@@ -293,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         write_load_files(workdir, manifest)
     else:
         manifest = seed(database_url, workdir, args.hosts, args.scope)
+        print(json.dumps({"scenario": "seed", "seconds": manifest["seed_seconds"]}), flush=True)
+    if args.seed_only:
+        return 0
     warm_sqlite_file(manifest["database_url"])
     labels = {
         "hosts": manifest["hosts"],
