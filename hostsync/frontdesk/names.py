@@ -59,6 +59,7 @@ _LETTERS = str.maketrans(
 )
 _SEPARATORS = re.compile(r"[\W_]+")
 _SEPARATORS_BUT_MARK = re.compile(r"[^\w']+|_+")
+_ASCII_WORDS = re.compile(r"[a-z0-9]+")
 
 
 def _folded(text: str) -> str:
@@ -76,6 +77,8 @@ def fold(text: str) -> str:
 
     ``José Núñez`` → ``jose nunez``: words separated by single spaces, none at either end.
     """
+    if text.isascii():  # the common case, without the translations (same result)
+        return " ".join(_ASCII_WORDS.findall(text.lower().replace("'", "").replace("`", "")))
     return _SEPARATORS.sub(" ", _folded(text.translate(_NO_MARK)).translate(_NO_MARK)).strip()
 
 
@@ -85,7 +88,19 @@ def query_words(query: str) -> tuple[str, ...]:
 
 
 def _words_of_text(text: str, into: dict[str, None]) -> None:
-    for chunk in text[:MAX_NAME_LENGTH].split():
+    text = text[:MAX_NAME_LENGTH]
+    if text.isascii() and "'" not in text and "`" not in text:  # the common case, quicker
+        for chunk in text.lower().split():
+            if chunk.isalnum():
+                into.setdefault(chunk[:MAX_WORD_LENGTH])
+                continue
+            parts = _ASCII_WORDS.findall(chunk)
+            for part in parts:
+                into.setdefault(part[:MAX_WORD_LENGTH])
+            if len(parts) > 1:
+                into.setdefault("".join(parts)[:MAX_WORD_LENGTH])
+        return
+    for chunk in text.split():
         folded = _folded(chunk.translate(_TO_MARK)).translate(_TO_MARK)
         marked = _SEPARATORS_BUT_MARK.sub(" ", folded).split()
         parts = [part.replace(_MARK, "") for part in marked]
@@ -130,7 +145,7 @@ def host_name(document: Mapping[str, Any]) -> HostName | None:
         or _text(name.get("formatted"))
         or " ".join(part for part in (given, family) if part)
     )
-    if not fold(display):
+    if not any(char.isalnum() for char in display):  # nothing to find the host by
         return None
     enterprise = document.get(ENTERPRISE_USER_SCHEMA)
     department = _text(enterprise.get("department")) if isinstance(enterprise, Mapping) else ""

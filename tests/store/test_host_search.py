@@ -446,14 +446,18 @@ def _expected(documents: dict[str, dict[str, Any]], query: str) -> list[str]:
     words = fold(query).split()
     if sum(map(len, words)) < 2:
         return []
-    driver = max(words, key=len)
+    indexed = {
+        user_id: words_of({"displayName": entry["display"], "name": {"givenName": entry["given"]}})
+        for user_id, entry in documents.items()
+        if entry["active"]
+    }
+    names = [word for host_words in indexed.values() for word in host_words]
+    # The driving word: the one that begins the fewest names (counted up to PROBE).
+    counts = {q: min(search.PROBE, sum(w.startswith(q) for w in names)) for q in words}
+    driver = min(dict.fromkeys(words), key=lambda q: (counts[q], -len(q)))
     ranked = []
-    for user_id, entry in documents.items():
-        if not entry["active"]:
-            continue
-        host_words = words_of(
-            {"displayName": entry["display"], "name": {"givenName": entry["given"]}}
-        )
+    for user_id, host_words in indexed.items():
+        entry = documents[user_id]
         if not all(any(w.startswith(q) for w in host_words) for q in words):
             continue
         matched = min(w for w in host_words if w.startswith(driver))
@@ -467,6 +471,7 @@ def test_search_agrees_with_a_plain_model(
     hosts, documents = model
     rng = random.Random(21)
     queries = ["jo", "an", "ma", "jean", "zo", "o'b", "ode", "str", "jo jo", "an ma", "luc o"]
+    queries += ["jo n", "j no", "ma jo", "an ode", "zo st", "max an", "lu o"]
     queries += [fold(rng.choice(GIVEN))[:3] + " " + fold(rng.choice(FAMILY))[:2] for _ in range(8)]
     for query in queries:
         assert [h.id for h in hosts.found(query)] == _expected(documents, query), query

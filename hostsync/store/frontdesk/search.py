@@ -5,11 +5,12 @@
 ``active`` flip) and :func:`unindex_host` (soft delete), and the console's purge calls
 :func:`unindex_host`, each on the unit of work's connection, so the index commits or rolls
 back with the write. A host has rows only while ``active``, not deleted and named
-(store/frontdesk/search_tables.py). A replace reads the host's card (one probe of its key)
-and writes only what changed: nothing when the names, title and department are the same
-(most of Entra's PATCHes), the card alone when only the title or department changed, the
-words that changed otherwise. A replace of a user known inactive before and after (the
-directory read it in this unit) touches nothing.
+(store/frontdesk/search_tables.py). Each writes one statement, on ``host_cards`` alone,
+whose triggers keep ``host_names`` (store/frontdesk/search_tables.py): an insert of the card,
+an upsert that writes only when something changed (nothing when the names, title and
+department are the same, as in most of Entra's PATCHes; the names only when the words or
+the full name changed), or a delete. A replace of a user known inactive before and after
+(the directory read it in this unit) writes nothing.
 
 **Searching.** A query is folded into words (:func:`hostsync.frontdesk.names.query_words`);
 it searches once it has :data:`MIN_QUERY_CHARACTERS` letters or digits. Every query word must
@@ -55,6 +56,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ARRAY,
     Connection,
@@ -67,10 +69,12 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
     tuple_,
-    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hostsync.caching import LeastRecent
 from hostsync.frontdesk.names import HostName, fold, host_name, query_words, words_of
@@ -170,7 +174,7 @@ def card_values(user_id: str, document: Document) -> dict[str, Any] | None:
     return {
         "user_id": user_id,
         "sort_key": fold(name.display),
-        "words": " " + " ".join(words),
+        "words": orjson.dumps(words).decode(),
         "display_name": name.display,
         "given_name": name.given,
         "family_name": name.family,
@@ -179,26 +183,27 @@ def card_values(user_id: str, document: Document) -> dict[str, Any] | None:
     }
 
 
+_CARD = ("sort_key", "words", *_LABELS)
+
+
 class _Upkeep:
-    """The statements that keep the index, for one dialect (built once)."""
+    """The statements that keep the index, for one dialect (built once).
+
+    Only ``host_cards`` is written: its triggers keep ``host_names`` (search_tables.py).
+    """
 
     def __init__(self, pg: bool) -> None:
-        c, n = host_cards.c, host_names.c
+        c = host_cards.c
         self.insert_cards = insert(host_cards)
-        self.insert_names = insert(host_names)
-        card_key = and_(c.tenant_id == _param("tenant"), c.user_id == _param("id"))
-        self.card = select(c.sort_key, c.words, *(c[name] for name in _LABELS)).where(card_key)
-        self.update_card = (
-            update(host_cards)
-            .where(card_key)
-            .values({name: _param(name) for name in ("sort_key", "words", *_LABELS)})
+        upsert = (pg_insert if pg else sqlite_insert)(host_cards)
+        # Written only when something changed: most PATCHes leave the names as they were.
+        self.put_card = upsert.on_conflict_do_update(
+            index_elements=["tenant_id", "user_id"],
+            set_={name: upsert.excluded[name] for name in _CARD},
+            where=or_(*(c[name] != upsert.excluded[name] for name in _CARD)),
         )
-        self.delete_card = delete(host_cards).where(card_key).returning(c.sort_key, c.words)
-        self.delete_names = delete(host_names).where(
-            n.tenant_id == _param("tenant"),
-            _one_of(n.word, "words", pg),
-            n.sort_key == _param("sort"),
-            n.user_id == _param("id"),
+        self.delete_card = delete(host_cards).where(
+            c.tenant_id == _param("tenant"), c.user_id == _param("id")
         )
 
 
@@ -207,56 +212,29 @@ def _upkeep(dialect: str) -> _Upkeep:
     return _Upkeep(dialect == "postgresql")
 
 
-def _name_rows(tenant_id: str, card: dict[str, Any], words: Sequence[str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "tenant_id": tenant_id,
-            "word": word,
-            "sort_key": card["sort_key"],
-            "user_id": card["user_id"],
-        }
-        for word in words
-    ]
-
-
-def _add(run: Run, sql: _Upkeep, tenant_id: str, cards: Sequence[dict[str, Any]]) -> None:
-    if not cards:
-        return
-    run(sql.insert_cards, [{"tenant_id": tenant_id, **card} for card in cards])
-    names = [row for card in cards for row in _name_rows(tenant_id, card, card["words"].split())]
-    run(sql.insert_names, names)
-
-
 def index_new_hosts(
     run: Run, dialect: str, tenant_id: str, created: Sequence[tuple[str, Document, bool]]
 ) -> None:
     """Index new users, given as (id, canonical document, active): the active named ones."""
-    sql = _upkeep(dialect)
     cards = []
     for user_id, document, active in created:
         card = card_values(user_id, document) if active else None
         if card is not None:
+            card["tenant_id"] = tenant_id
             cards.append(card)
+    if not cards:
+        return
+    insert_cards = _upkeep(dialect).insert_cards
+    if len(cards) == 1:
+        run(insert_cards, cards[0])
+        return
     for start in range(0, len(cards), _IMPORT_CHUNK):
-        _add(run, sql, tenant_id, cards[start : start + _IMPORT_CHUNK])
-
-
-def _drop_names(
-    run: Run, sql: _Upkeep, tenant_id: str, user_id: str, sort_key: str, words: Sequence[str]
-) -> None:
-    if words:
-        run(
-            sql.delete_names,
-            {"b_tenant": tenant_id, "b_id": user_id, "b_sort": sort_key, "b_words": list(words)},
-        )
+        run(insert_cards, cards[start : start + _IMPORT_CHUNK])
 
 
 def unindex_host(run: Run, dialect: str, tenant_id: str, user_id: str) -> None:
-    """Take a user out of the index (deleted, purged): its card and every name row."""
-    sql = _upkeep(dialect)
-    old = run(sql.delete_card, {"b_tenant": tenant_id, "b_id": user_id}).first()
-    if old is not None:
-        _drop_names(run, sql, tenant_id, user_id, old.sort_key, old.words.split())
+    """Take a user out of the index (deleted, purged): its card, and so its names."""
+    run(_upkeep(dialect).delete_card, {"b_tenant": tenant_id, "b_id": user_id})
 
 
 def reindex_host(
@@ -272,34 +250,15 @@ def reindex_host(
     """Bring a replaced user's rows in line with its new document (module doc).
 
     ``was_active``: whether the user was active before, when the caller knows it (None when
-    not); a user inactive before has no rows, so its card is not read.
+    not); a user inactive before has no rows, so none is deleted.
     """
-    new = card_values(user_id, document) if active else None
-    if was_active is False and new is None:
-        return
-    sql = _upkeep(dialect)
-    key = {"b_tenant": tenant_id, "b_id": user_id}
-    old = None if was_active is False else run(sql.card, key).first()
-    if new is None:
-        if old is not None:
+    card = card_values(user_id, document) if active else None
+    if card is None:
+        if was_active is not False:  # it may have rows: none stay
             unindex_host(run, dialect, tenant_id, user_id)
         return
-    if old is None:
-        _add(run, sql, tenant_id, [new])
-        return
-    if old.sort_key == new["sort_key"] and old.words == new["words"]:
-        if any(getattr(old, name) != new[name] for name in _LABELS):
-            run(sql.update_card, {**key, **{f"b_{k}": v for k, v in new.items() if k != "user_id"}})
-        return
-    run(sql.update_card, {**key, **{f"b_{k}": v for k, v in new.items() if k != "user_id"}})
-    old_words, new_words = old.words.split(), new["words"].split()
-    if old.sort_key == new["sort_key"]:
-        kept = set(old_words) & set(new_words)
-        old_words = [word for word in old_words if word not in kept]
-        new_words = [word for word in new_words if word not in kept]
-    _drop_names(run, sql, tenant_id, user_id, old.sort_key, old_words)
-    if new_words:
-        run(sql.insert_names, _name_rows(tenant_id, new, new_words))
+    card["tenant_id"] = tenant_id
+    run(_upkeep(dialect).put_card, card)
 
 
 # -- searching ------------------------------------------------------------------------------
@@ -461,7 +420,7 @@ def search_hosts(
     dialect = connection.dialect.name
     search = _search_for(dialect, len(others), exact, scope)
     params: dict[str, Any] = {"b_tenant": tenant_id}
-    params.update((f"b_w{i}", " " + word) for i, word in enumerate(others, start=1))
+    params.update((f"b_w{i}", '"' + word) for i, word in enumerate(others, start=1))
     if exact:
         params["b_full"] = " ".join(words)
     if isinstance(scope, GroupHosts):
@@ -543,10 +502,10 @@ def _member_by_member(
     chosen: HostDetail | None,
 ) -> list[FoundHost]:
     """A small group scope's members whom the query finds, ranked as :func:`_name_by_name`."""
-    params["b_w0"] = " " + driver
+    params["b_w0"] = '"' + driver
     ranked: dict[str, tuple[tuple[str, str, str], Any]] = {}
     for row in run(search.scope_first, params):
-        words = row.words.split()
+        words = orjson.loads(row.words)
         matched = driver if exact else min(word for word in words if word.startswith(driver))
         ranked[row.user_id] = ((matched, row.sort_key, row.user_id), row)
     best = sorted(ranked.values(), key=lambda item: item[0])[:limit]

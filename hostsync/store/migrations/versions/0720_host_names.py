@@ -5,7 +5,8 @@ Revises: 0710
 
 The index is derived from the users' documents with the same Python code that keeps it
 (store/frontdesk/search.py, ``card_values``), so the backfill reads users in batches in key
-order and inserts their cards and names: one pass over the table, memory bounded by a batch.
+order and inserts their cards: one pass over the table, memory bounded by a batch. The names
+are written by the cards' triggers (store/frontdesk/search_tables.py), created first.
 """
 
 from typing import Any
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from hostsync.store.frontdesk.search import card_values
+from hostsync.store.frontdesk.search_tables import NAME_TRIGGERS
 
 revision = "0720"
 down_revision = "0710"
@@ -52,19 +54,15 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
-    backfill(op.get_bind())
+    connection = op.get_bind()
+    for statement in NAME_TRIGGERS[connection.dialect.name]:
+        op.execute(statement)
+    backfill(connection)
 
 
 def backfill(connection: sa.Connection) -> int:
     """Index every active, not deleted, named user; return how many were indexed."""
     cards_table = sa.table("host_cards", *(sa.column(name) for name in _CARD_COLUMNS))
-    names_table = sa.table(
-        "host_names",
-        sa.column("tenant_id"),
-        sa.column("word"),
-        sa.column("sort_key"),
-        sa.column("user_id"),
-    )
     batch = sa.text(
         "SELECT pk, id, tenant_id, document FROM users"
         " WHERE pk > :after AND deleted_at IS NULL AND active ORDER BY pk LIMIT :size"
@@ -75,7 +73,6 @@ def backfill(connection: sa.Connection) -> int:
         if not rows:
             return indexed
         cards: list[dict[str, Any]] = []
-        names: list[dict[str, Any]] = []
         for _, user_id, tenant_id, document in rows:
             if isinstance(document, str | bytes):
                 document = orjson.loads(document)
@@ -83,18 +80,8 @@ def backfill(connection: sa.Connection) -> int:
             if card is None:
                 continue
             cards.append({"tenant_id": tenant_id, **card})
-            names.extend(
-                {
-                    "tenant_id": tenant_id,
-                    "word": word,
-                    "sort_key": card["sort_key"],
-                    "user_id": user_id,
-                }
-                for word in card["words"].split()
-            )
         if cards:
-            connection.execute(sa.insert(cards_table), cards)
-            connection.execute(sa.insert(names_table), names)
+            connection.execute(sa.insert(cards_table), cards)  # the triggers add the names
         indexed += len(cards)
         after = rows[-1][0]
 
@@ -114,4 +101,6 @@ _CARD_COLUMNS = (
 
 def downgrade() -> None:
     op.drop_table("host_names")
-    op.drop_table("host_cards")
+    op.drop_table("host_cards")  # and its triggers
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS host_cards_names()")
