@@ -8,17 +8,16 @@ back with the write. A host has rows only while ``active``, not deleted and name
 (store/frontdesk/search_tables.py). Each writes one statement, on ``host_cards`` alone,
 whose triggers keep ``host_names`` (store/frontdesk/search_tables.py): an insert of the card,
 an upsert that writes only when something changed (nothing when the names, title and
-department are the same, as in most of Entra's PATCHes; the names only when the words or
-the full name changed), or a delete. A replace of a user known inactive before and after
-(the directory read it in this unit) writes nothing.
+department are the same, as in most of Entra's PATCHes), or a delete. A replace of a user
+known inactive before and after (the directory read it in this unit) writes nothing.
 
 **Searching.** A query is folded into words (:func:`hostsync.frontdesk.names.query_words`);
 it searches once it has :data:`MIN_QUERY_CHARACTERS` letters or digits. Every query word must
 begin some word of the host. The *driving* word (the only one, or of several the one that
 begins the fewest names, each counted up to :data:`PROBE` with an index-only read; the
 longest of those that reach it) is a prefix, which is one range of ``host_names``' key
-(tenant, word, sort_key, user id), read in key order; each name row found is joined to its
-card (one probe) and checked there for the other query words (``instr`` on the card's
+(tenant, word, sort_key, user id), read in key order; each name row carries its host's
+words and labels, and is checked for the other query words (``instr`` on the row's
 words), the privacy mode (``exact``: the folded query equals the host's folded full name, and
 the range is the driving word alone) and the site's scope. Results are distinct hosts, at
 most ``limit`` (≤ :data:`MAX_RESULTS`).
@@ -292,9 +291,13 @@ class _Search:
         c, n = host_cards.c, host_names.c
         tenant = _param("tenant")
         instr = func.strpos if pg else func.instr
-        checks: list[Any] = [instr(c.words, _param(f"w{i}")) > 0 for i in range(1, others + 1)]
-        if exact:
-            checks.append(c.sort_key == _param("full"))
+
+        def checks_on(row: Any) -> list[Any]:
+            """The other words' and the mode's checks on a name row or a card."""
+            found = [instr(row.words, _param(f"w{i}")) > 0 for i in range(1, others + 1)]
+            return [*found, row.sort_key == _param("full")] if exact else found
+
+        checks = checks_on(n)
         self.scope_first = None
         if isinstance(scope, GroupHosts):
             m = memberships.c
@@ -303,7 +306,7 @@ class _Search:
                     select(literal_column("1"))
                     .select_from(memberships)
                     .where(
-                        m.member_id == c.user_id,
+                        m.member_id == n.user_id,
                         m.tenant_id == tenant,
                         _one_of(m.group_id, "groups", pg),
                     )
@@ -327,7 +330,7 @@ class _Search:
                 c.tenant_id == tenant,
                 c.user_id.in_(members),
                 instr(c.words, _param("w0")) > 0,
-                *checks[:-1],
+                *checks_on(c),
             )
         elif isinstance(scope, AttributeHosts):
             u = users.c
@@ -337,15 +340,17 @@ class _Search:
                     select(literal_column("1"))
                     .select_from(users)
                     .where(
-                        u.id == c.user_id,
+                        u.id == n.user_id,
                         u.tenant_id == tenant,
                         u.deleted_at.is_(None),
                         condition,
                     )
                 )
             )
-        names = (
-            select(n.word, n.sort_key, n.user_id)
+        ok = and_(*checks).label("ok") if checks else literal_column("1").label("ok")
+        # One range of the key, in its order: no sort, no other table (but the scope's).
+        self.chunk = (
+            select(n.word, n.sort_key, n.user_id, *(n[k] for k in _LABELS), ok)
             .where(
                 n.tenant_id == tenant,
                 tuple_(n.word, n.sort_key, n.user_id)
@@ -354,14 +359,6 @@ class _Search:
             )
             .order_by(n.word, n.sort_key, n.user_id)
             .limit(_param("chunk"))
-            .subquery("n")
-        )
-        ok = and_(*checks).label("ok") if checks else literal_column("1").label("ok")
-        self.chunk = (
-            select(names.c.word, names.c.sort_key, names.c.user_id, *(c[k] for k in _LABELS), ok)
-            .select_from(names)
-            .join(host_cards, and_(c.tenant_id == tenant, c.user_id == names.c.user_id))
-            .order_by(names.c.word, names.c.sort_key, names.c.user_id)
         )
 
 

@@ -11,11 +11,12 @@ Entra deactivates or deletes is gone from the next search.
   folded words the host is found by, as a JSON array (``words``: a word never holds a quote,
   so ``instr(words, '"' || w)`` tells whether some word begins with ``w``).
 * ``host_names``: one row per (host, word), keyed by (tenant, word, sort_key, user id), so a
-  prefix is one range of the key, read in the order search results are ranked in. Triggers
-  on ``host_cards`` keep it (:data:`NAME_TRIGGERS`): a card's insert adds its words' rows, its
-  delete removes them, an update of its words or sort key replaces them, in the statement
-  that changes the card. Keeping the index is then one statement per write of a user, run by
-  the database, which costs the SCIM write path less than the statements would from Python.
+  prefix is one range of the key, read in the order search results are ranked in; each row
+  carries a copy of its card's words and labels, so a search reads nothing else. Triggers on
+  ``host_cards`` keep it (:data:`NAME_TRIGGERS`): a card's insert adds its words' rows, its
+  delete removes them, its update replaces them, in the statement that changes the card.
+  Keeping the index is then one statement per write of a user, the rest run by the
+  database, which costs the SCIM write path less than the statements would from Python.
 
 Both are clustered on their key on SQLite (WITHOUT ROWID): a range of names is one b-tree
 walk and a card one probe. On PostgreSQL the folded columns compare byte-wise
@@ -57,12 +58,24 @@ host_names = Table(
         String(32).with_variant(String(32, collation="C"), "postgresql"),
         primary_key=True,
     ),
+    # The card's words and what a kiosk may show, copied, so that a search reads this table
+    # alone: a range of rows side by side, not a card probe per name.
+    # Measured: bench/JOURNAL.md#host-names-index
+    Column("words", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("given_name", Text, nullable=False),
+    Column("family_name", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("department", Text, nullable=False),
     sqlite_with_rowid=False,
 )
 
 _SQLITE_NAMES_OF = """
-    INSERT INTO host_names (tenant_id, word, sort_key, user_id)
-    SELECT NEW.tenant_id, value, NEW.sort_key, NEW.user_id FROM json_each(NEW.words);"""
+    INSERT INTO host_names (tenant_id, word, sort_key, user_id,
+                            words, display_name, given_name, family_name, title, department)
+    SELECT NEW.tenant_id, value, NEW.sort_key, NEW.user_id, NEW.words, NEW.display_name,
+           NEW.given_name, NEW.family_name, NEW.title, NEW.department
+    FROM json_each(NEW.words);"""
 _SQLITE_NAMES_GONE = """
     DELETE FROM host_names WHERE tenant_id = OLD.tenant_id
         AND word IN (SELECT value FROM json_each(OLD.words))
@@ -73,9 +86,8 @@ NAME_TRIGGERS = {
         f"CREATE TRIGGER host_cards_added AFTER INSERT ON host_cards BEGIN{_SQLITE_NAMES_OF}\nEND",
         f"CREATE TRIGGER host_cards_removed AFTER DELETE ON host_cards BEGIN{_SQLITE_NAMES_GONE}\n"
         "END",
-        "CREATE TRIGGER host_cards_renamed AFTER UPDATE OF words, sort_key ON host_cards"
-        " WHEN OLD.words IS NOT NEW.words OR OLD.sort_key IS NOT NEW.sort_key"
-        f" BEGIN{_SQLITE_NAMES_GONE}{_SQLITE_NAMES_OF}\nEND",
+        f"CREATE TRIGGER host_cards_changed AFTER UPDATE ON host_cards BEGIN{_SQLITE_NAMES_GONE}"
+        f"{_SQLITE_NAMES_OF}\nEND",
     ),
     "postgresql": (
         """CREATE OR REPLACE FUNCTION host_cards_names() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -86,18 +98,16 @@ BEGIN
             AND sort_key = OLD.sort_key AND user_id = OLD.user_id;
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        INSERT INTO host_names (tenant_id, word, sort_key, user_id)
-        SELECT NEW.tenant_id, word, NEW.sort_key, NEW.user_id
+        INSERT INTO host_names (tenant_id, word, sort_key, user_id,
+                                words, display_name, given_name, family_name, title, department)
+        SELECT NEW.tenant_id, word, NEW.sort_key, NEW.user_id, NEW.words, NEW.display_name,
+               NEW.given_name, NEW.family_name, NEW.title, NEW.department
         FROM jsonb_array_elements_text(NEW.words::jsonb) AS word;
     END IF;
     RETURN NULL;
 END $$""",
-        "CREATE TRIGGER host_cards_added AFTER INSERT OR DELETE ON host_cards"
+        "CREATE TRIGGER host_cards_changed AFTER INSERT OR DELETE OR UPDATE ON host_cards"
         " FOR EACH ROW EXECUTE FUNCTION host_cards_names()",
-        "CREATE TRIGGER host_cards_renamed AFTER UPDATE OF words, sort_key ON host_cards"
-        " FOR EACH ROW WHEN (OLD.words IS DISTINCT FROM NEW.words"
-        " OR OLD.sort_key IS DISTINCT FROM NEW.sort_key)"
-        " EXECUTE FUNCTION host_cards_names()",
     ),
 }
 """The triggers that keep ``host_names`` from ``host_cards``, per dialect (module doc); the

@@ -49,6 +49,12 @@ def upgrade() -> None:
         sa.Column("word", _FOLDED, nullable=False),
         sa.Column("sort_key", _FOLDED, nullable=False),
         sa.Column("user_id", _ID, nullable=False),
+        sa.Column("words", sa.Text(), nullable=False),
+        sa.Column("display_name", sa.Text(), nullable=False),
+        sa.Column("given_name", sa.Text(), nullable=False),
+        sa.Column("family_name", sa.Text(), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("department", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint(
             "tenant_id", "word", "sort_key", "user_id", name=op.f("pk_host_names")
         ),
