@@ -1,4 +1,4 @@
-"""The ``hostsync`` command line: serve, demo, tenants and API keys.
+"""The ``hostsync`` command line: serve, demo, tenants and API keys (and the groups it registers).
 
 Errors are one line on stderr and exit code 2; nothing prints a traceback. Sub-command groups
 that grow large live in their own modules of this package and are registered here.
@@ -17,6 +17,7 @@ from sqlalchemy import make_url
 
 from hostsync.cli.admin import admin, cli_context
 from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, port_problem
+from hostsync.cli.frontdesk import kiosk, site, visits
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
@@ -343,6 +344,9 @@ def migrate(ctx: click.Context, database_url: str | None) -> None:
 tenant.add_command(tenant_list)
 cli.add_command(admin)
 cli.add_command(sync)
+cli.add_command(site)
+cli.add_command(kiosk)
+cli.add_command(visits)
 
 
 def main(argv: list[str] | None = None) -> None:
