@@ -1,11 +1,12 @@
 """The visits' lifecycle in the server: the end-of-day check-out and retention, periodically.
 
-Each server process runs :meth:`VisitChores.run` from the application's lifespan: every ``frontdesk_chores_seconds`` it checks out the visitors still on site after
-their site's end of day and, at most once per :data:`ANONYMISE_EVERY` seconds, anonymises
-the visits past their tenant's retention period (store/frontdesk/retention.py). The work runs
-in a worker thread, never on the event loop; a failure is logged and the next tick tries
-again, never raised into the loop. Several processes may run the chores at once: every
-change is an idempotent update, and each visit is changed once.
+Each server process runs :meth:`VisitChores.run` from the application's lifespan: every
+``frontdesk_chores_seconds`` it checks out the visitors still on site after their site's end
+of day and, at most once per :data:`ANONYMISE_EVERY` seconds, anonymises the visits past their
+tenant's retention period (store/frontdesk/retention.py). The work runs in a worker thread,
+never on the event loop; a failure is logged and the next tick tries again, never raised into
+the loop. Several processes may run the chores at once: every change is an idempotent update,
+and each visit is changed once.
 
 The activity log names the server as the actor of these runs (:data:`SERVER`), with how
 many visits each tenant had anonymised (store/activity/erasures.py).
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -48,10 +50,11 @@ class VisitChores:
         self.database = database
         self.seconds = seconds
         self._next_retention = 0.0
+        self._ended: dict[str, datetime] = {}  # each site's end of day last checked out
 
     def run_once(self) -> ChoresDone:
         """Check out at end of day; anonymise expired visits when that is due."""
-        checked_out = check_out_at_end_of_day(self.database)
+        checked_out = check_out_at_end_of_day(self.database, done=self._ended)
         anonymised: dict[str, int] = {}
         moment = time.monotonic()
         if moment >= self._next_retention:

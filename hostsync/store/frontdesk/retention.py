@@ -23,7 +23,7 @@ The rules are :mod:`hostsync.frontdesk.retention`'s; this module applies them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -254,11 +254,14 @@ def check_out_at_end_of_day(
     tenant_id: str | None = None,
     moment: datetime | None = None,
     batch: int = BATCH,
+    done: MutableMapping[str, datetime] | None = None,
 ) -> int:
     """Check out the visitors still on site after their site's end of day; return how many.
 
     Each is checked out by :data:`~hostsync.frontdesk.retention.END_OF_DAY_BY` at the first
     end of day after their check-in. Sites without an end-of-day time are left alone.
+    ``done`` (kept by a caller that runs this periodically) remembers the end of day each site
+    was last checked out at, so a site is read once per end of day rather than on every run.
     """
     moment = moment or now()
     statement = select(sites.c.id, sites.c.tenant_id, sites.c.timezone, sites.c.end_of_day).where(
@@ -275,32 +278,37 @@ def check_out_at_end_of_day(
         except (ZoneInfoNotFoundError, ValueError):  # set by hand to a zone this host lacks
             log.warning("site %s has an unknown time zone; no end-of-day check-out", site.id)
             continue
-        total += _check_out_site(units, site, zone, moment, batch)
+        ended = last_end_of_day(zone, site.end_of_day, moment)
+        if done is not None and done.get(site.id) == ended:
+            continue
+        total += _check_out_site(units, site, zone, ended, batch)
+        if done is not None:
+            done[site.id] = ended
     return total
 
 
-def _check_out_site(units: Units, site: Any, zone: ZoneInfo, moment: datetime, batch: int) -> int:
-    ended = last_end_of_day(zone, site.end_of_day, moment)
+def _check_out_site(units: Units, site: Any, zone: ZoneInfo, ended: datetime, batch: int) -> int:
+    """Check out the site's visitors whose day has ended, ``batch`` per write transaction.
+
+    The site's visitors on site are read whole through the on-site index (a partial index:
+    they are today's visitors, however long the site's history); a range on the check-in
+    time would lead the planner to the index of every visit the site ever had.
+    """
+    with units.connect(write=False) as connection:
+        rows = connection.execute(
+            select(visits.c.pk, visits.c.checked_in_at).where(
+                visits.c.tenant_id == site.tenant_id,
+                visits.c.site_id == site.id,
+                visits.c.checked_out_at.is_(None),
+            )
+        ).all()
+    due = sorted((row.checked_in_at, row.pk) for row in rows if row.checked_in_at < ended)
     total = 0
-    while True:
-        with units.connect(write=False) as connection:
-            rows = connection.execute(
-                select(visits.c.pk, visits.c.checked_in_at)
-                .where(
-                    visits.c.tenant_id == site.tenant_id,
-                    visits.c.site_id == site.id,
-                    visits.c.checked_out_at.is_(None),
-                    visits.c.checked_in_at < ended,
-                )
-                .order_by(visits.c.checked_in_at)
-                .limit(batch)
-            ).all()
-        if not rows:
-            return total
+    for start in range(0, len(due), batch):
         by_moment: dict[datetime, list[int]] = {}
-        for row in rows:
-            leaves = first_end_of_day_after(zone, site.end_of_day, row.checked_in_at)
-            by_moment.setdefault(leaves, []).append(row.pk)
+        for checked_in_at, key in due[start : start + batch]:
+            leaves = first_end_of_day_after(zone, site.end_of_day, checked_in_at)
+            by_moment.setdefault(leaves, []).append(key)
         with units.connect(write=True) as connection:
             for leaves, keys in by_moment.items():
                 result = connection.execute(
@@ -313,5 +321,4 @@ def _check_out_site(units: Units, site: Any, zone: ZoneInfo, moment: datetime, b
                     .values(checked_out_at=leaves, checked_out_by=END_OF_DAY_BY)
                 )
                 total += int(result.rowcount or 0)
-        if len(rows) < batch:
-            return total
+    return total
