@@ -162,7 +162,7 @@ def kiosk_create(
                 "create",
                 resource_type="Kiosk",
                 resource_id=created.id,
-                resource_name=f"{created.label} ({created.prefix}…)",
+                resource_name=created.label,
                 detail=f"for site {site_id}",
             )
     except (TenantError, SiteError, SiteSettingError) as exc:
