@@ -19,7 +19,17 @@ from starlette.staticfiles import StaticFiles
 from hostsync.config import Settings
 from hostsync.store.activity.pruning import DEFAULT_RETENTION_DAYS
 from hostsync.store.database import Database
-from hostsync.web.admin import activity, groups, hosts, integrations, keys, pages, signin, status
+from hostsync.web.admin import (
+    activity,
+    erasure,
+    groups,
+    hosts,
+    integrations,
+    keys,
+    pages,
+    signin,
+    status,
+)
 from hostsync.web.admin.console import AdminConsole
 from hostsync.web.admin.security import SignInLimiter
 
@@ -53,6 +63,8 @@ def admin_routes(
         Route("/activity", g(activity.list_page), methods=["GET"]),
         Route("/activity.csv", g(activity.csv_export), methods=["GET"]),
         Route("/activity/prune", g(activity.prune), methods=["POST"]),
+        Route(erasure.PAGE, g(erasure.retention_page), methods=["GET", "POST"]),
+        Route(erasure.ERASE, g(erasure.erase), methods=["GET", "POST"]),
         Mount("/static/admin", StaticFiles(directory=pages.HERE / "static"), name="admin_static"),
     ]
 
