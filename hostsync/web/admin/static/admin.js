@@ -1,6 +1,21 @@
-// hostsync admin console: copy buttons, confirmation prompts, live filters. No dependencies.
+// hostsync admin console: local times, copy buttons, confirmation prompts, live filters.
+// No dependencies.
 (function () {
   "use strict";
+  // <time datetime="…Z">UTC text</time>: shown in the viewer's own time zone, UTC on hover.
+  var local = null;
+  try {
+    local = new Intl.DateTimeFormat(undefined, {
+      year: "numeric", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+    });
+  } catch (error) { local = null; }
+  document.querySelectorAll("time[datetime]").forEach(function (element) {
+    var moment = new Date(element.getAttribute("datetime"));
+    if (!local || isNaN(moment.getTime())) { return; }
+    if (!element.title) { element.title = element.textContent; }
+    element.textContent = local.format(moment);
+  });
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
       var field = document.getElementById(button.getAttribute("data-copy"));
