@@ -156,7 +156,7 @@ async def list_page(
             "picked": picked,
             "chips": chips(picked),
             "hidden": [(k, v) for k, v in picked.params().items() if k not in ("q", "period")],
-            "id_chip": {"name": id_name or picked.id, "clear": _href(picked.params(id=""))}
+            "id_chip": {"name": id_name or picked.id, "without": _href(picked.params(id=""))}
             if picked.id
             else None,
             "csv_query": urlencode(picked.params()),
