@@ -23,6 +23,7 @@ from hostsync.store.activity.queries import (
     entry_of,
     filter_conditions,
     readable,
+    with_people,
 )
 from hostsync.store.admin_tables import activity
 
@@ -119,6 +120,7 @@ def _csv_text(rows: Sequence[list[str]], header: bool = False) -> str:
 def export_csv(connection: Connection, tenant_id: str, selected: ActivityFilter) -> Iterator[str]:
     """The matching rows as CSV text: BOM, header, rows newest first (one connection)."""
     yield _csv_text([], header=True)
+    selected = with_people(connection, tenant_id, selected)
     after: tuple[datetime, int] | None = None
     while True:
         rows = _export_rows(connection, tenant_id, selected, after, EXPORT_CHUNK_ROWS)
@@ -141,6 +143,9 @@ def stream_csv(
     holds at most one chunk in memory and no connection while the client reads.
     """
     yield _csv_text([], header=True)
+    if selected.person:
+        with database.connect(write=False) as connection:
+            selected = with_people(connection, tenant_id, selected)
     after: tuple[datetime, int] | None = None
     while True:
         with database.connect(write=False) as connection:

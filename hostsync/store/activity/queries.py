@@ -7,13 +7,19 @@ a name never reaches another tenant's rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, union_all
+from sqlalchemy import Connection, Text, and_, cast, func, or_, select, union_all
 
-from hostsync.store.activity.labels import ChangeLine, change_lines, change_text, ids_to_name
+from hostsync.store.activity.labels import (
+    ChangeLine,
+    change_lines,
+    change_text,
+    ids_to_name,
+    is_member_change,
+)
 from hostsync.store.admin_tables import activity, request_counts
 from hostsync.store.clock import now
 from hostsync.store.tables import groups, users
@@ -26,6 +32,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "delete": ("delete", "purge"),
 }
 """The operation filter's choices and the stored operations each one shows."""
+MAX_PERSON_MEMBERS = 20
+"""A person search finds membership changes when it names at most this many hosts."""
 MAX_NAMED_IDS = 2_000
 """At most this many ids are looked up by :func:`names_of` at once (the rest stay ids)."""
 
@@ -59,7 +67,8 @@ class ActivityFilter:
     """Which rows a page shows: outcome, operation, resource type or id, a person, a window.
 
     ``person`` matches the name the row was recorded with (a host's userName, a group's
-    name), or a host of the tenant whose userName or display name contains it.
+    name), a host of the tenant whose userName or display name contains it, and a group's
+    membership change listing one of ``person_ids`` (filled by :func:`with_people`).
     """
 
     outcome: str | None = None
@@ -69,6 +78,7 @@ class ActivityFilter:
     until: datetime | None = None
     operation: str | None = None
     person: str | None = None
+    person_ids: tuple[str, ...] | None = None
 
 
 def like_pattern(text: str) -> str:
@@ -77,10 +87,11 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _person_condition(tenant_id: str, person: str) -> Any:
+def _hosts_named(tenant_id: str, person: str) -> Any:
+    """The ids of the tenant's hosts whose userName or display name contains ``person``."""
     pattern = like_pattern(person)
     u = users.c
-    hosts = select(u.id).where(
+    return select(u.id).where(
         u.tenant_id == tenant_id,
         or_(
             u.user_name_folded.like(pattern, escape="\\"),
@@ -88,11 +99,40 @@ def _person_condition(tenant_id: str, person: str) -> Any:
             func.lower(u.document[("name", "formatted")].as_string()).like(pattern, escape="\\"),
         ),
     )
-    c = activity.c
-    return or_(
-        func.lower(c.resource_name).like(pattern, escape="\\"),
-        c.resource_id.in_(hosts.scalar_subquery()),
+
+
+def with_people(connection: Connection, tenant_id: str, selected: ActivityFilter) -> ActivityFilter:
+    """``selected`` with the hosts its person search names, when there are few of them.
+
+    With at most :data:`MAX_PERSON_MEMBERS` such hosts, a group's membership change that
+    lists one of them is found too; with more, only the rows about the hosts themselves.
+    """
+    if not selected.person or selected.person_ids is not None:
+        return selected
+    found = list(
+        connection.execute(
+            _hosts_named(tenant_id, selected.person).limit(MAX_PERSON_MEMBERS + 1)
+        ).scalars()
     )
+    return replace(selected, person_ids=tuple(found) if len(found) <= MAX_PERSON_MEMBERS else ())
+
+
+def _person_condition(tenant_id: str, selected: ActivityFilter) -> Any:
+    person = selected.person or ""
+    c = activity.c
+    matches: list[Any] = [
+        func.lower(c.resource_name).like(like_pattern(person), escape="\\"),
+        c.resource_id.in_(_hosts_named(tenant_id, person).scalar_subquery()),
+    ]
+    if selected.person_ids:
+        listed = cast(c.changes, Text)
+        matches.append(
+            and_(
+                c.resource_type == "Group",
+                or_(*[listed.like(f'%"{host_id}"%') for host_id in selected.person_ids]),
+            )
+        )
+    return or_(*matches)
 
 
 def filter_conditions(tenant_id: str, selected: ActivityFilter) -> list[Any]:
@@ -110,7 +150,7 @@ def filter_conditions(tenant_id: str, selected: ActivityFilter) -> list[Any]:
     if selected.operation in OPERATIONS:
         conditions.append(c.operation.in_(OPERATIONS[selected.operation]))
     if selected.person:
-        conditions.append(_person_condition(tenant_id, selected.person))
+        conditions.append(_person_condition(tenant_id, selected))
     if selected.since is not None:
         conditions.append(c.at >= selected.since)
     if selected.until is not None:
@@ -146,7 +186,7 @@ def page(
     limit: int = 50,
 ) -> tuple[int, list[Entry]]:
     """The total matching and one page of rows, newest first."""
-    conditions = filter_conditions(tenant_id, selected)
+    conditions = filter_conditions(tenant_id, with_people(connection, tenant_id, selected))
     total = connection.execute(
         select(func.count()).select_from(activity).where(*conditions)
     ).scalar_one()
@@ -200,19 +240,29 @@ class Readable:
 
 
 def _summary(lines: list[ChangeLine]) -> tuple[str, bool]:
+    """One line: a single short change in full; else the labels changed, members by name.
+
+    Membership changes lead (they are what a group's row is about), each with its names when
+    they fit; then up to :data:`SUMMARY_LABELS` labels and how many more.
+    """
     if len(lines) == 1:
         text = change_text(lines[0])
         if len(text) <= SUMMARY_CHARS:
             return text, True
         return text[: SUMMARY_CHARS - 1] + "…", False
-    labels = list(dict.fromkeys(line.label for line in lines))
+    members = [line for line in lines if is_member_change(line.path)]
+    parts = []
+    for line in members:
+        text = change_text(line)
+        parts.append(text if len(text) <= SUMMARY_CHARS // 2 else line.label)
+    labels = list(dict.fromkeys(line.label for line in lines if line not in members))
     shown = labels[:SUMMARY_LABELS]
     more = len(labels) - len(shown)
     if more:
-        return f"{', '.join(shown)} and {more} more", False
+        return "; ".join([*parts, f"{', '.join(shown)} and {more} more"]), False
     if len(shown) > 1:
-        return f"{', '.join(shown[:-1])} and {shown[-1]}", False
-    return shown[0] if shown else "", False
+        return "; ".join([*parts, f"{', '.join(shown[:-1])} and {shown[-1]}"]), False
+    return "; ".join([*parts, *shown]), False
 
 
 def readable(connection: Connection, tenant_id: str, entries: list[Entry]) -> list[Readable]:
