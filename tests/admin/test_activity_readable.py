@@ -18,7 +18,12 @@ import pytest
 from hostsync.config import SCIM_PREFIX
 from hostsync.store.activity.export import export_csv
 from hostsync.store.activity.labels import change_lines, change_text, label, value_text
-from hostsync.store.activity.queries import ActivityFilter, names_of, page
+from hostsync.store.activity.queries import (
+    MAX_PERSON_MEMBERS,
+    ActivityFilter,
+    names_of,
+    page,
+)
 from hostsync.store.activity.recording import RecordingDirectory, RequestContext
 from hostsync.store.activity.records import append
 from hostsync.store.database import Database
@@ -149,16 +154,46 @@ async def test_member_ids_are_shown_by_name_and_another_tenants_stay_ids(
 async def test_search_by_person_finds_user_name_and_display_name(
     signed_in: httpx.AsyncClient, database: Database, tenant_id: str
 ) -> None:
-    """``q`` matches the recorded name and the host's display name, nothing else."""
+    """``q`` matches the recorded name, the host's display name and the groups it joined."""
     await _provision(database, tenant_id)
     by_display = unescape((await signed_in.get("/activity", params={"q": "DUBOIS"})).text)
-    assert "chloe@contoso.com" in by_display
-    assert "bare@contoso.com" not in by_display.replace("Chloé Dubois, bare@contoso.com", "")
-    assert "1 entry about “DUBOIS”" in by_display
+    assert "chloe@contoso.com" in by_display  # the host's own row
+    assert "Members added: Chloé Dubois, bare@contoso.com" in by_display  # the group's row
+    assert 'href="/hosts/' in by_display and "bare@contoso.com</a>" not in by_display
+    assert "2 entries about “DUBOIS”" in by_display
     by_user = unescape((await signed_in.get("/activity", params={"q": "bare@"})).text)
-    assert "1 entry about" in by_user
+    assert "2 entries about" in by_user and "chloe@contoso.com</a>" not in by_user
+    hosts_only = unescape((await signed_in.get("/activity?q=bare@&resource=User")).text)
+    assert "1 entry about" in hosts_only
     nothing = unescape((await signed_in.get("/activity", params={"q": "50%_\\"})).text)
     assert "0 entries" in nothing and "No activity matches these filters" in nothing
+
+
+def test_a_search_naming_many_hosts_finds_their_rows_not_every_group(
+    database: Database, tenant_id: str
+) -> None:
+    """Past MAX_PERSON_MEMBERS matching hosts, membership changes are not searched."""
+    with database.directory(tenant_id) as directory:
+        many = [
+            directory.create_user({"userName": f"crowd{n}@contoso.com"}).id
+            for n in range(MAX_PERSON_MEMBERS + 1)
+        ]
+    with database.connect(write=True) as connection:
+        for members in (many[:1], many):
+            append(
+                connection,
+                tenant_id,
+                RequestContext("PATCH", "/g"),
+                operation="update",
+                status=200,
+                resource_type="Group",
+                resource_id="g",
+                resource_name="Hall",
+                changes=[{"path": "members added", "old": None, "new": members}],
+            )
+        assert page(connection, tenant_id, ActivityFilter(person="crowd0@"))[0] == 2
+        assert page(connection, tenant_id, ActivityFilter(person="crowd"))[0] == 0
+        assert page(connection, tenant_id, ActivityFilter(person="hall"))[0] == 2
 
 
 async def test_search_and_chips_never_show_another_tenants_rows(
@@ -182,10 +217,11 @@ async def test_search_and_chips_never_show_another_tenants_rows(
             resource_name="chloe@fabrikam.com",
         )
         total, entries = page(connection, tenant_id, ActivityFilter(person="chloe"))
-        assert total == 1 and entries[0].resource_name == "chloe@contoso.com"
+        assert total == 2  # her create, the group she joined
+        assert {e.resource_name for e in entries} == {"chloe@contoso.com", "Lobby"}
         assert page(connection, other, ActivityFilter(person="chloe"))[0] == 1
     for params, expected in (
-        ({"q": "chloé"}, 1),
+        ({"q": "chloé"}, 2),  # her row and the group she joined
         ({"q": "fabrikam"}, 0),
         ({"q": "chloe", "op": "create", "resource": "User", "outcome": "success"}, 1),
         ({"id": twin.id}, 0),
