@@ -7,6 +7,7 @@ in batches.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -288,3 +289,44 @@ def test_end_of_day_goes_in_batches(database: Database, site: Site) -> None:
     moment = datetime(2024, 5, 7, 0, 0)
     assert check_out_at_end_of_day(database, tenant_id=site.tenant_id, moment=moment, batch=2) == 5
     assert {row(database, i).checked_out_at for i in ids} == {datetime(2024, 5, 6, 16, 0)}
+
+
+def test_passes_running_at_once_change_each_visit_once(database: Database, site: Site) -> None:
+    """Two processes' passes (threads here) over the same visits: the counts add up to the
+    visits there were, and every visit is anonymised and checked out exactly once."""
+    site = _end_of_day_site(database, site, "18:00")
+    moment = now()
+    ids = [
+        visit(database, site, f"V {n}", at=moment - timedelta(400, minutes=n)) for n in range(12)
+    ]
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def anonymise(stamp: datetime) -> None:
+        done = anonymise_expired(database, tenant_id=site.tenant_id, moment=stamp, batch=3)
+        with lock:
+            results.append(done.get(site.tenant_id, 0))
+
+    def checkout() -> None:
+        count = check_out_at_end_of_day(database, tenant_id=site.tenant_id, moment=moment, batch=3)
+        with lock:
+            results.append(count)
+
+    stamps = [moment, moment + timedelta(seconds=1)]
+    threads = [threading.Thread(target=anonymise, args=(stamp,)) for stamp in stamps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 12
+    results.clear()
+    threads = [threading.Thread(target=checkout) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 12
+    for visit_id in ids:
+        found = row(database, visit_id)
+        assert found.anonymised_at in stamps and found.checked_out_by == END_OF_DAY_BY
+    database.dispose()  # the threads' connections
