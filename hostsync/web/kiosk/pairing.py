@@ -180,11 +180,13 @@ def unpaired_page(message: str, *, status_code: int) -> Response:
     )
 
 
-def settings_document(credential: KioskCredential, site: Any) -> dict[str, Any]:
+def settings_document(
+    credential: KioskCredential, site: Any, *, idle_seconds: int = 30
+) -> dict[str, Any]:
     """What ``GET /v1/kiosk/settings`` tells a kiosk about itself and its site."""
     return {
         "kiosk": {"id": credential.kiosk_id, "label": credential.label},
         "site": {"id": site.id, "name": site.name, "timezone": site.timezone},
         "privacy": site.privacy,
-        "idle_seconds": 30,
+        "idle_seconds": idle_seconds,
     }
