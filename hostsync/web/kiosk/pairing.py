@@ -169,14 +169,22 @@ def unpaired_page(message: str, *, status_code: int) -> Response:
         "<!doctype html><html lang=en><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         "<title>Kiosk not paired</title>"
-        '<main style="font:1.25rem system-ui;max-width:36rem;margin:4rem auto;padding:0 1rem">'
-        f"<h1>Kiosk not paired</h1><p>{html.escape(message)}</p></main></html>"
+        '<link rel=icon href="/static/kiosk/kiosk-icon.svg" type="image/svg+xml">'
+        '<link rel=stylesheet href="/static/kiosk/kiosk.css">'
+        '<main><section class="screen">'
+        f"<h1>Kiosk not paired</h1><p class=lead>{html.escape(message)}</p></section></main></html>"
     )
     return Response(
         body,
         status_code=status_code,
         media_type="text/html",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            # The kiosk's stylesheet and icon, nothing else (no script on this page).
+            "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        },
     )
 
 

@@ -18,6 +18,7 @@
 
   function show(name) {
     screens.forEach(function (screen) { byId(screen).hidden = screen !== name; });
+    byId("to-checkout").hidden = name !== "start";
     current = name;
     var title = byId(name).querySelector("h1");
     if (title) { title.focus(); }
