@@ -512,3 +512,47 @@ def test_today_is_the_sites_day() -> None:
     santiago = ZoneInfo("America/Santiago")
     start = day_start(santiago, datetime(2026, 9, 6, 12, 0))
     assert start.replace(tzinfo=ZoneInfo("UTC")).astimezone(santiago).hour in (0, 1)
+
+
+# ---- the OpenAPI document ----
+
+
+async def test_the_openapi_document_describes_the_kiosk_api(
+    database: Database, settings: Settings, kiosk: httpx.AsyncClient
+) -> None:
+    document = (await kiosk.get("/openapi.json")).json()
+    paths = document["paths"]
+    operations = {
+        ("get", "/v1/kiosk/settings"): "KioskSettings",
+        ("get", "/v1/kiosk/hosts"): "HostList",
+        ("post", "/v1/kiosk/visits"): "CheckedIn",
+        ("get", "/v1/kiosk/visits"): "VisitorList",
+        ("post", "/v1/kiosk/visits/{id}/checkout"): "CheckedOut",
+    }
+    for (method, path), schema in operations.items():
+        operation = paths[path][method]
+        assert operation["security"] == [{"kioskSecret": []}, {"kioskCookie": []}], path
+        success = next(v for k, v in operation["responses"].items() if k.startswith("2"))
+        ref = success["content"]["application/json"]["schema"]["$ref"]
+        assert ref == f"#/components/schemas/{schema}"
+        assert schema in document["components"]["schemas"]
+        error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+        assert error["$ref"] == "#/components/schemas/KioskError"
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["kioskSecret"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["kioskSecret"]["description"],
+    }
+    assert schemes["kioskCookie"]["name"] == "hostsync_kiosk"
+    arrival = document["components"]["schemas"]["Arrival"]
+    assert set(arrival["properties"]) == {"full_name", "company", "email", "host_id", "front_desk"}
+    # Every kiosk API route the application serves is in the document.
+    app = create_app(settings, database)
+    served = {
+        (method.lower(), route.path.replace("{visit_id}", "{id}"))
+        for route in app.routes
+        if getattr(route, "path", "").startswith("/v1/kiosk/")
+        for method in (getattr(route, "methods", None) or ()) - {"HEAD"}
+    }
+    assert served and served <= set(operations)
