@@ -125,7 +125,6 @@ def check_out_by_keyboard(page: Page, letters: str, name: str) -> None:
     page.keyboard.type(letters)
     mine = page.get_by_role("button", name=name)
     expect(mine).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "kiosk-checkout.png"))
     mine.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Check out {name}?")).to_be_visible()
@@ -189,7 +188,6 @@ def test_kiosk_front_desk_check_in_idle_and_check_out(
             page.keyboard.press("Enter")
             expect(page.get_by_role("heading", name="Thank you, Grace Hopper")).to_be_visible()
             expect(page.get_by_text("The front desk has been notified")).to_be_visible()
-            page.screenshot(path=str(SCREENSHOTS / "kiosk-front-desk.png"))
             assert on_site_names(database, site) == ["Grace Hopper"]
 
             # Left alone, the kiosk returns to its start screen, the form empty.
@@ -221,7 +219,6 @@ def test_kiosk_front_desk_check_in_idle_and_check_out(
             phone.get_by_role("combobox", name="Who are you visiting?").focus()
             phone.keyboard.press("ArrowDown")
             check_layout(phone, PHONE["width"])
-            phone.screenshot(path=str(SCREENSHOTS / "kiosk-phone.png"))
             phone.get_by_role("button", name="Check out").click()
             expect(phone.get_by_label("Your full name")).to_be_visible()
             check_layout(phone, PHONE["width"])
