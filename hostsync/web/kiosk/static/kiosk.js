@@ -19,6 +19,7 @@
   function show(name) {
     screens.forEach(function (screen) { byId(screen).hidden = screen !== name; });
     byId("to-checkout").hidden = name !== "start";
+    body.classList.remove("picking");
     current = name;
     var title = byId(name).querySelector("h1");
     if (title) { title.focus(); }
@@ -113,11 +114,20 @@
     setActive(-1);
   }
 
+  /* Opening the list brings the picker to the top of the screen (room below it for the
+     options, above an on-screen keyboard); the "picking" class lends the page that room. */
   function open() {
+    var opening = listbox.hidden;
     listbox.hidden = false;
     hostInput.setAttribute("aria-expanded", "true");
+    if (opening) {
+      body.classList.add("picking");
+      hostInput.closest(".field").scrollIntoView({ block: "start" });
+    }
   }
 
+  /* The room stays until the screen changes: taking it away as the list closes would move
+     what the visitor is about to tap (the page would shrink under their finger). */
   function close() {
     listbox.hidden = true;
     hostInput.setAttribute("aria-expanded", "false");
