@@ -573,3 +573,39 @@ async def test_the_openapi_document_describes_the_kiosk_api(
         for method in (getattr(route, "methods", None) or ()) - {"HEAD"}
     }
     assert served and served <= set(operations)
+
+
+async def test_a_busy_database_is_503_with_retry_after_and_writes_nothing(
+    database: Database, site: Site, kiosk: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hostsync.scim.errors import UnavailableError
+    from hostsync.web.kiosk import checkin
+
+    def busy(*_args: Any, **_kwargs: Any) -> None:
+        raise UnavailableError("The database is unavailable; retry shortly", 2)
+
+    monkeypatch.setattr(checkin, "check_in", busy)
+    monkeypatch.setattr(checkin, "on_site", busy)
+    answer = await kiosk.post(VISITS, json={"full_name": "Ada", "front_desk": True})
+    assert_error(answer, 503, "unavailable")
+    assert answer.headers["retry-after"] == "2"
+    assert_error(await kiosk.get(VISITS, params={"q": "ada"}), 503)
+    assert visit_count(database, site.tenant_id) == 0
+
+
+async def test_a_database_down_at_authentication_is_the_kiosk_error_body(
+    kiosk: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hostsync.scim.errors import UnavailableError
+    from hostsync.web.kiosk.pairing import KioskGate
+
+    def down(*_args: Any, **_kwargs: Any) -> None:
+        raise UnavailableError("The database is unavailable; retry shortly", 3)
+
+    monkeypatch.setattr(KioskGate, "credential", down)
+    answer = await kiosk.get(VISITS, params={"q": "ada"})
+    assert_error(answer, 503, "unavailable")
+    assert answer.headers["retry-after"] == "3"
+    page = await kiosk.get("/kiosk")
+    assert page.status_code == 503
+    assert "cannot reach its server" in page.text

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hostsync.caching import StartOver
+from hostsync.scim.errors import ScimError
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.sites import (
     KioskCredential,
@@ -121,6 +122,14 @@ class KioskGate:
                     "unpaired",
                     "This kiosk is not paired or was revoked: open its link again",
                     **{"WWW-Authenticate": "Bearer"},
+                )
+            except ScimError as exc:  # the database is busy or down: the kiosk's error body
+                retry = getattr(exc, "retry_after", None)
+                return api_error(
+                    exc.status,
+                    "unavailable" if exc.status >= 500 else "refused",
+                    exc.detail,
+                    **({"Retry-After": str(retry)} if retry is not None else {}),
                 )
             if request.method == "POST" and from_cookie and not _is_json(request):
                 return api_error(415, "json_required", "Send the body as application/json")
