@@ -112,8 +112,9 @@ def site_summaries(connection: Connection, tenant_id: str) -> list[SiteSummary]:
     if not found:
         return []
     ids = [site.id for site in found]
-    live_kiosks: dict[str, int] = dict(
-        connection.execute(
+    live_kiosks: dict[str, int] = {
+        row[0]: int(row[1])
+        for row in connection.execute(
             select(kiosks.c.site_id, func.count())
             .where(
                 kiosks.c.tenant_id == tenant_id,
@@ -121,10 +122,11 @@ def site_summaries(connection: Connection, tenant_id: str) -> list[SiteSummary]:
                 kiosks.c.revoked_at.is_(None),
             )
             .group_by(kiosks.c.site_id)
-        ).tuples()
-    )
-    present: dict[str, int] = dict(
-        connection.execute(
+        )
+    }
+    present: dict[str, int] = {
+        row[0]: int(row[1])
+        for row in connection.execute(
             select(visits.c.site_id, func.count())
             .where(
                 visits.c.tenant_id == tenant_id,
@@ -132,8 +134,8 @@ def site_summaries(connection: Connection, tenant_id: str) -> list[SiteSummary]:
                 visits.c.checked_out_at.is_(None),
             )
             .group_by(visits.c.site_id)
-        ).tuples()
-    )
+        )
+    }
     return [
         SiteSummary(site, int(live_kiosks.get(site.id, 0)), int(present.get(site.id, 0)))
         for site in found
