@@ -22,7 +22,7 @@ from sqlalchemy import Connection, and_, false, func, or_, select
 
 from hostsync.frontdesk.days import day_bounds, local_text
 from hostsync.frontdesk.sites import Site
-from hostsync.store.activity.export import csv_cell
+from hostsync.store.activity.export import BOM, csv_cell
 from hostsync.store.frontdesk.sites import list_sites
 from hostsync.store.frontdesk.tables import kiosks, sites, visits
 from hostsync.store.tables import groups
@@ -34,7 +34,6 @@ VISITS_PAGE = 50
 EXPORT_CHUNK_ROWS = 500
 GROUP_CHOICES = 1000
 STATUSES = ("on-site", "checked-out")
-BOM = "\ufeff"
 CSV_COLUMNS = (
     "site",
     "visitor",
