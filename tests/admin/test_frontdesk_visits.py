@@ -304,3 +304,45 @@ async def test_check_out_needs_the_csrf_token(
     assert foreign.status_code == 403
     assert stored(database, arrival).checked_out_at is None
     assert (await signed_in.get(f"/visits/{arrival.id}/checkout")).status_code == 405
+
+
+async def test_nul_bytes_and_odd_ids_never_reach_the_database(
+    signed_in: httpx.AsyncClient, database: Database, tenant_id: str, paris: Site
+) -> None:
+    """PostgreSQL refuses NUL in text: ids and filters with one are 404s or ignored, not 500s."""
+    arrival = visit(database, paris, "Ada Lovelace")
+    for path in (
+        "/sites/%00",
+        f"/sites/{paris.id}%00",
+        "/sites/" + "a" * 65,
+        "/visits/%00",
+        "/visits/%E2%80%8B",
+        "/on-site?site=%00",
+        "/on-site/print?site=%00",
+    ):
+        response = await signed_in.get(path)
+        assert response.status_code == 404, path
+    for query in ("site=%00", "host=%00", "host_id=%00", "day=%00", "status=%00"):
+        listed = await signed_in.get(f"/visits?{query}")
+        assert listed.status_code == 200, query
+        assert "Ada Lovelace" in listed.text, query  # an unusable filter is ignored
+        assert (await signed_in.get(f"/visits.csv?{query}")).status_code == 200, query
+    csrf = await token(signed_in)
+    refused = await signed_in.post(f"/visits/{arrival.id}%00/checkout", data={"csrf": csrf})
+    assert refused.status_code == 404
+    url = f"/sites/{paris.id}"
+    bad_group = await post(signed_in, url, f"{url}/groups", {"group": "\x00"})
+    assert bad_group.status_code == 422
+    named = await post(
+        signed_in,
+        url,
+        url,
+        {"name": "Paris\x00 HQ", "timezone": "Europe/Paris\x00", "privacy": "full"},
+    )
+    assert named.status_code == 303  # control characters are dropped from typed text
+    rule = await post(signed_in, url, f"{url}/rule", {"attribute": "title\x00", "value": "a\x00b"})
+    assert rule.status_code == 303
+    kiosk = await post(signed_in, url, f"{url}/kiosks", {"label": "Lobby\x00"})
+    assert kiosk.status_code == 303
+    site = await signed_in.get(url)
+    assert "Paris HQ" in site.text and "\x00" not in site.text

@@ -20,6 +20,7 @@ from hostsync.store.clock import now
 from hostsync.store.frontdesk.sites import list_sites
 from hostsync.store.frontdesk.visits import ON_SITE_LIMIT, on_site
 from hostsync.web.admin.console import AdminConsole
+from hostsync.web.admin.sites import plain_id
 
 
 def _load(
@@ -51,7 +52,10 @@ async def list_page(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
     """A site's visitors on site now, with a check-out button each."""
-    wanted = request.query_params.get("site", "")[:64] or None
+    raw = request.query_params.get("site", "")
+    wanted = plain_id(raw)
+    if raw and wanted is None:
+        return console.not_found(request, session)
     sites, site, visitors = await run_in_threadpool(_load, console, session.admin.tenant_id, wanted)
     if wanted and site is None:
         return console.not_found(request, session)
@@ -75,7 +79,10 @@ async def print_page(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
     """The evacuation list of a site, laid out for paper."""
-    wanted = request.query_params.get("site", "")[:64] or None
+    raw = request.query_params.get("site", "")
+    wanted = plain_id(raw)
+    if raw and wanted is None:
+        return console.not_found(request, session)
     _, site, visitors = await run_in_threadpool(_load, console, session.admin.tenant_id, wanted)
     if site is None:
         return console.not_found(request, session)

@@ -10,8 +10,9 @@ clears the rule and saving a rule clears the groups, so a site uses one way at a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -27,7 +28,7 @@ from hostsync.store import admins as admin_store
 from hostsync.store.activity import records
 from hostsync.store.frontdesk import console as frontdesk_console
 from hostsync.store.frontdesk import sites as site_store
-from hostsync.web.admin.console import AdminConsole
+from hostsync.web.admin.console import AdminConsole, Page
 from hostsync.web.admin.flash import Flash
 
 SITES_PAGE = "/sites"
@@ -65,8 +66,36 @@ def kiosk_base(console: AdminConsole, request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PLAIN_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+
+
+def plain_id(text: str | None) -> str | None:
+    """An id as the store makes them (letters, digits, ``-``, ``_``; at most 64), else None.
+
+    Ids from a URL or a form are checked before any query: a NUL byte or a very long text
+    never reaches the database (PostgreSQL refuses NUL in text, which would be a 500).
+    """
+    return text if text and _PLAIN_ID.match(text) else None
+
+
+def plain_ids(page: Page) -> Page:
+    """``page``, answering 404 before any query when a path parameter is not a :func:`plain_id`."""
+
+    @wraps(page)
+    async def checked(
+        console: AdminConsole, request: Request, session: admin_store.Session
+    ) -> Response:
+        if any(plain_id(str(value)) is None for value in request.path_params.values()):
+            return console.not_found(request, session)
+        return await page(console, request, session)
+
+    return checked
+
+
 def _field(request: Request, name: str) -> str:
-    return str(request.state.form.get(name, ""))
+    """A form field's text without control characters (line breaks and tabs are kept)."""
+    return _CONTROL.sub("", str(request.state.form.get(name, "")))
 
 
 # -- the list and a new site ------------------------------------------------------------------
@@ -183,6 +212,7 @@ def _settings_values(site: Site) -> dict[str, str]:
     }
 
 
+@plain_ids
 async def site_page(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
@@ -267,6 +297,7 @@ def _checked_settings(request: Request, site: Site) -> dict[str, Any]:
     }
 
 
+@plain_ids
 async def save(console: AdminConsole, request: Request, session: admin_store.Session) -> Response:
     """Save a site's settings: name, time zone, end of day, privacy, fallback recipients."""
     site_id = request.path_params["site_id"]
@@ -316,6 +347,7 @@ async def save(console: AdminConsole, request: Request, session: admin_store.Ses
 # -- the hosts a site offers ------------------------------------------------------------------
 
 
+@plain_ids
 async def add_group(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
@@ -332,6 +364,8 @@ async def add_group(
                 return None
             if not group_id:
                 raise SiteSettingError("choose a group to add")
+            if plain_id(group_id) is None:
+                raise SiteSettingError("this tenant has no such group; choose one from the list")
             had_rule = site.match_attribute is not None
             site = site_store.set_site_groups(
                 connection, tenant_id, site_id, [*site.group_ids, group_id]
@@ -368,6 +402,7 @@ async def add_group(
     return RedirectResponse(site_path(site_id), 303)
 
 
+@plain_ids
 async def remove_group(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
@@ -408,6 +443,7 @@ async def remove_group(
     return RedirectResponse(site_path(site_id), 303)
 
 
+@plain_ids
 async def save_rule(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
@@ -470,6 +506,7 @@ async def save_rule(
 # -- kiosks -----------------------------------------------------------------------------------
 
 
+@plain_ids
 async def create_kiosk(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
@@ -515,6 +552,7 @@ async def create_kiosk(
     return RedirectResponse(site_path(site_id) + "#kiosks", 303)
 
 
+@plain_ids
 async def revoke_kiosk(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:

@@ -25,14 +25,15 @@ from hostsync.store.frontdesk.console import STATUSES, VisitFilter, VisitRow
 from hostsync.store.frontdesk.outbox import deliveries_of
 from hostsync.store.frontdesk.sites import list_sites
 from hostsync.store.frontdesk.visits import check_out
+from hostsync.web.admin.activity import clean_text
 from hostsync.web.admin.console import AdminConsole
 from hostsync.web.admin.flash import Flash
 from hostsync.web.admin.paging import page_number, paging
+from hostsync.web.admin.sites import plain_id, plain_ids
 
 VISITS_PAGE = "/visits"
 ON_SITE_PAGE = "/on-site"
 FILTERS = ("site", "day", "host", "host_id", "status")
-_ID_LIMIT = 64
 _HOST_LIMIT = 200
 
 
@@ -41,10 +42,10 @@ def selected_filter(request: Request) -> VisitFilter:
     params = request.query_params
     status = params.get("status", "")
     return VisitFilter(
-        site_id=params.get("site", "")[:_ID_LIMIT] or None,
+        site_id=plain_id(params.get("site")),
         day=parse_day(params.get("day")),
-        host_id=params.get("host_id", "")[:_ID_LIMIT] or None,
-        host=" ".join(params.get("host", "").split())[:_HOST_LIMIT] or None,
+        host_id=plain_id(params.get("host_id")),
+        host=" ".join(clean_text(params.get("host"), _HOST_LIMIT).split()) or None,
         status=status if status in STATUSES else None,
     )
 
@@ -122,6 +123,7 @@ async def csv_export(
     return response
 
 
+@plain_ids
 async def visit_page(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
@@ -161,6 +163,7 @@ async def visit_page(
     )
 
 
+@plain_ids
 async def checkout(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
