@@ -460,3 +460,20 @@ async def test_signed_out_visitors_are_sent_to_sign_in(
         response = await browser.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/signin?next=")
+
+
+async def test_front_desk_actions_read_well_in_the_activity_log(
+    signed_in: httpx.AsyncClient, database: Database, tenant_id: str, admin_email: str
+) -> None:
+    created = await post(signed_in, "/sites", "/sites", {"name": "Paris HQ", "timezone": "UTC"})
+    site_url = created.headers["location"]
+    await post(signed_in, site_url, f"{site_url}/kiosks", {"label": "Lobby"})
+    arrival = visit(database, reload_site(database, new_site(database, tenant_id, "Lyon")), "Ada")
+    await post(signed_in, f"/visits/{arrival.id}", f"/visits/{arrival.id}/checkout", {})
+    log = await signed_in.get("/activity")
+    assert log.status_code == 200
+    assert f'<a href="{site_url}">Paris HQ</a>' in log.text
+    assert f'<a href="/visits/{arrival.id}">visit at Lyon</a>' in log.text
+    assert "Lobby (hsk_kiosk_" in log.text
+    assert "Ada" not in log.text.split("<main")[1]  # the visitor's name is not logged
+    assert admin_email in log.text
