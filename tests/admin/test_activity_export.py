@@ -14,11 +14,12 @@ import pytest
 
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.store.activity import export
-from hostsync.store.activity.export import BOM, csv_cell, stream_csv
+from hostsync.store.activity.export import stream_csv
 from hostsync.store.activity.queries import ActivityFilter, page
 from hostsync.store.activity.recording import RequestContext
 from hostsync.store.activity.records import append
 from hostsync.store.database import Database
+from hostsync.store.spreadsheets import BOM, csv_cell
 from hostsync.store.tenants import create_tenant
 from tests.admin.conftest import console_app
 

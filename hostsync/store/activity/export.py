@@ -26,6 +26,7 @@ from hostsync.store.activity.queries import (
     with_people,
 )
 from hostsync.store.admin_tables import activity
+from hostsync.store.spreadsheets import BOM, csv_cell
 
 if TYPE_CHECKING:
     from hostsync.store.database import Database
@@ -45,23 +46,6 @@ CSV_COLUMNS = (
     "changes",
     "detail",
 )
-
-
-BOM = "\ufeff"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
-
-
-def csv_cell(value: object) -> str:
-    """A cell that a spreadsheet shows as text, never evaluates (CSV injection).
-
-    OWASP's rule: a cell whose first character, after any leading spaces, is ``=``, ``+``,
-    ``-``, ``@``, a tab or a line break (``|`` and ``%`` too, for older spreadsheets) is
-    prefixed with a single quote. Applied to every cell, whatever its column.
-    """
-    text = "" if value is None else str(value)
-    if text.lstrip(" ").startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
 
 
 EXPORT_CHUNK_ROWS = 500
