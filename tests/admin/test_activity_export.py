@@ -14,11 +14,12 @@ import pytest
 
 from hostsync.config import SCIM_PREFIX, Settings
 from hostsync.store.activity import export
-from hostsync.store.activity.export import csv_cell, stream_csv
+from hostsync.store.activity.export import stream_csv
 from hostsync.store.activity.queries import ActivityFilter, page
 from hostsync.store.activity.recording import RequestContext
 from hostsync.store.activity.records import append
 from hostsync.store.database import Database
+from hostsync.store.spreadsheets import BOM, csv_cell
 from hostsync.store.tenants import create_tenant
 from tests.admin.conftest import console_app
 
@@ -26,7 +27,8 @@ FORMULAS = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", '  =HYPERLINK("x")
 
 
 def _rows(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text)))
+    assert text.startswith(BOM), "the export starts with a UTF-8 byte order mark"
+    return list(csv.reader(io.StringIO(text[1:])))
 
 
 def test_csv_cells_starting_like_a_formula_are_quoted() -> None:

@@ -26,6 +26,7 @@ FIELD_LIMITS = {
     "next": 2048,
     "label": 200,
     "confirm": 1024,
+    "fallback_recipients": 8192,
 }
 """Most characters each console form field may carry; others get :data:`DEFAULT_FIELD_LIMIT`."""
 

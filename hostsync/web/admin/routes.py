@@ -8,6 +8,7 @@ or a wrong method (405): the console's look, no session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from jinja2 import Environment
@@ -19,8 +20,21 @@ from starlette.staticfiles import StaticFiles
 from hostsync.config import Settings
 from hostsync.store.activity.pruning import DEFAULT_RETENTION_DAYS
 from hostsync.store.database import Database
-from hostsync.web.admin import activity, groups, hosts, integrations, keys, pages, signin, status
-from hostsync.web.admin.console import AdminConsole
+from hostsync.web.admin import (
+    activity,
+    erasure,
+    groups,
+    hosts,
+    integrations,
+    keys,
+    onsite,
+    pages,
+    signin,
+    sites,
+    status,
+    visits,
+)
+from hostsync.web.admin.console import AdminConsole, Handler, Page
 from hostsync.web.admin.security import SignInLimiter
 
 
@@ -53,7 +67,32 @@ def admin_routes(
         Route("/activity", g(activity.list_page), methods=["GET"]),
         Route("/activity.csv", g(activity.csv_export), methods=["GET"]),
         Route("/activity/prune", g(activity.prune), methods=["POST"]),
+        Route(erasure.PAGE, g(erasure.retention_page), methods=["GET", "POST"]),
+        Route(erasure.ERASE, g(erasure.erase), methods=["GET", "POST"]),
+        *frontdesk_routes(g),
         Mount("/static/admin", StaticFiles(directory=pages.HERE / "static"), name="admin_static"),
+    ]
+
+
+def frontdesk_routes(g: Callable[[Page], Handler]) -> list[BaseRoute]:
+    """Front desk: sites and their kiosks, visits, on site now (docs/front-desk.md)."""
+    site = "/sites/{site_id}"
+    return [
+        Route("/sites", g(sites.list_page), methods=["GET"]),
+        Route("/sites", g(sites.create), methods=["POST"]),
+        Route(site, g(sites.site_page), methods=["GET"]),
+        Route(site, g(sites.save), methods=["POST"]),
+        Route(f"{site}/groups", g(sites.add_group), methods=["POST"]),
+        Route(f"{site}/groups/{{group_id}}/remove", g(sites.remove_group), methods=["POST"]),
+        Route(f"{site}/rule", g(sites.save_rule), methods=["POST"]),
+        Route(f"{site}/kiosks", g(sites.create_kiosk), methods=["POST"]),
+        Route(f"{site}/kiosks/{{kiosk_id}}/revoke", g(sites.revoke_kiosk), methods=["POST"]),
+        Route("/visits", g(visits.list_page), methods=["GET"]),
+        Route("/visits.csv", g(visits.csv_export), methods=["GET"]),
+        Route("/visits/{visit_id}", g(visits.visit_page), methods=["GET"]),
+        Route("/visits/{visit_id}/checkout", g(visits.checkout), methods=["POST"]),
+        Route("/on-site", g(onsite.list_page), methods=["GET"]),
+        Route("/on-site/print", g(onsite.print_page), methods=["GET"]),
     ]
 
 

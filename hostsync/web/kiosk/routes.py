@@ -14,12 +14,15 @@ from limits.aio.storage import MemoryStorage, Storage
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from hostsync.config import Settings
 from hostsync.frontdesk.sites import Site
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.sites import KioskCredential, get_site
+from hostsync.web.kiosk.checkin import KioskVisits
+from hostsync.web.kiosk.page import STATIC, KioskPage
 from hostsync.web.kiosk.pairing import KioskGate, api_error, settings_document
 from hostsync.web.kiosk.search import HostSearch, KioskSearchLimiter
 from hostsync.web.scheduling import Scheduler
@@ -58,12 +61,21 @@ def kiosk_routes(
         site = await run_in_threadpool(site_of, database, credential)
         if site is None:
             return api_error(401, "unpaired", "This kiosk's site was archived")
-        return JSONResponse(settings_document(credential, site))
+        return JSONResponse(
+            settings_document(credential, site, idle_seconds=settings.kiosk_idle_seconds)
+        )
 
+    visits = KioskVisits(database)
+    page = KioskPage(database, gate, settings.kiosk_idle_seconds)
     routes: list[BaseRoute] = [
+        Route("/kiosk", page.page, methods=["GET"]),
         Route("/kiosk/{secret}", gate.pair, methods=["GET"]),
+        Mount("/static/kiosk", StaticFiles(directory=STATIC), name="kiosk_static"),
         Route(f"{API}/settings", gate.api(kiosk_settings), methods=["GET"]),
         Route(f"{API}/hosts", gate.api(host_search), methods=["GET"]),
+        Route(f"{API}/visits", gate.api(visits.check_in), methods=["POST"]),
+        Route(f"{API}/visits", gate.api(visits.find), methods=["GET"]),
+        Route(f"{API}/visits/{{visit_id}}/checkout", gate.api(visits.check_out), methods=["POST"]),
     ]
     return routes, gate
 
