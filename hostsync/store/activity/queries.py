@@ -12,7 +12,7 @@ from hostsync.store.admin_tables import activity, request_counts
 from hostsync.store.clock import now
 
 OUTCOMES = ("success", "failure")
-RESOURCE_TYPES = ("User", "Group", "ApiKey", "Admin")
+RESOURCE_TYPES = ("User", "Group", "ApiKey", "Admin", "Extension")
 
 
 @dataclass(frozen=True, slots=True)
