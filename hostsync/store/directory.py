@@ -365,6 +365,8 @@ class SqlDirectory:
             if self.dialect == "sqlite":
                 path = "$" + "".join(f'."{k}"' for k in resolved.key[:1]) + f'[0]."{sub}"'
                 key = func.json_extract(table.c.document, path)
+        elif resolved.leaf.type in (AttrType.INTEGER, AttrType.DECIMAL):
+            key = compiler.json.number(table.c.document, resolved.key)  # 9 before 10
         else:
             key = compiler.json.text(table.c.document, resolved.key)
             if not resolved.leaf.case_exact and resolved.leaf.type is AttrType.STRING:
