@@ -182,7 +182,10 @@ class ScimEndpoints:
             client=header(request, b"user-agent"),
         )
         try:
-            request.scope["hostsync.registry"] = await self.registry(credential)
+            registry = self.registries.cached(credential)  # inlined :meth:`registry`
+            if registry is None:
+                registry = await self.scheduler.run(partial(self.registries.load, tenant_id))
+            request.scope["hostsync.registry"] = registry
             work = await build()
             if not write and "hostsync.costly" in request.scope:
                 seconds = self.settings.query_budget_ms / 1000
