@@ -13,18 +13,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
 from hostsync.config import Settings
-from hostsync.scim.extensions import DeclaredAttribute
+from hostsync.scim.extensions import DEFAULT_REGISTRY, DeclaredAttribute
 from hostsync.scim.schema import AttrType
 from hostsync.store.database import Database
 from hostsync.store.extensions import declare, remove_declaration
 from hostsync.store.key_signal import key_signal_for
-from hostsync.store.tenants import create_key, create_tenant
+from hostsync.store.tenants import Credential, create_key, create_tenant
 from hostsync.web.app import create_app
+from hostsync.web.registries import TenantRegistries
 
 from ..hardening.conftest import assert_scim_error, client_for
 
@@ -333,3 +335,38 @@ async def test_changes_to_the_declarations_reach_the_next_request(tenants: Tenan
     _declare(tenants.database, tenants.a_id)
     again = (await tenants.a.get(f"/Users/{a_user}")).json()
     assert again["schemas"] == [CORE_USER, VISITLY]
+
+
+async def test_a_tenants_registry_is_read_once_per_version(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant that declares nothing is never looked up; a declaring tenant's registry is
+    read once, then served from the process's cache until its version moves."""
+    reads: list[str] = []
+    original = TenantRegistries.load
+
+    def counted(self: TenantRegistries, tenant_id: str) -> Any:
+        reads.append(tenant_id)
+        return original(self, tenant_id)
+
+    monkeypatch.setattr(TenantRegistries, "load", counted)
+    a_id, a_key = _tenant(database, "Reads")
+    b_id, b_key = _tenant(database, "No reads")
+    _declare(database, a_id)
+    app = create_app(CACHED, database)
+    async with client_for(app, a_key) as a, client_for(app, b_key) as b:
+        for _ in range(3):
+            assert (await a.get("/Users")).status_code == 200
+            assert (await b.get("/Users")).status_code == 200
+            assert (await a.get("/Schemas")).status_code == 200
+        assert reads == [a_id]
+        _declare(database, a_id, DeclaredAttribute("extra"))
+        for _ in range(2):
+            assert (await a.get("/Users")).status_code == 200
+        assert reads == [a_id, a_id]
+    registries = TenantRegistries(database)
+    assert registries.cached(Credential(b_id, "k", None)) is DEFAULT_REGISTRY
+    assert registries.cached(Credential(a_id, "k", None, 2)) is None
+    loaded = registries.load(a_id)
+    assert registries.cached(Credential(a_id, "k", None, 2)) is loaded
+    assert [s.id for s in loaded.declared] == [VISITLY]
