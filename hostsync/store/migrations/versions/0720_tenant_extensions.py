@@ -1,14 +1,14 @@
 """extension schemas a tenant declares, and the version a credential carries
 
-Revision ID: 0700
-Revises: 0620
+Revision ID: 0720
+Revises: 0710
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0700"
-down_revision = "0620"
+revision = "0720"
+down_revision = "0710"
 branch_labels = None
 depends_on = None
 
