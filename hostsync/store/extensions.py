@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hostsync.scim.extensions import (
     Declaration,
@@ -105,7 +106,9 @@ def declare(
     row = connection.execute(
         select(
             tenant_extensions.c.urn, tenant_extensions.c.description, tenant_extensions.c.attributes
-        ).where(tenant_extensions.c.tenant_id == tenant_id, tenant_extensions.c.urn_key == key)
+        )
+        .where(tenant_extensions.c.tenant_id == tenant_id, tenant_extensions.c.urn_key == key)
+        .with_for_update()  # PostgreSQL: two additions to one declaration take turns
     ).first()
     existing = None if row is None else _declaration(row.urn, row.description, row.attributes)
     declaration = merged(
@@ -118,11 +121,20 @@ def declare(
         "modified_at": moment,
     }
     if existing is None:
-        connection.execute(
-            insert(tenant_extensions).values(
-                tenant_id=tenant_id, urn_key=key, urn=declaration.urn, created_at=moment, **values
+        try:
+            connection.execute(
+                insert(tenant_extensions).values(
+                    tenant_id=tenant_id,
+                    urn_key=key,
+                    urn=declaration.urn,
+                    created_at=moment,
+                    **values,
+                )
             )
-        )
+        except IntegrityError:  # declared by another transaction since the read above
+            raise DeclarationError(
+                f"{declaration.urn} was declared meanwhile; run the command again"
+            ) from None
     else:
         connection.execute(
             update(tenant_extensions)
