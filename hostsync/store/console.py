@@ -17,7 +17,7 @@ from hostsync.store.activity.recording import RequestContext
 from hostsync.store.activity.records import append
 from hostsync.store.admin_tables import activity
 from hostsync.store.directory import leave_every_group
-from hostsync.store.frontdesk.search import unindex_host
+from hostsync.store.host_index import unindex_host
 from hostsync.store.sqlite.raw import prebuilt_runner
 from hostsync.store.tables import api_keys, groups, memberships, users
 

@@ -44,7 +44,7 @@ from hostsync.scim.resources import Document, copy_document
 from hostsync.scim.schema import USER_RESOURCE, AttrType
 from hostsync.store.clock import new_id, now
 from hostsync.store.filters import FilterCompiler, Target, fold
-from hostsync.store.frontdesk.search import index_new_hosts, reindex_host, unindex_host
+from hostsync.store.host_index import index_new_hosts, reindex_host, unindex_host
 from hostsync.store.paging import MIN_OFFSET, STEP, PageAnchors, Start
 from hostsync.store.sqlite.raw import prebuilt_runner, run_prebuilt
 from hostsync.store.statements import prebuilt, targets

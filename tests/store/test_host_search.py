@@ -28,7 +28,7 @@ from hostsync.store.frontdesk.search import (
     HostScope,
     search_hosts,
 )
-from hostsync.store.frontdesk.search_tables import host_cards, host_names
+from hostsync.store.host_index import host_cards, host_names
 from hostsync.store.tenants import create_tenant
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"

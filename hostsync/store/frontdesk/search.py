@@ -1,15 +1,8 @@
 """Host search for the kiosk: the index kept with every user write, and :func:`search_hosts`.
 
-**Keeping the index.** :class:`~hostsync.store.directory.SqlDirectory` calls
-:func:`index_new_hosts` (create, import), :func:`reindex_host` (replace: PUT, PATCH, an
-``active`` flip) and :func:`unindex_host` (soft delete), and the console's purge calls
-:func:`unindex_host`, each on the unit of work's connection, so the index commits or rolls
-back with the write. A host has rows only while ``active``, not deleted and named
-(store/frontdesk/search_tables.py). Each writes one statement, on ``host_cards`` alone,
-whose triggers keep ``host_names`` (store/frontdesk/search_tables.py): an insert of the card,
-an upsert that writes only when something changed (nothing when the names, title and
-department are the same, as in most of Entra's PATCHes), or a delete. A replace of a user
-known inactive before and after (the directory read it in this unit) writes nothing.
+The index (``host_cards``, ``host_names``) is kept with every user write by
+:mod:`hostsync.store.host_index`; a host has rows only while ``active``, not deleted and
+named.
 
 **Searching.** A query is folded into words (:func:`hostsync.frontdesk.names.query_words`);
 it searches once it has :data:`MIN_QUERY_CHARACTERS` letters or digits. Every query word must
@@ -50,9 +43,8 @@ never an e-mail address or phone number, which the index does not hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import orjson
@@ -63,33 +55,25 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    delete,
     exists,
     func,
-    insert,
     literal_column,
-    or_,
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hostsync.caching import LeastRecent
-from hostsync.frontdesk.names import HostName, fold, host_name, query_words, words_of
+from hostsync.frontdesk.names import HostName, query_words
 from hostsync.frontdesk.privacy import HostDetail, PrivacyMode, label
 from hostsync.frontdesk.privacy import detail as detail_of
 from hostsync.scim.filters import And, Compare, CompareOp, Filter, ValuePath, parse_patch_path
 from hostsync.scim.paths import AttrPath
-from hostsync.scim.resources import Document
 from hostsync.store.filters import FilterCompiler
-from hostsync.store.frontdesk.search_tables import host_cards, host_names
 from hostsync.store.frontdesk.tables import site_groups, sites
+from hostsync.store.host_index import LABELS, Run, host_cards, host_names
 from hostsync.store.sqlite.raw import prebuilt_runner
 from hostsync.store.statements import targets
 from hostsync.store.tables import groups, memberships, users
-
-Run = Callable[[Any, Any], Any]
 
 MIN_QUERY_CHARACTERS = 2
 """Letters or digits a query needs (spaces and punctuation do not count)."""
@@ -108,8 +92,6 @@ PROBE = 64
 """Names counted per query word to choose a multi-word query's driving word."""
 SCOPE_FIRST = 2048
 """A group scope with at most this many members is read member by member."""
-_IMPORT_CHUNK = 2000
-_LABELS = ("display_name", "given_name", "family_name", "title", "department")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +130,6 @@ class FoundHost:
     detail: str | None
 
 
-# -- keeping the index ----------------------------------------------------------------------
 def _param(name: str, **options: Any) -> Any:
     return bindparam(f"b_{name}", **options)
 
@@ -164,103 +145,6 @@ def _one_of(column: Any, name: str, pg: bool) -> Any:
     return column.in_(_param(name, expanding=True))
 
 
-def card_values(user_id: str, document: Document) -> dict[str, Any] | None:
-    """The ``host_cards`` row of a host (without the tenant), or None when it has no name."""
-    name = host_name(document)
-    words = words_of(document) if name is not None else ()
-    if name is None or not words:
-        return None
-    return {
-        "user_id": user_id,
-        "sort_key": fold(name.display),
-        "words": orjson.dumps(words).decode(),
-        "display_name": name.display,
-        "given_name": name.given,
-        "family_name": name.family,
-        "title": name.title,
-        "department": name.department,
-    }
-
-
-_CARD = ("sort_key", "words", *_LABELS)
-
-
-class _Upkeep:
-    """The statements that keep the index, for one dialect (built once).
-
-    Only ``host_cards`` is written: its triggers keep ``host_names`` (search_tables.py).
-    """
-
-    def __init__(self, pg: bool) -> None:
-        c = host_cards.c
-        self.insert_cards = insert(host_cards)
-        upsert = (pg_insert if pg else sqlite_insert)(host_cards)
-        # Written only when something changed: most PATCHes leave the names as they were.
-        self.put_card = upsert.on_conflict_do_update(
-            index_elements=["tenant_id", "user_id"],
-            set_={name: upsert.excluded[name] for name in _CARD},
-            where=or_(*(c[name] != upsert.excluded[name] for name in _CARD)),
-        )
-        self.delete_card = delete(host_cards).where(
-            c.tenant_id == _param("tenant"), c.user_id == _param("id")
-        )
-
-
-@cache
-def _upkeep(dialect: str) -> _Upkeep:
-    return _Upkeep(dialect == "postgresql")
-
-
-def index_new_hosts(
-    run: Run, dialect: str, tenant_id: str, created: Sequence[tuple[str, Document, bool]]
-) -> None:
-    """Index new users, given as (id, canonical document, active): the active named ones."""
-    cards = []
-    for user_id, document, active in created:
-        card = card_values(user_id, document) if active else None
-        if card is not None:
-            card["tenant_id"] = tenant_id
-            cards.append(card)
-    if not cards:
-        return
-    insert_cards = _upkeep(dialect).insert_cards
-    if len(cards) == 1:
-        run(insert_cards, cards[0])
-        return
-    for start in range(0, len(cards), _IMPORT_CHUNK):
-        run(insert_cards, cards[start : start + _IMPORT_CHUNK])
-
-
-def unindex_host(run: Run, dialect: str, tenant_id: str, user_id: str) -> None:
-    """Take a user out of the index (deleted, purged): its card, and so its names."""
-    run(_upkeep(dialect).delete_card, {"b_tenant": tenant_id, "b_id": user_id})
-
-
-def reindex_host(
-    run: Run,
-    dialect: str,
-    tenant_id: str,
-    user_id: str,
-    document: Document,
-    *,
-    active: bool,
-    was_active: bool | None = None,
-) -> None:
-    """Bring a replaced user's rows in line with its new document (module doc).
-
-    ``was_active``: whether the user was active before, when the caller knows it (None when
-    not); a user inactive before has no rows, so none is deleted.
-    """
-    card = card_values(user_id, document) if active else None
-    if card is None:
-        if was_active is not False:  # it may have rows: none stay
-            unindex_host(run, dialect, tenant_id, user_id)
-        return
-    card["tenant_id"] = tenant_id
-    run(_upkeep(dialect).put_card, card)
-
-
-# -- searching ------------------------------------------------------------------------------
 def _word_after(prefix: str) -> str:
     """The least string greater than every string that begins with ``prefix``."""
     while prefix:
@@ -325,7 +209,7 @@ class _Search:
                 m.tenant_id == tenant, _one_of(m.group_id, "groups", pg)
             )
             self.scope_first = select(
-                c.user_id, c.words, c.sort_key, *(c[name] for name in _LABELS)
+                c.user_id, c.words, c.sort_key, *(c[name] for name in LABELS)
             ).where(
                 c.tenant_id == tenant,
                 c.user_id.in_(members),
@@ -350,7 +234,7 @@ class _Search:
         ok = and_(*checks).label("ok") if checks else literal_column("1").label("ok")
         # One range of the key, in its order: no sort, no other table (but the scope's).
         self.chunk = (
-            select(n.word, n.sort_key, n.user_id, *(n[k] for k in _LABELS), ok)
+            select(n.word, n.sort_key, n.user_id, *(n[k] for k in LABELS), ok)
             .where(
                 n.tenant_id == tenant,
                 tuple_(n.word, n.sort_key, n.user_id)

@@ -2,9 +2,6 @@
 
 from alembic import context
 
-import hostsync.store.admin_tables
-import hostsync.store.frontdesk.search_tables
-import hostsync.store.frontdesk.tables  # noqa: F401 - registers the front desk's tables
 from hostsync.store.migrate import include_object_for
 from hostsync.store.tables import metadata
 

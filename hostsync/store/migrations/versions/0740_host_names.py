@@ -1,12 +1,12 @@
 """host search index: host_cards and host_names, filled from the active users
 
-Revision ID: 0720
-Revises: 0710
+Revision ID: 0740
+Revises: 0730
 
 The index is derived from the users' documents with the same Python code that keeps it
 (store/frontdesk/search.py, ``card_values``), so the backfill reads users in batches in key
 order and inserts their cards: one pass over the table, memory bounded by a batch. The names
-are written by the cards' triggers (store/frontdesk/search_tables.py), created first.
+are written by the cards' triggers (store/host_index.py), created first.
 """
 
 from typing import Any
@@ -15,11 +15,10 @@ import orjson
 import sqlalchemy as sa
 from alembic import op
 
-from hostsync.store.frontdesk.search import card_values
-from hostsync.store.frontdesk.search_tables import NAME_TRIGGERS
+from hostsync.store.host_index import NAME_TRIGGERS, card_values
 
-revision = "0720"
-down_revision = "0710"
+revision = "0740"
+down_revision = "0730"
 branch_labels = None
 depends_on = None
 
