@@ -6,7 +6,8 @@
   can tell who someone is as well as a name.
 * ``exact``: a host is offered only when the query, folded, equals the host's full (display)
   name, folded (``jose nunez`` finds ``José Núñez``, ``jose`` finds no one); the label is the
-  full name, with no detail. The directory cannot be browsed by prefixes.
+  full name, with the detail as in ``full`` (it tells namesakes apart). The directory cannot
+  be browsed by prefixes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class PrivacyMode(StrEnum):
 
 
 class HostDetail(StrEnum):
-    """The detail a site may show beside a host's name in ``full`` mode."""
+    """The detail a site may show beside a host's full name (``full`` and ``exact`` modes)."""
 
     TITLE = "title"
     DEPARTMENT = "department"
@@ -57,8 +58,8 @@ def label(name: HostName, mode: PrivacyMode) -> str:
 
 
 def detail(name: HostName, mode: PrivacyMode, chosen: HostDetail | None) -> str | None:
-    """The detail shown beside the label: the chosen one, in ``full`` mode, when it is set."""
-    if chosen is None or mode is not PrivacyMode.FULL:
+    """The detail shown beside the label: the chosen one, when the mode shows the full name."""
+    if chosen is None or mode is PrivacyMode.INITIAL:
         return None
     value = name.title if chosen is HostDetail.TITLE else name.department
     return value or None

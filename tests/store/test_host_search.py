@@ -330,7 +330,7 @@ def test_privacy_modes(hosts: Directory) -> None:
     assert hosts.find("jose n", privacy=PrivacyMode.EXACT) == []
     assert hosts.find("JOSÉ   nuñez", privacy=PrivacyMode.EXACT) == ["José Núñez"]
     (found,) = hosts.found("jose nunez", privacy=PrivacyMode.EXACT, detail=HostDetail.TITLE)
-    assert (found.label, found.detail) == ("José Núñez", None)
+    assert (found.label, found.detail) == ("José Núñez", "CTO")
     (found,) = hosts.found("nunez", privacy=PrivacyMode.INITIAL, detail=HostDetail.TITLE)
     assert (found.label, found.detail) == ("José N.", None)
 
