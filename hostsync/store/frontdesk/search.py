@@ -51,15 +51,19 @@ import orjson
 from sqlalchemy import (
     ARRAY,
     Connection,
+    Integer,
     String,
     and_,
     any_,
     bindparam,
+    case,
     exists,
     func,
     literal_column,
     select,
     tuple_,
+    type_coerce,
+    union_all,
 )
 
 from hostsync.caching import LeastRecent
@@ -231,18 +235,47 @@ class _Search:
                     )
                 )
             )
-        ok = and_(*checks).label("ok") if checks else literal_column("1").label("ok")
         # One range of the key, in its order: no sort, no other table (but the scope's).
-        self.chunk = (
-            select(n.word, n.sort_key, n.user_id, *(n[k] for k in LABELS), ok)
-            .where(
-                n.tenant_id == tenant,
-                tuple_(n.word, n.sort_key, n.user_id)
-                > tuple_(_param("after_word"), _param("after_sort"), _param("after_id")),
-                n.word < _param("before"),
-            )
-            .order_by(n.word, n.sort_key, n.user_id)
+        in_range = (
+            n.tenant_id == tenant,
+            tuple_(n.word, n.sort_key, n.user_id)
+            > tuple_(_param("after_word"), _param("after_sort"), _param("after_id")),
+            n.word < _param("before"),
+        )
+        key = (n.word, n.sort_key, n.user_id)
+        shown = (*key, *(n[name] for name in LABELS))
+        self.filtered = bool(checks)
+        self.chunk: Any
+        if not checks:  # every name found is a host to show
+            self.chunk = select(*shown).where(*in_range).order_by(*key).limit(_param("chunk"))
+            return
+        # The chunk's names that pass the checks, and then one row more: the chunk's last key
+        # and how many names it read (where the next chunk starts, and whether there is one).
+        # Names that fail stay in the database (a two-word query may read many).
+        passes = case((and_(*checks), literal_column("1")), else_=literal_column("0"))
+        passed = type_coerce(passes, Integer).label("passed")
+        scanned = (
+            select(*shown, passed)
+            .where(*in_range)
+            .order_by(*key)
             .limit(_param("chunk"))
+            .cte("scanned")
+        )
+        r = scanned.c
+        rows = (r.word, r.sort_key, r.user_id, *(r[name] for name in LABELS))
+        kept = select(literal_column("0").label("last"), *rows).where(
+            r.passed == literal_column("1")
+        )
+        last = (
+            select(*rows)
+            .order_by(r.word.desc(), r.sort_key.desc(), r.user_id.desc())
+            .limit(literal_column("1"))
+            .subquery("last")
+        )
+        read = select(func.count()).select_from(scanned).scalar_subquery()
+        tail = select(read.label("last"), *(last.c[c.name] for c in rows))
+        self.chunk = union_all(kept, tail).order_by(
+            *(literal_column(name) for name in ("last", "word", "sort_key", "user_id"))
         )
 
 
@@ -358,15 +391,21 @@ def _name_by_name(
     while True:
         params["b_chunk"] = chunk
         rows = run(search.chunk, params).all()
+        if search.filtered:  # the names that passed, then the chunk's last (module doc)
+            if not rows or not rows[-1].last:
+                return list(found.values())  # nothing read: the range is over
+            *rows, last = rows
+            scanned = int(last.last)
+        else:
+            last, scanned = (rows[-1] if rows else None), len(rows)
         for row in rows:
-            if row.ok and row.user_id not in found:
+            if row.user_id not in found:
                 found[row.user_id] = row
                 if len(found) == limit:
                     return list(found.values())
-        read += len(rows)
-        if len(rows) < chunk or read >= SCAN_BUDGET:
+        read += scanned
+        if last is None or scanned < chunk or read >= SCAN_BUDGET:
             return list(found.values())
-        last = rows[-1]
         params["b_after_word"], params["b_after_sort"] = last.word, last.sort_key
         params["b_after_id"] = last.user_id
         chunk = min(NEXT_CHUNK, SCAN_BUDGET - read)
