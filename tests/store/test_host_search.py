@@ -452,8 +452,8 @@ def _expected(documents: dict[str, dict[str, Any]], query: str) -> list[str]:
         if entry["active"]
     }
     names = [word for host_words in indexed.values() for word in host_words]
-    # The driving word: the one that begins the fewest names (counted up to PROBE).
-    counts = {q: min(search.PROBE, sum(w.startswith(q) for w in names)) for q in words}
+    # The driving word: the one that begins the fewest names (counted up to PROBES).
+    counts = {q: min(search.PROBES[-1], sum(w.startswith(q) for w in names)) for q in words}
     driver = min(dict.fromkeys(words), key=lambda q: (counts[q], -len(q)))
     ranked = []
     for user_id, host_words in indexed.items():

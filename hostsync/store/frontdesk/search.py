@@ -7,8 +7,8 @@ named.
 **Searching.** A query is folded into words (:func:`hostsync.frontdesk.names.query_words`);
 it searches once it has :data:`MIN_QUERY_CHARACTERS` letters or digits. Every query word must
 begin some word of the host. The *driving* word (the only one, or of several the one that
-begins the fewest names, each counted up to :data:`PROBE` with an index-only read; the
-longest of those that reach it) is a prefix, which is one range of ``host_names``' key
+begins the fewest names, counted with index-only reads up to :data:`PROBES`; the longest of
+those that reach it) is a prefix, which is one range of ``host_names``' key
 (tenant, word, sort_key, user id), read in key order; each name row carries its host's
 words and labels, and is checked for the other query words (``instr`` on the row's
 words), the privacy mode (``exact``: the folded query equals the host's folded full name, and
@@ -51,19 +51,14 @@ import orjson
 from sqlalchemy import (
     ARRAY,
     Connection,
-    Integer,
     String,
-    and_,
     any_,
     bindparam,
-    case,
     exists,
     func,
     literal_column,
     select,
     tuple_,
-    type_coerce,
-    union_all,
 )
 
 from hostsync.caching import LeastRecent
@@ -92,8 +87,9 @@ NEXT_CHUNK = 256
 """Name rows each further chunk reads."""
 SCAN_BUDGET = 2048
 """Name rows a search reads at most (module doc, "Bounded work")."""
-PROBE = 64
-"""Names counted per query word to choose a multi-word query's driving word."""
+PROBES = (64, 1024)
+"""Names counted per query word to choose a multi-word query's driving word: up to 64 each,
+then, if every word begins that many, up to 1,024 (an index-only read each)."""
 SCOPE_FIRST = 2048
 """A group scope with at most this many members is read member by member."""
 
@@ -249,33 +245,21 @@ class _Search:
         if not checks:  # every name found is a host to show
             self.chunk = select(*shown).where(*in_range).order_by(*key).limit(_param("chunk"))
             return
-        # The chunk's names that pass the checks, and then one row more: the chunk's last key
-        # and how many names it read (where the next chunk starts, and whether there is one).
-        # Names that fail stay in the database (a two-word query may read many).
-        passes = case((and_(*checks), literal_column("1")), else_=literal_column("0"))
-        passed = type_coerce(passes, Integer).label("passed")
-        scanned = (
-            select(*shown, passed)
-            .where(*in_range)
+        # A chunk's last key first (the index alone, stepped over), then its names that pass
+        # the checks: the names that fail are read where they lie, never copied or returned.
+        self.chunk_end = (
+            select(*key).where(*in_range).order_by(*key).limit(1).offset(_param("skip"))
+        )
+        # Between two keys, with no other bound: SQLite's index then stops at the end key.
+        self.chunk = (
+            select(*shown)
+            .where(
+                in_range[0],
+                in_range[1],
+                tuple_(*key) <= tuple_(_param("end_word"), _param("end_sort"), _param("end_id")),
+                *checks,
+            )
             .order_by(*key)
-            .limit(_param("chunk"))
-            .cte("scanned")
-        )
-        r = scanned.c
-        rows = (r.word, r.sort_key, r.user_id, *(r[name] for name in LABELS))
-        kept = select(literal_column("0").label("last"), *rows).where(
-            r.passed == literal_column("1")
-        )
-        last = (
-            select(*rows)
-            .order_by(r.word.desc(), r.sort_key.desc(), r.user_id.desc())
-            .limit(literal_column("1"))
-            .subquery("last")
-        )
-        read = select(func.count()).select_from(scanned).scalar_subquery()
-        tail = select(read.label("last"), *(last.c[c.name] for c in rows))
-        self.chunk = union_all(kept, tail).order_by(
-            *(literal_column(name) for name in ("last", "word", "sort_key", "user_id"))
         )
 
 
@@ -370,14 +354,19 @@ _PROBE = _Probe()
 def _rarest(run: Run, tenant_id: str, words: Sequence[str]) -> str:
     """The query word that begins the fewest names (module doc, "Searching").
 
-    Counted up to :data:`PROBE` each; the longest among those that reach it.
+    Counted up to each of :data:`PROBES` in turn; the longest among those that reach it.
     """
-    counts: dict[str, int] = {}
-    for word in dict.fromkeys(words):
-        params: dict[str, Any] = {"b_tenant": tenant_id, "b_word": word, "b_probe": PROBE}
-        params["b_before"] = _word_after(word)
-        counts[word] = int(run(_PROBE.count, params).scalar() or 0)
-    return min(counts, key=lambda word: (counts[word], -len(word)))
+    candidates = list(dict.fromkeys(words))
+    for probe in PROBES:
+        counts: dict[str, int] = {}
+        for word in candidates:
+            params: dict[str, Any] = {"b_tenant": tenant_id, "b_word": word, "b_probe": probe}
+            params["b_before"] = _word_after(word)
+            counts[word] = int(run(_PROBE.count, params).scalar() or 0)
+        fewest = min(counts.values())
+        if fewest < probe:  # a word whose names were all counted: the rarest is known
+            break
+    return min(candidates, key=lambda word: (counts[word], -len(word)))
 
 
 def _name_by_name(
@@ -389,15 +378,17 @@ def _name_by_name(
     found: dict[str, Any] = {}
     chunk, read = limit + FIRST_CHUNK, 0
     while True:
-        params["b_chunk"] = chunk
-        rows = run(search.chunk, params).all()
-        if search.filtered:  # the names that passed, then the chunk's last (module doc)
-            if not rows or not rows[-1].last:
-                return list(found.values())  # nothing read: the range is over
-            *rows, last = rows
-            scanned = int(last.last)
+        if search.filtered:  # the chunk's end, then the names in it that pass
+            end = run(search.chunk_end, {**params, "b_skip": chunk - 1}).first()
+            last = end if end is not None else (params["b_before"], "", "")
+            params["b_end_word"], params["b_end_sort"], params["b_end_id"] = last
+            rows = run(search.chunk, params).all()
+            scanned = chunk if end is not None else 0
         else:
-            last, scanned = (rows[-1] if rows else None), len(rows)
+            params["b_chunk"] = chunk
+            rows = run(search.chunk, params).all()
+            scanned = len(rows)
+            last = rows[-1][:3] if rows else None
         for row in rows:
             if row.user_id not in found:
                 found[row.user_id] = row
@@ -406,8 +397,7 @@ def _name_by_name(
         read += scanned
         if last is None or scanned < chunk or read >= SCAN_BUDGET:
             return list(found.values())
-        params["b_after_word"], params["b_after_sort"] = last.word, last.sort_key
-        params["b_after_id"] = last.user_id
+        params["b_after_word"], params["b_after_sort"], params["b_after_id"] = last
         chunk = min(NEXT_CHUNK, SCAN_BUDGET - read)
 
 
