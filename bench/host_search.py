@@ -254,7 +254,7 @@ FAMILY = [
     "McCarthy",
     "Ní",
     "Bhriain",
-    "Yılmaz",
+    "Y\u0131lmaz",
     "Kaya",
     "Demir",
     "Şahin",

@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 
 from hostsync.frontdesk.names import fold, words_of
 from hostsync.frontdesk.privacy import HostDetail, PrivacyMode
+from hostsync.scim.extensions import DeclaredAttribute
 from hostsync.scim.resources import normalize_resource
 from hostsync.scim.schema import ENTERPRISE_USER_SCHEMA, USER_RESOURCE
 from hostsync.store import console
 from hostsync.store.activity.recording import RequestContext
 from hostsync.store.database import Database
+from hostsync.store.extensions import declare, tenant_registry
 from hostsync.store.frontdesk import search
 from hostsync.store.frontdesk.search import (
     AllHosts,
@@ -389,6 +391,24 @@ def test_attribute_scope(hosts: Directory) -> None:
     assert hosts.find("anne", locality) == ["Anne Work"]
     assert hosts.find("anne", AttributeHosts("addresses.locality", "Lyon")) == ["Anne Work"]
     assert hosts.find("anne", AttributeHosts("title", "Paris")) == []
+
+
+def test_attribute_scope_on_a_declared_extension(database: Database, hosts: Directory) -> None:
+    """Entra's custom extension (``…:extension:<Name>:2.0:User:site``), once declared."""
+    urn = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
+    with database.connect(write=True) as connection:
+        declare(connection, hosts.tenant_id, urn, [DeclaredAttribute("site")])
+        user_type = tenant_registry(connection, hosts.tenant_id)[1].users
+    for city in ("Lyon", "Paris"):
+        body = {
+            "schemas": [USER_SCHEMA, urn],
+            "userName": f"berta.{city}@contoso.example",
+            "displayName": f"Berta {city}",
+            urn: {"site": city},
+        }
+        with database.directory(hosts.tenant_id) as directory:
+            directory.create_user(normalize_resource(body, user_type))
+    assert hosts.find("berta", AttributeHosts(f"{urn}:site", "lyon")) == ["Berta Lyon"]
 
 
 def test_another_tenants_hosts_are_never_found(hosts: Directory, other: Directory) -> None:

@@ -44,7 +44,7 @@ never an e-mail address or phone number, which the index does not hold.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -67,6 +67,8 @@ from hostsync.frontdesk.privacy import HostDetail, PrivacyMode, label
 from hostsync.frontdesk.privacy import detail as detail_of
 from hostsync.scim.filters import And, Compare, CompareOp, Filter, ValuePath, parse_patch_path
 from hostsync.scim.paths import AttrPath
+from hostsync.scim.schema import USER_RESOURCE, ResourceType
+from hostsync.store.extensions import tenant_registry
 from hostsync.store.filters import FilterCompiler
 from hostsync.store.frontdesk.tables import site_groups, sites
 from hostsync.store.host_index import LABELS, Run, host_cards, host_names
@@ -170,7 +172,14 @@ def _attribute_filter(scope: AttributeHosts) -> Filter:
 class _Search:
     """The statements of one shape of search (dialect, other words, mode, scope)."""
 
-    def __init__(self, dialect: str, others: int, exact: bool, scope: HostScope) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        others: int,
+        exact: bool,
+        scope: HostScope,
+        user_type: ResourceType = USER_RESOURCE,
+    ) -> None:
         pg = dialect == "postgresql"
         c, n = host_cards.c, host_names.c
         tenant = _param("tenant")
@@ -218,7 +227,9 @@ class _Search:
             )
         elif isinstance(scope, AttributeHosts):
             u = users.c
-            condition = FilterCompiler(targets(dialect)[0]).compile(_attribute_filter(scope))
+            # Against the tenant's own user type: a declared extension's path compiles too.
+            target = replace(targets(dialect)[0], resource_type=user_type)
+            condition = FilterCompiler(target).compile(_attribute_filter(scope))
             checks.append(
                 exists(
                     select(literal_column("1"))
@@ -266,13 +277,27 @@ class _Search:
 _SHAPES: LeastRecent[tuple[Any, ...], _Search] = LeastRecent(512)
 
 
-def _search_for(dialect: str, others: int, exact: bool, scope: HostScope) -> _Search:
-    # Group ids are bound per search; an attribute scope's path and value are in the SQL.
-    shape = scope if isinstance(scope, AttributeHosts) else type(scope)
-    key = (dialect, others, exact, shape)
+def _search_for(
+    connection: Connection, tenant_id: str, others: int, exact: bool, scope: HostScope
+) -> _Search:
+    """The statements of this shape, built once.
+
+    An attribute scope's path and value are in its SQL; a tenant that declares extensions
+    gets its own, per version of them.
+    """
+    dialect = connection.dialect.name
+    if not isinstance(scope, AttributeHosts):  # group ids are bound per search
+        key: tuple[Any, ...] = (dialect, others, exact, type(scope))
+        found = _SHAPES.get(key)
+        if found is None:
+            found = _Search(dialect, others, exact, scope)
+            _SHAPES.put(key, found)
+        return found
+    version, registry = tenant_registry(connection, tenant_id)
+    key = (dialect, others, exact, scope, tenant_id if version else None, version)
     found = _SHAPES.get(key)
     if found is None:
-        found = _Search(dialect, others, exact, scope)
+        found = _Search(dialect, others, exact, scope, registry.users)
         _SHAPES.put(key, found)
     return found
 
@@ -315,8 +340,7 @@ def search_hosts(
     others.remove(driver)
     if exact:
         others = []  # the whole name is compared
-    dialect = connection.dialect.name
-    search = _search_for(dialect, len(others), exact, scope)
+    search = _search_for(connection, tenant_id, len(others), exact, scope)
     params: dict[str, Any] = {"b_tenant": tenant_id}
     params.update((f"b_w{i}", '"' + word) for i, word in enumerate(others, start=1))
     if exact:
@@ -366,7 +390,9 @@ def _rarest(run: Run, tenant_id: str, words: Sequence[str]) -> str:
         fewest = min(counts.values())
         if fewest < probe:  # a word whose names were all counted: the rarest is known
             break
-    return min(candidates, key=lambda word: (counts[word], -len(word)))
+    # Ties: the longest, then the last (a family name, typed after the first name, is rarer).
+    ranked = list(enumerate(candidates))
+    return min(ranked, key=lambda item: (counts[item[1]], -len(item[1]), -item[0]))[1]
 
 
 def _name_by_name(
