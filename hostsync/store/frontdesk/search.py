@@ -1,8 +1,9 @@
-"""Host search for the kiosk: the index kept with every user write, and :func:`search_hosts`.
+"""Host search for the kiosk: :func:`search_hosts`, and what a kiosk's site searches.
 
 The index (``host_cards``, ``host_names``) is kept with every user write by
 :mod:`hostsync.store.host_index`; a host has rows only while ``active``, not deleted and
-named.
+named. Every statement here is prebuilt (once per shape) and run on the driver on SQLite
+(store/sqlite/raw.py), each scoped by the tenant.
 
 **Searching.** A query is folded into words (:func:`hostsync.frontdesk.names.query_words`);
 it searches once it has :data:`MIN_QUERY_CHARACTERS` letters or digits. Every query word must
@@ -20,15 +21,17 @@ exact word comes before the longer words it begins ("jo" before "joan" before "j
 by the host's folded full name, then by id: the order of the index, so the search stops as
 soon as it has ``limit`` hosts.
 
-**Bounded work.** The range is read in chunks (``limit`` + :data:`FIRST_CHUNK` name rows, then
-:data:`NEXT_CHUNK`), each chunk one statement whose inner ``LIMIT`` bounds the rows it reads,
-resumed after the last key read (a row-value comparison on the key, so every chunk starts
-with an index seek). A search reads at most :data:`SCAN_BUDGET` name rows: when the scope or
-the other words are selective and the prefix common, it returns the hosts found within that
-many names (typing more letters narrows the range). A scope of groups whose members number
-at most :data:`SCOPE_FIRST` is read the other way round, member by member (the memberships'
-key, then each member's card), with no budget to run out: small sites always get complete
-answers. Scopes:
+**Bounded work.** The range is read in chunks (``limit`` + :data:`FIRST_CHUNK` names, then
+:data:`NEXT_CHUNK`), each resumed after the last key read (a row-value comparison on the key,
+so every chunk starts with an index seek). Without checks a chunk is one statement whose
+``LIMIT`` bounds it; with checks, the chunk's last key is found first (``OFFSET`` on the
+index), then the names between the two keys that pass the checks are read, so names that
+fail are never copied out of the database. A search reads at most :data:`SCAN_BUDGET` names:
+when the scope or the other words are selective and the prefix common, it returns the hosts
+found within that many names (typing more letters narrows the range). A scope of groups
+whose members number at most :data:`SCOPE_FIRST` is read the other way round, member by
+member (the memberships' key, then each member's card), with no budget to run out: small
+sites always get complete answers. Scopes:
 
 * :class:`AllHosts`: every host of the tenant (a site with no group mapped);
 * :class:`GroupHosts`: direct members of any of the groups (ids of the tenant's groups);
@@ -190,21 +193,22 @@ class _Search:
             found = [instr(row.words, _param(f"w{i}")) > 0 for i in range(1, others + 1)]
             return [*found, row.sort_key == _param("full")] if exact else found
 
-        checks = checks_on(n)
+        in_scope: Any = None  # the scope's check on a name row, if it has one
         self.scope_first = None
         if isinstance(scope, GroupHosts):
             m = memberships.c
-            checks.append(
-                exists(
+
+            def in_scope(row: Any) -> Any:
+                return exists(
                     select(literal_column("1"))
                     .select_from(memberships)
                     .where(
-                        m.member_id == n.user_id,
+                        m.member_id == row.user_id,
                         m.tenant_id == tenant,
                         _one_of(m.group_id, "groups", pg),
                     )
                 )
-            )
+
             g = groups.c
             in_tenant = g.tenant_id == tenant
             self.group_sizes = select(func.coalesce(func.sum(g.member_count), 0)).where(
@@ -230,18 +234,23 @@ class _Search:
             # Against the tenant's own user type: a declared extension's path compiles too.
             target = replace(targets(dialect)[0], resource_type=user_type)
             condition = FilterCompiler(target).compile(_attribute_filter(scope))
-            checks.append(
-                exists(
+
+            def in_scope(row: Any) -> Any:
+                return exists(
                     select(literal_column("1"))
                     .select_from(users)
                     .where(
-                        u.id == n.user_id,
+                        u.id == row.user_id,
                         u.tenant_id == tenant,
                         u.deleted_at.is_(None),
                         condition,
                     )
                 )
-            )
+
+        def checks_for(row: Any) -> list[Any]:
+            return checks_on(row) + ([in_scope(row)] if in_scope is not None else [])
+
+        checks = checks_for(n)
         # One range of the key, in its order: no sort, no other table (but the scope's).
         in_range = (
             n.tenant_id == tenant,
@@ -261,7 +270,24 @@ class _Search:
         self.chunk_end = (
             select(*key).where(*in_range).order_by(*key).limit(1).offset(_param("skip"))
         )
-        # Between two keys, with no other bound: SQLite's index then stops at the end key.
+        if pg:
+            # PostgreSQL: the chunk's names by the index with a LIMIT (its planner would not
+            # take two row bounds as the index's), the checks on them outside.
+            names = (
+                select(*shown, n.words)
+                .where(*in_range)
+                .order_by(*key)
+                .limit(_param("chunk"))
+                .subquery("n")
+            )
+            r = names.c
+            self.chunk = (
+                select(*(r[column.name] for column in shown))
+                .where(*checks_for(r))
+                .order_by(r.word, r.sort_key, r.user_id)
+            )
+            return
+        # SQLite: between two keys, with no other bound: the index then stops at the end key.
         self.chunk = (
             select(*shown)
             .where(
@@ -404,6 +430,7 @@ def _name_by_name(
     found: dict[str, Any] = {}
     chunk, read = limit + FIRST_CHUNK, 0
     while True:
+        params["b_chunk"] = chunk
         if search.filtered:  # the chunk's end, then the names in it that pass
             end = run(search.chunk_end, {**params, "b_skip": chunk - 1}).first()
             last = end if end is not None else (params["b_before"], "", "")
@@ -411,7 +438,6 @@ def _name_by_name(
             rows = run(search.chunk, params).all()
             scanned = chunk if end is not None else 0
         else:
-            params["b_chunk"] = chunk
             rows = run(search.chunk, params).all()
             scanned = len(rows)
             last = rows[-1][:3] if rows else None
