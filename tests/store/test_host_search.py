@@ -301,6 +301,20 @@ def test_ranking_exact_word_first_then_word_then_full_name(hosts: Directory) -> 
     ]
 
 
+def test_several_words_as_written_come_first(hosts: Directory) -> None:
+    for display in ("Anna Weber", "Weber Anna", "Annabel Webster", "Anna Maria Weber"):
+        hosts.create(display)
+    # The full names that begin with the query, then the others by the rarer word's names.
+    assert hosts.find("anna we") == [
+        "Anna Weber",
+        "Anna Maria Weber",
+        "Weber Anna",
+        "Annabel Webster",
+    ]
+    assert hosts.find("weber an") == ["Weber Anna", "Anna Maria Weber", "Anna Weber"]
+    assert hosts.find("anna we", limit=1) == ["Anna Weber"]
+
+
 def test_a_host_matching_by_two_words_is_listed_once(hosts: Directory) -> None:
     hosts.create("Jo Jones")
     hosts.create("Johanna Joplin")
@@ -475,13 +489,18 @@ def _expected(documents: dict[str, dict[str, Any]], query: str) -> list[str]:
     # The driving word: the one that begins the fewest names (counted up to PROBES).
     counts = {q: min(search.PROBES[-1], sum(w.startswith(q) for w in names)) for q in words}
     driver = min(dict.fromkeys(words), key=lambda q: (counts[q], -len(q)))
+    phrase = " ".join(words)
     ranked = []
     for user_id, host_words in indexed.items():
         entry = documents[user_id]
         if not all(any(w.startswith(q) for w in host_words) for q in words):
             continue
+        full = fold(entry["display"])
+        if len(words) > 1 and full.startswith(phrase):  # typed as written: first
+            ranked.append(((0, "", full, user_id), user_id))
+            continue
         matched = min(w for w in host_words if w.startswith(driver))
-        ranked.append(((matched, fold(entry["display"]), user_id), user_id))
+        ranked.append(((1, matched, full, user_id), user_id))
     return [user_id for _, user_id in sorted(ranked)[:10]]
 
 

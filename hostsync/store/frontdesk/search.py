@@ -16,10 +16,14 @@ words), the privacy mode (``exact``: the folded query equals the host's folded f
 the range is the driving word alone) and the site's scope. Results are distinct hosts, at
 most ``limit`` (≤ :data:`MAX_RESULTS`).
 
-**Ranking.** By the host's first word (in key order) that begins with the driving word, so an
-exact word comes before the longer words it begins ("jo" before "joan" before "john"), then
-by the host's folded full name, then by id: the order of the index, so the search stops as
-soon as it has ``limit`` hosts.
+**Ranking.** A query of several words lists first the hosts whose folded full name begins
+with it, as typed (``jose nu`` → *José Núñez*), by full name: one range of the key (the
+first word's names, by full name), read before anything else. Then, and for a query of one
+word, by the host's first word (in key order) that begins with the driving word, so an exact
+word comes before the longer words it begins ("jo" before "joan" before "john"), then by the
+host's folded full name, then by id: the order of the index, so the search stops as soon as
+it has ``limit`` hosts. When the first tier found some, the second reads at most
+:data:`FOLLOW_BUDGET` names.
 
 **Bounded work.** The range is read in chunks (``limit`` + :data:`FIRST_CHUNK` names, then
 :data:`NEXT_CHUNK`), each resumed after the last key read (a row-value comparison on the key,
@@ -95,6 +99,9 @@ SCAN_BUDGET = 2048
 PROBES = (64, 1024)
 """Names counted per query word to choose a multi-word query's driving word: up to 64 each,
 then, if every word begins that many, up to 1,024 (an index-only read each)."""
+FOLLOW_BUDGET = 256
+"""Names read at most after the hosts whose full name begins with a query of several words,
+when there are some: the query was typed as the names are written, and those come first."""
 SCOPE_FIRST = 2048
 """A group scope with at most this many members is read member by member."""
 
@@ -260,6 +267,20 @@ class _Search:
         )
         key = (n.word, n.sort_key, n.user_id)
         shown = (*key, *(n[name] for name in LABELS))
+        # The hosts whose full name begins with the query: its first word's names, a range
+        # of their full names (the key's next column), each host once.
+        self.phrase = (
+            select(*shown)
+            .where(
+                n.tenant_id == tenant,
+                n.word == _param("first"),
+                n.sort_key >= _param("phrase"),
+                n.sort_key < _param("phrase_end"),
+                *([in_scope(n)] if in_scope is not None else []),
+            )
+            .order_by(*key)
+            .limit(_param("chunk"))
+        )
         self.filtered = bool(checks)
         self.chunk: Any
         if not checks:  # every name found is a host to show
@@ -359,24 +380,32 @@ def search_hosts(
         return []
     exact = privacy is PrivacyMode.EXACT
     run = prebuilt_runner(connection)
-    driver = max(words, key=len)
-    if len(words) > 1 and not exact:
-        driver = _rarest(run, tenant_id, words)
-    others = list(words)
-    others.remove(driver)
-    if exact:
-        others = []  # the whole name is compared
-    search = _search_for(connection, tenant_id, len(others), exact, scope)
+    others = 0 if exact else len(words) - 1  # exact: the whole name is compared instead
+    search = _search_for(connection, tenant_id, others, exact, scope)
     params: dict[str, Any] = {"b_tenant": tenant_id}
-    params.update((f"b_w{i}", '"' + word) for i, word in enumerate(others, start=1))
+    phrase = " ".join(words)
     if exact:
-        params["b_full"] = " ".join(words)
+        params["b_full"] = phrase
     if isinstance(scope, GroupHosts):
         params["b_groups"] = list(scope.group_ids)
         size = int(run(search.group_sizes, params).scalar() or 0)
         if size <= SCOPE_FIRST and search.scope_first is not None:
-            return _member_by_member(run, search, params, driver, exact, limit, privacy, detail)
-    rows = _name_by_name(run, search, params, driver, exact, limit)
+            return _member_by_member(run, search, params, words, exact, limit, privacy, detail)
+    found: dict[str, Any] = {}
+    budget = SCAN_BUDGET
+    if others:  # first the hosts whose full name begins with the query, as typed
+        start = {"b_first": words[0], "b_phrase": phrase, "b_phrase_end": _word_after(phrase)}
+        rows = run(search.phrase, {**params, **start, "b_chunk": limit}).all()
+        found.update((row.user_id, row) for row in rows)
+        if len(found) == limit:
+            return [_found(row, privacy, detail) for row in found.values()]
+        if found:
+            budget = FOLLOW_BUDGET
+    driver = max(words, key=len) if not others else _rarest(run, tenant_id, words)
+    rest = list(words)
+    rest.remove(driver)
+    params.update((f"b_w{i}", '"' + word) for i, word in enumerate(rest[:others], start=1))
+    rows = _name_by_name(run, search, params, driver, exact, limit, found, budget)
     return [_found(row, privacy, detail) for row in rows]
 
 
@@ -422,12 +451,21 @@ def _rarest(run: Run, tenant_id: str, words: Sequence[str]) -> str:
 
 
 def _name_by_name(
-    run: Run, search: _Search, params: dict[str, Any], driver: str, exact: bool, limit: int
+    run: Run,
+    search: _Search,
+    params: dict[str, Any],
+    driver: str,
+    exact: bool,
+    limit: int,
+    found: dict[str, Any],
+    budget: int,
 ) -> list[Any]:
-    """The first ``limit`` distinct hosts in key order from the driving word's range."""
+    """``found``, then the next distinct hosts in key order from the driving word's range.
+
+    Up to ``limit`` in all, reading at most ``budget`` names.
+    """
     params["b_before"] = driver + "\x01" if exact else _word_after(driver)
     params["b_after_word"], params["b_after_sort"], params["b_after_id"] = driver, "", ""
-    found: dict[str, Any] = {}
     chunk, read = limit + FIRST_CHUNK, 0
     while True:
         params["b_chunk"] = chunk
@@ -447,30 +485,39 @@ def _name_by_name(
                 if len(found) == limit:
                     return list(found.values())
         read += scanned
-        if last is None or scanned < chunk or read >= SCAN_BUDGET:
+        if last is None or scanned < chunk or read >= budget:
             return list(found.values())
         params["b_after_word"], params["b_after_sort"], params["b_after_id"] = last
-        chunk = min(NEXT_CHUNK, SCAN_BUDGET - read)
+        chunk = min(NEXT_CHUNK, budget - read)
 
 
 def _member_by_member(
     run: Run,
     search: _Search,
     params: dict[str, Any],
-    driver: str,
+    words: Sequence[str],
     exact: bool,
     limit: int,
     privacy: PrivacyMode,
     chosen: HostDetail | None,
 ) -> list[FoundHost]:
-    """A small group scope's members whom the query finds, ranked as :func:`_name_by_name`."""
+    """A small group scope's members whom the query finds, ranked as by name (module doc)."""
+    driver = words[0] if exact or len(words) == 1 else _rarest(run, params["b_tenant"], words)
     params["b_w0"] = '"' + driver
-    ranked: dict[str, tuple[tuple[str, str, str], Any]] = {}
+    params.update((f"b_w{i}", '"' + word) for i, word in enumerate(words[1:], start=1))
+    phrase = " ".join(words)
+    ranked = []
     for row in run(search.scope_first, params):
-        words = orjson.loads(row.words)
-        matched = driver if exact else min(word for word in words if word.startswith(driver))
-        ranked[row.user_id] = ((matched, row.sort_key, row.user_id), row)
-    best = sorted(ranked.values(), key=lambda item: item[0])[:limit]
+        host_words = orjson.loads(row.words)
+        if exact:
+            tier, matched = 0, driver
+        elif len(words) > 1 and row.sort_key.startswith(phrase):
+            tier, matched = 0, ""
+        else:
+            tier = 1
+            matched = min(word for word in host_words if word.startswith(driver))
+        ranked.append(((tier, matched, row.sort_key, row.user_id), row))
+    best = sorted(ranked, key=lambda item: item[0])[:limit]
     return [_found(row, privacy, chosen) for _, row in best]
 
 
