@@ -18,6 +18,7 @@ from sqlalchemy import make_url
 from hostsync.cli.admin import admin, cli_context
 from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, demo_kiosk, port_problem
 from hostsync.cli.frontdesk import kiosk, site, visits
+from hostsync.cli.sso import sso
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
@@ -354,6 +355,7 @@ cli.add_command(sync)
 cli.add_command(site)
 cli.add_command(kiosk)
 cli.add_command(visits)
+cli.add_command(sso)
 
 
 def main(argv: list[str] | None = None) -> None:

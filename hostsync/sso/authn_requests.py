@@ -1,10 +1,11 @@
 """SP-initiated sign-in: an AuthnRequest sent with the HTTP-Redirect binding.
 
-The request is unsigned (Entra does not require it, docs/reference/entra-saml.md#saml-authn-request),
-deflated, Base64-encoded and put in the ``SAMLRequest`` query parameter of the identity
-provider's login URL, with the ``RelayState`` Entra sends back. Its ID is random (it must
-not begin with a digit) and is remembered by the caller for :data:`REQUEST_LIFETIME`, so the
-Response's ``InResponseTo`` can be matched once.
+The request is unsigned (Entra does not require it:
+docs/reference/entra-saml.md#saml-authn-request), deflated, Base64-encoded and put in the
+``SAMLRequest`` query parameter of the identity provider's login URL, with the
+``RelayState`` Entra sends back. Its ID is random (it must not begin with a digit) and is
+remembered by the caller for :data:`REQUEST_LIFETIME`, so the Response's ``InResponseTo``
+can be matched once.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def parse_instant(value: str | None) -> datetime | None:
     if "." in text:
         head, _, rest = text.partition(".")
         digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}" if digits else head + rest
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}" if digits else head + rest
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -37,18 +37,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from lxml import etree
-from signxml import (
-    DigestAlgorithm,
-    SignatureConfiguration,
-    SignatureMethod,
-    XMLVerifier,
-)
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import (
     InvalidCertificate,
     InvalidDigest,
     InvalidSignature,
     SignXMLException,
 )
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from hostsync.sso.documents import (
     ASSERTION,
@@ -75,7 +71,9 @@ OBJECT_ID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier
 _STRONG_METHODS = frozenset(
     {SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}
 )
-_STRONG_DIGESTS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512})
+_STRONG_DIGESTS = frozenset(
+    {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
+)
 _SHA1_METHOD = SignatureMethod.RSA_SHA1
 _SHA1_DIGEST = DigestAlgorithm.SHA1
 
@@ -138,14 +136,16 @@ def read_response(
     idp: IdentityProvider,
     moment: datetime,
 ) -> SignedAssertion:
-    """Check a posted ``SAMLResponse`` against rules 1–5; :class:`Refusal` if any fails.
+    """Check a posted ``SAMLResponse`` against rules 1 to 5; :class:`Refusal` if any fails.
 
     ``moment`` is now (aware UTC). Rule 6 needs storage: call :func:`accept_once` next.
     """
     try:
         root = parse(decode_form_value(form_value))
     except DocumentError as exc:
-        raise Refusal("malformed", f"The SAML response cannot be read: {exc}.", status=400) from None
+        raise Refusal(
+            "malformed", f"The SAML response cannot be read: {exc}.", status=400
+        ) from None
     if root.tag != tag(PROTOCOL, "Response") or root.get("Version") != "2.0":
         raise Refusal("malformed", "The document is not a SAML 2.0 Response.", status=400)
     _check_status(root)
@@ -186,9 +186,7 @@ def read_response(
 
 def accept_once(signed: SignedAssertion, ids: OneTimeIds, moment: datetime) -> None:
     """Rule 6: redeem the AuthnRequest answered (if any), and accept the assertion ID once."""
-    if signed.in_response_to is not None and not ids.redeem_request(
-        signed.in_response_to, moment
-    ):
+    if signed.in_response_to is not None and not ids.redeem_request(signed.in_response_to, moment):
         raise Refusal(
             "unknown-request",
             "The response answers a sign-in request hostsync did not make, made too long "
@@ -319,7 +317,9 @@ def _read_assertion(
     if in_response_to is None and envelope_signed:
         in_response_to = envelope_answer
     elif envelope_answer is not None and envelope_answer != in_response_to:
-        raise Refusal("unknown-request", "The response and its assertion answer different requests.")
+        raise Refusal(
+            "unknown-request", "The response and its assertion answer different requests."
+        )
     if assertion.find("saml:AuthnStatement", NAMESPACES) is None:
         raise Refusal("malformed", "The assertion has no authentication statement.", status=400)
     return SignedAssertion(
@@ -333,9 +333,7 @@ def _read_assertion(
     )
 
 
-def _check_conditions(
-    assertion: etree._Element, sp: ServiceProvider, moment: datetime
-) -> datetime:
+def _check_conditions(assertion: etree._Element, sp: ServiceProvider, moment: datetime) -> datetime:
     conditions = assertion.find("saml:Conditions", NAMESPACES)
     if conditions is None:
         raise Refusal("malformed", "The assertion has no validity period.", status=400)
@@ -405,4 +403,3 @@ def _attributes(assertion: etree._Element) -> dict[str, tuple[str, ...]]:
         )
         found[name] = found.get(name, ()) + values
     return found
-

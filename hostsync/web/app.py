@@ -50,6 +50,7 @@ from hostsync.web.ratelimit import AuthFailureLimiter, RateLimitMiddleware, Tena
 from hostsync.web.rendering import ScimJsonResponse, error_response
 from hostsync.web.scheduling import scheduler_for
 from hostsync.web.scim_routes import ScimEndpoints, scim_routes
+from hostsync.web.sso import saml_routes
 
 log = logging.getLogger("hostsync.web")
 
@@ -240,6 +241,7 @@ def create_app(
         *kiosk,
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
+        *saml_routes(database, settings),
         *admin_routes(
             database,
             settings,

@@ -3,7 +3,8 @@
 from alembic import context
 
 import hostsync.store.admin_tables
-import hostsync.store.frontdesk.tables  # noqa: F401 - registers the front desk's tables
+import hostsync.store.frontdesk.tables
+import hostsync.store.sso.tables  # noqa: F401 - registers single sign-on's tables
 from hostsync.store.migrate import include_object_for
 from hostsync.store.tables import metadata
 

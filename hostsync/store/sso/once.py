@@ -1,0 +1,74 @@
+"""One-time identifiers on the shared ``saml_once`` table: the :class:`OneTimeIds` port.
+
+An assertion ID is accepted by inserting it: the primary key refuses the second insert
+(``ON CONFLICT DO NOTHING`` on both dialects, no savepoint), in whichever worker process it
+arrives. An AuthnRequest ID is used up by deleting it: only one DELETE can remove the row.
+Rows past their expiry are removed, the tenant's own, whenever the tenant remembers a new one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hostsync.store.clock import now
+from hostsync.store.sso.tables import saml_once
+
+ASSERTION = "assertion"
+REQUEST = "request"
+MAX_ID_LENGTH = 256
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+class StoredOneTimeIds:
+    """One tenant's one-time identifiers, on the caller's connection and transaction."""
+
+    def __init__(self, connection: Connection, tenant_id: str) -> None:
+        self.connection = connection
+        self.tenant_id = tenant_id
+
+    def first_use(self, assertion_id: str, until: datetime) -> bool:
+        """Remember an assertion ID until ``until``; False if it was remembered already."""
+        return self._remember(ASSERTION, assertion_id, until)
+
+    def issue_request(self, request_id: str, until: datetime) -> None:
+        """Remember an AuthnRequest ID this tenant sent, answerable until ``until``."""
+        self._remember(REQUEST, request_id, until)
+
+    def redeem_request(self, request_id: str, moment: datetime) -> bool:
+        """Use up an AuthnRequest ID issued and unexpired at ``moment``; False otherwise."""
+        if not request_id or len(request_id) > MAX_ID_LENGTH:
+            return False
+        result = self.connection.execute(
+            delete(saml_once).where(
+                saml_once.c.tenant_id == self.tenant_id,
+                saml_once.c.kind == REQUEST,
+                saml_once.c.value == request_id,
+                saml_once.c.expires_at > _naive(moment),
+            )
+        )
+        return int(result.rowcount or 0) == 1
+
+    def _remember(self, kind: str, value: str, until: datetime) -> bool:
+        if not value or len(value) > MAX_ID_LENGTH:
+            return False
+        self.connection.execute(
+            delete(saml_once).where(
+                saml_once.c.tenant_id == self.tenant_id, saml_once.c.expires_at <= now()
+            )
+        )
+        dialect = self.connection.dialect.name
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            make(saml_once)
+            .values(tenant_id=self.tenant_id, kind=kind, value=value, expires_at=_naive(until))
+            .on_conflict_do_nothing()
+        )
+        result = self.connection.execute(statement)
+        return int(result.rowcount or 0) == 1

@@ -1,0 +1,21 @@
+"""The SAML route table: ``saml_routes(database, settings)`` returns the routes to add."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from hostsync.config import Settings
+from hostsync.sso.providers import SAML_PATH
+from hostsync.store.database import Database
+from hostsync.web.sso.saml import SamlEndpoints
+
+
+def saml_routes(database: Database, settings: Settings) -> list[BaseRoute]:
+    """Metadata, SP-initiated start and the ACS of every tenant."""
+    endpoints = SamlEndpoints(database, settings)
+    tenant = f"{SAML_PATH}/{{tenant_id}}"
+    return [
+        Route(f"{tenant}/metadata", endpoints.metadata, methods=["GET"]),
+        Route(f"{tenant}/login", endpoints.login, methods=["GET"]),
+        Route(f"{tenant}/acs", endpoints.acs, methods=["POST"]),
+    ]
