@@ -232,17 +232,22 @@ def _drop_placeholder(element: etree._Element) -> None:
             element.remove(found)
 
 
+class _LegacySigner(XMLSigner):
+    """signxml refuses SHA-1 unless told: Entra's legacy SHA-1 option still exists."""
+
+    def check_deprecated_methods(self) -> None:
+        return None
+
+
 def sign_with_signxml(
     element: etree._Element, keys: KeyPair, *, sha1: bool = False
 ) -> etree._Element:
     """``element`` with an enveloped signature at its placeholder, by signxml."""
-    signer = XMLSigner(
+    signer = (_LegacySigner if sha1 else XMLSigner)(
         signature_algorithm=SignatureMethod.RSA_SHA1 if sha1 else SignatureMethod.RSA_SHA256,
         digest_algorithm=DigestAlgorithm.SHA1 if sha1 else DigestAlgorithm.SHA256,
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
-    if sha1:  # signxml refuses SHA-1 unless told: Entra's legacy option still exists
-        signer.check_deprecated_methods = lambda: None  # type: ignore[method-assign]
     signed: etree._Element = signer.sign(
         element,
         key=keys.key_pem,
