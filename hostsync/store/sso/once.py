@@ -3,6 +3,7 @@
 An assertion ID is accepted by inserting it: the primary key refuses the second insert
 (``ON CONFLICT DO NOTHING`` on both dialects, no savepoint), in whichever worker process it
 arrives. An AuthnRequest ID is used up by deleting it: only one DELETE can remove the row.
+Both say what they did with ``RETURNING`` (the PostgreSQL driver's row count is not kept).
 Rows past their expiry are removed, the tenant's own, whenever the tenant remembers a new one.
 """
 
@@ -45,15 +46,17 @@ class StoredOneTimeIds:
         """Use up an AuthnRequest ID issued and unexpired at ``moment``; False otherwise."""
         if not request_id or len(request_id) > MAX_ID_LENGTH:
             return False
-        result = self.connection.execute(
-            delete(saml_once).where(
+        removed = self.connection.execute(
+            delete(saml_once)
+            .where(
                 saml_once.c.tenant_id == self.tenant_id,
                 saml_once.c.kind == REQUEST,
                 saml_once.c.value == request_id,
                 saml_once.c.expires_at > _naive(moment),
             )
-        )
-        return int(result.rowcount or 0) == 1
+            .returning(saml_once.c.value)
+        ).first()
+        return removed is not None
 
     def _remember(self, kind: str, value: str, until: datetime) -> bool:
         if not value or len(value) > MAX_ID_LENGTH:
@@ -69,6 +72,6 @@ class StoredOneTimeIds:
             make(saml_once)
             .values(tenant_id=self.tenant_id, kind=kind, value=value, expires_at=_naive(until))
             .on_conflict_do_nothing()
+            .returning(saml_once.c.value)
         )
-        result = self.connection.execute(statement)
-        return int(result.rowcount or 0) == 1
+        return self.connection.execute(statement).first() is not None
