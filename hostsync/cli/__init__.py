@@ -17,6 +17,7 @@ from sqlalchemy import make_url
 
 from hostsync.cli.admin import admin, cli_context
 from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, port_problem
+from hostsync.cli.outbox import outbox
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
@@ -343,6 +344,7 @@ def migrate(ctx: click.Context, database_url: str | None) -> None:
 tenant.add_command(tenant_list)
 cli.add_command(admin)
 cli.add_command(sync)
+cli.add_command(outbox)
 
 
 def main(argv: list[str] | None = None) -> None:

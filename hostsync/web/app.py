@@ -42,6 +42,7 @@ from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.middleware import EdgeMiddleware
 from hostsync.web.openapi import openapi_document
+from hostsync.web.outbox import OutboxService
 from hostsync.web.outcomes import Outcomes
 from hostsync.web.ratelimit import AuthFailureLimiter, RateLimitMiddleware, TenantRateLimiter
 from hostsync.web.rendering import ScimJsonResponse, error_response
@@ -165,12 +166,15 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     flusher = asyncio.create_task(
         _flush_counts_periodically(app, max(settings.request_count_flush_seconds, 0.05))
     )
+    outbox: OutboxService = app.state.outbox
+    await run_in_threadpool(outbox.ensure_started)  # notifications, in a thread of their own
     try:
         yield
     finally:
         flusher.cancel()
         with suppress(asyncio.CancelledError):
             await flusher
+        await run_in_threadpool(outbox.stop)  # the pass under way ends first
         await app.state.rate_limiter.aclose()  # the sign-in limiter's store too
         app.state.scheduler.close()
         app.state.authenticator.close()  # before dispose: its SQLite connection too
@@ -233,5 +237,6 @@ def create_app(
     app.state.scheduler = scheduler
     app.state.request_counter = request_counter
     app.state.rate_limiter = limiter
+    app.state.outbox = OutboxService(settings, database)
     app.add_middleware(RateLimitMiddleware, limiter=limiter)  # sees paths the edge collapsed
     return app
