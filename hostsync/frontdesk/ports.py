@@ -11,9 +11,10 @@ ones in batches, sends them and records each outcome here. Rules every implement
   claimed the delivery since) changes nothing and answers False.
 * Claims are fair between tenants: one batch takes at most its share of one tenant's due
   deliveries, so a tenant's backlog never holds another tenant's deliveries back.
-* Every delivery ends in exactly one final state: ``sent``, ``failed`` (gave up or refused),
-  ``skipped`` (nothing to send it to) or ``rerouted`` (the host could not be notified; the
-  site's fallback recipients were queued instead). Each carries a reason the visit shows.
+* Every delivery ends in exactly one final state: ``sent``, ``failed`` (gave up or refused)
+  or ``skipped`` (nothing to send it to, or rerouted: the host could not be notified and
+  the site's fallback recipients were queued instead). All but ``sent`` carry the reason
+  the visit shows.
 """
 
 from __future__ import annotations
@@ -35,13 +36,12 @@ class Channel(StrEnum):
 
 
 class Status(StrEnum):
-    """A delivery's state; all but ``queued`` are final."""
+    """A delivery's state; all but ``pending`` are final."""
 
-    QUEUED = "queued"
+    PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
-    REROUTED = "rerouted"
 
 
 class HostState(StrEnum):
@@ -128,9 +128,10 @@ class Outbox(Protocol):
         ...
 
     def reroute(self, job: Job, now: datetime, reason: str) -> int:
-        """The host cannot be notified: end this delivery ``rerouted``, queue the fallbacks.
+        """The host cannot be notified: end this delivery, queue the fallback recipients'.
 
-        This delivery ends ``rerouted`` with ``reason``, and one e-mail delivery per
+        This delivery ends ``skipped``, its detail saying why and where it went instead,
+        and one e-mail delivery per
         fallback recipient of the visit's site is queued, due now. Answers how many were
         queued (0: the site has none; -1: the lease was lost).
         """

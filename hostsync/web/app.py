@@ -40,6 +40,7 @@ from hostsync.web.admin import admin_routes
 from hostsync.web.admin.routes import error_page
 from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.kiosk.routes import kiosk_routes
 from hostsync.web.middleware import EdgeMiddleware
 from hostsync.web.openapi import openapi_document
 from hostsync.web.outbox import OutboxService
@@ -69,12 +70,15 @@ async def _scim_error(_request: Request, exc: Exception) -> Response:
 
 
 MACHINE_PATHS = ("/healthz", "/openapi.json")
+KIOSK_API = "/v1/kiosk"
 
 
 def _is_machine_path(path: str) -> bool:
-    """SCIM and probe paths answer JSON errors; every other path is the console's."""
+    """SCIM, kiosk API and probe paths answer JSON errors; every other path is the console's."""
     folded = path.lower()
     prefix = SCIM_PREFIX.lower()
+    if folded == KIOSK_API or folded.startswith(KIOSK_API + "/"):
+        return True
     return folded == prefix or folded.startswith(prefix + "/") or folded in MACHINE_PATHS
 
 
@@ -178,6 +182,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         await app.state.rate_limiter.aclose()  # the sign-in limiter's store too
         app.state.scheduler.close()
         app.state.authenticator.close()  # before dispose: its SQLite connection too
+        app.state.kiosk_gate.close()
         await run_in_threadpool(app.state.request_counter.flush, database)
         database.stop_checkpointer()
         database.dispose()  # the last connection to close checkpoints and removes the WAL
@@ -211,8 +216,10 @@ def create_app(
         scheduler=scheduler,
         outcomes=Outcomes(database, scheduler, request_counter),
     )
+    kiosk, kiosk_gate = kiosk_routes(database, settings)
     routes: list[Any] = [
         *scim_routes(endpoints),  # first: Starlette tries routes in order
+        *kiosk,
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
         *admin_routes(
@@ -234,6 +241,7 @@ def create_app(
     app.state.database = database
     app.state.settings = settings
     app.state.authenticator = authenticator
+    app.state.kiosk_gate = kiosk_gate
     app.state.scheduler = scheduler
     app.state.request_counter = request_counter
     app.state.rate_limiter = limiter

@@ -15,14 +15,12 @@ import logging
 import threading
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from hostsync.config import Settings
 from hostsync.frontdesk.delivery.smtp import SmtpSender, SmtpUrlError, parse_smtp_url
 from hostsync.frontdesk.delivery.webhooks import WebhookSender
 from hostsync.frontdesk.delivery.worker import DeliveryWorker, WorkerOptions, WorkerThread
 from hostsync.frontdesk.sealing import KEY_FILE_NAME, Sealer, SealingError, load_key
-from hostsync.store.database import Database
+from hostsync.store.database import Database, sqlite_path
 from hostsync.store.frontdesk.channels import any_channel
 from hostsync.store.frontdesk.outbox import SqlOutbox
 
@@ -37,10 +35,8 @@ def key_file(settings: Settings) -> Path:
     """Where the server key is kept: the setting, else beside the SQLite file, else ``./``."""
     if settings.secret_key_file:
         return Path(settings.secret_key_file)
-    url = make_url(settings.database_url.replace("postgres://", "postgresql://", 1))
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return Path(str(url.database)).parent / KEY_FILE_NAME
-    return Path(KEY_FILE_NAME)
+    path = sqlite_path(settings.database_url)
+    return Path(path).parent / KEY_FILE_NAME if path else Path(KEY_FILE_NAME)
 
 
 def sealer_from(settings: Settings) -> Sealer:

@@ -2,7 +2,8 @@
 
 from alembic import context
 
-import hostsync.store.admin_tables  # noqa: F401 - registers the console's tables
+import hostsync.store.admin_tables
+import hostsync.store.frontdesk.tables  # noqa: F401 - registers the front desk's tables
 from hostsync.store.migrate import include_object_for
 from hostsync.store.tables import metadata
 
