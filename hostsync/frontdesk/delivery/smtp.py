@@ -23,12 +23,13 @@ message to the recipient's mail system.
 from __future__ import annotations
 
 import ipaddress
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -38,6 +39,7 @@ from hostsync.frontdesk.ports import Outcome
 
 DEFAULT_TIMEOUT = 10.0
 _TRUE = {"1", "true", "yes", "on"}
+_ADDRESS = re.compile(r"[^\s@<>,;:\"]+@[^\s@<>,;:\"]+\.[^\s@<>,;:\"]+")
 
 
 class SmtpUrlError(ValueError):
@@ -136,10 +138,13 @@ def compose(
     queued_at: datetime,
 ) -> EmailMessage:
     """An e-mail of ``content`` (text and HTML alternatives) for one recipient."""
-    mail = EmailMessage()
+    if not _ADDRESS.fullmatch(to):
+        raise ValueError("not an e-mail address")
+    # An address with a non-ASCII local part goes out with SMTPUTF8 (RFC 6531).
+    mail = EmailMessage(policy=policy.default if to.isascii() else policy.SMTPUTF8)
     mail["Subject"] = one_line(content.subject)
     mail["From"] = sender
-    mail["To"] = Address(addr_spec=to)
+    mail["To"] = to
     moment = queued_at if queued_at.tzinfo else queued_at.replace(tzinfo=UTC)
     mail["Date"] = format_datetime(moment)
     mail["Message-ID"] = message_id(delivery_id, sender)
@@ -214,6 +219,8 @@ class SmtpSender:
             if codes and all(code >= 500 for code in codes):
                 return Outcome.refused(f"the SMTP server refused the recipient: {text}")
             return Outcome.transient(f"the SMTP server deferred the recipient: {text}")
+        except smtplib.SMTPNotSupportedError:
+            return Outcome.refused("the SMTP server cannot take a non-ASCII address (SMTPUTF8)")
         except smtplib.SMTPResponseException as exc:
             reply = f"{exc.smtp_code} {_line(exc.smtp_error)}"
             if exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPSenderRefused):
