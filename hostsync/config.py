@@ -118,3 +118,7 @@ class Settings(BaseSettings):
     outbox_worker: bool = True
     """Whether ``hostsync serve`` sends notifications itself (a background thread per
     process); false when ``hostsync outbox run`` sends them in a process of its own."""
+    webhook_private_addresses: bool = False
+    """Accept notification webhook URLs naming loopback, private or link-local hosts and plain
+    ``http:`` (on-premises receivers, tests); off: ``https:`` to public hosts only, so the
+    console's **Send test** cannot probe the server's own network."""

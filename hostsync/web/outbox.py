@@ -67,11 +67,13 @@ def email_configured(settings: Settings) -> bool:
     return bool(settings.smtp_url and settings.mail_from)
 
 
-def worker_from(settings: Settings, database: Database) -> DeliveryWorker:
+def worker_from(
+    settings: Settings, database: Database, sealer: Sealer | None = None
+) -> DeliveryWorker:
     """A delivery worker over the database's outbox, with the configured senders."""
     return DeliveryWorker(
         SqlOutbox(database),
-        sealer=sealer_from(settings),
+        sealer=sealer or sealer_from(settings),
         mailer=mailer_from(settings),
         mail_from=settings.mail_from,
         webhooks=WebhookSender(),
@@ -89,6 +91,13 @@ class OutboxService:
         self.database = database
         self.thread: WorkerThread | None = None
         self._lock = threading.Lock()
+        self._sealer: Sealer | None = None
+
+    def sealer(self) -> Sealer:
+        """The server key's sealer (read, or created, once)."""
+        if self._sealer is None:
+            self._sealer = sealer_from(self.settings)
+        return self._sealer
 
     def wanted(self) -> bool:
         """Whether this process should send: enabled, and e-mail or a channel configured."""
@@ -107,7 +116,8 @@ class OutboxService:
             try:
                 if not self.wanted():
                     return False
-                thread = WorkerThread(worker_from(self.settings, self.database))
+                worker = worker_from(self.settings, self.database, self.sealer())
+                thread = WorkerThread(worker)
             except OutboxSettingsError as exc:
                 log.error("notifications are not sent: %s", exc)
                 return False

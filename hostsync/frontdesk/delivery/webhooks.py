@@ -9,6 +9,7 @@ posting), so an error names only its host, never its path or query.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,18 +29,37 @@ def host_of(url: str) -> str:
         return "(an unreadable URL)"
 
 
-def check_url(url: str) -> str | None:
-    """Why ``url`` cannot be a webhook URL, or None when it can (http(s), with a host)."""
+def check_url(url: str, *, private: bool = True) -> str | None:
+    """Why ``url`` cannot be a webhook URL, or None when it can.
+
+    It must be ``http(s)`` with a host; unless ``private``, ``https`` to a public host only
+    (no loopback, private, link-local or ``.local``-style names).
+    """
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         return "the address cannot be read"
-    if parts.scheme not in ("https", "http"):
+    if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not private):
         return "the address must start with https://"
-    if not parts.hostname:
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
         return "the address has no host"
+    if not private and _private_host(host):
+        return f"{host} is not a public host"
     return None
+
+
+def _private_host(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return (
+            host == "localhost"
+            or "." not in host
+            or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
+        )
+    return not address.is_global
 
 
 def classify(status: int) -> Outcome:

@@ -19,7 +19,17 @@ from starlette.staticfiles import StaticFiles
 from hostsync.config import Settings
 from hostsync.store.activity.pruning import DEFAULT_RETENTION_DAYS
 from hostsync.store.database import Database
-from hostsync.web.admin import activity, groups, hosts, integrations, keys, pages, signin, status
+from hostsync.web.admin import (
+    activity,
+    groups,
+    hosts,
+    integrations,
+    keys,
+    notifications,
+    pages,
+    signin,
+    status,
+)
 from hostsync.web.admin.console import AdminConsole
 from hostsync.web.admin.security import SignInLimiter
 
@@ -53,6 +63,10 @@ def admin_routes(
         Route("/activity", g(activity.list_page), methods=["GET"]),
         Route("/activity.csv", g(activity.csv_export), methods=["GET"]),
         Route("/activity/prune", g(activity.prune), methods=["POST"]),
+        Route("/notifications", g(notifications.page), methods=["GET"]),
+        Route("/notifications/{channel}", g(notifications.save), methods=["POST"]),
+        Route("/notifications/{channel}/remove", g(notifications.remove), methods=["POST"]),
+        Route("/notifications/{channel}/test", g(notifications.send_test), methods=["POST"]),
         Mount("/static/admin", StaticFiles(directory=pages.HERE / "static"), name="admin_static"),
     ]
 
