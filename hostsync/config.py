@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     """Deliveries one notification worker claims and sends per pass."""
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How long an idle notification worker waits before looking for due deliveries again."""
+    outbox_lease_seconds: float = Field(default=120.0, ge=1, le=3600)
+    """How long a worker holds the deliveries it claimed; a worker that dies leaves them to
+    the others this long after its claim. Longer than a pass can take (timeouts included)."""
     outbox_worker: bool = True
     """Whether ``hostsync serve`` sends notifications itself (a background thread per
     process); false when ``hostsync outbox run`` sends them in a process of its own."""

@@ -78,7 +78,9 @@ def worker_from(
         mail_from=settings.mail_from,
         webhooks=WebhookSender(),
         options=WorkerOptions(
-            batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds
+            batch=settings.outbox_batch,
+            poll_seconds=settings.outbox_poll_seconds,
+            lease_seconds=settings.outbox_lease_seconds,
         ),
     )
 

@@ -6,6 +6,7 @@ work), and keep what they receive for the test to inspect.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -37,8 +38,11 @@ class Mailbox:
         self.lock = threading.Lock()
         self.reply: Callable[[EmailMessage], str] = lambda _mail: "250 OK"
         self.logins: list[tuple[str, str]] = []
+        self.delay = 0.0  # seconds before each message is taken
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         mail = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(mail, EmailMessage)
         answer = self.reply(mail)
