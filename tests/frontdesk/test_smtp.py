@@ -12,6 +12,7 @@ import trustme
 
 from hostsync.frontdesk.delivery.messages import EmailContent
 from hostsync.frontdesk.delivery.smtp import (
+    Outgoing,
     SmtpSender,
     SmtpUrlError,
     compose,
@@ -23,7 +24,7 @@ from tests.frontdesk.servers import PASSWORD, SmtpServer, free_port
 SENDER = "Front desk <frontdesk@contoso.example>"
 
 
-def mail(delivery_id: str, to: str = "host@contoso.example") -> EmailMessage:
+def mail(delivery_id: str, to: str = "host@contoso.example") -> Outgoing:
     content = EmailContent("Your visitor has arrived", "Ana is here.\n", "<p>Ana is here.</p>")
     return compose(
         content, sender=SENDER, to=to, delivery_id=delivery_id, queued_at=datetime(2026, 1, 1)

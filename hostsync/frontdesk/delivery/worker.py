@@ -29,14 +29,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 import orjson
 
 from hostsync.frontdesk.delivery import messages
 from hostsync.frontdesk.delivery.backoff import Backoff
 from hostsync.frontdesk.delivery.signing import signed_headers
-from hostsync.frontdesk.delivery.smtp import SmtpSender, compose
+from hostsync.frontdesk.delivery.smtp import Outgoing, SmtpSender, compose
 from hostsync.frontdesk.delivery.webhooks import WebhookSender
 from hostsync.frontdesk.ports import Arrival, Channel, HostState, Job, Outbox, Outcome
 from hostsync.frontdesk.sealing import Sealer, SealingError
@@ -94,7 +93,7 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """One pass: claim, send, record; how many deliveries were claimed."""
         jobs = self.outbox.claim(self.clock(), self.options.batch, self.options.lease_seconds)
-        mails: list[tuple[Job, EmailMessage]] = []
+        mails: list[tuple[Job, Outgoing]] = []
         posts: list[Job] = []
         for job in jobs:
             if job.channel is Channel.EMAIL:
@@ -129,7 +128,7 @@ class DeliveryWorker:
             if claimed < self.options.batch:
                 stop.wait(self.options.poll_seconds)
 
-    def _email(self, job: Job) -> EmailMessage | None:
+    def _email(self, job: Job) -> Outgoing | None:
         """The e-mail to send for ``job``, or None when the job was settled otherwise."""
         if not job.fallback:
             reason = REASONS.get(job.host_state)

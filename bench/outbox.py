@@ -1,0 +1,177 @@
+"""Front-desk notifications: check-ins with their deliveries queued, then the outbox drained.
+
+    python bench/outbox.py                       # SQLite file in a temporary directory
+    python bench/outbox.py --checkins 5000 --database-url postgresql://postgres@127.0.0.1/bench
+
+1. **Check-ins**: each one a write unit of its own (as a kiosk request is): the visit and its
+   deliveries (the host's e-mail; with ``--channels``, a Slack post too, stored sealed but
+   never sent here) committed together, through ``store.frontdesk.visits.check_in``, by
+   ``--threads`` threads. Prints check-ins per second.
+2. **Delivery**: a local aiosmtpd server on loopback takes the e-mails; one delivery worker
+   (``frontdesk.delivery.worker``, batches of ``--batch`` on one SMTP connection each)
+   sends every queued e-mail and records each outcome. Prints e-mails per second, and checks
+   that every e-mail arrived exactly once.
+
+Targets (issue 20): at least 300 check-ins/s with their deliveries queued, and at least 100
+e-mails/s to a local SMTP server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import text
+
+from hostsync.frontdesk.delivery.smtp import SmtpSender, parse_smtp_url
+from hostsync.frontdesk.delivery.worker import DeliveryWorker, WorkerOptions
+from hostsync.frontdesk.sealing import Sealer, new_key
+from hostsync.frontdesk.visits import arrival
+from hostsync.store.database import Database
+from hostsync.store.frontdesk.channels import set_channel
+from hostsync.store.frontdesk.outbox import SqlOutbox
+from hostsync.store.frontdesk.sites import create_site
+from hostsync.store.frontdesk.visits import CheckIn, check_in
+from hostsync.store.tenants import create_tenant
+
+
+class Counter:
+    """An aiosmtpd handler that counts messages and their Message-IDs."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for line in envelope.content.split(b"\r\n"):
+            if line.lower().startswith(b"message-id:"):
+                self.ids.append(line.split(b":", 1)[1].strip().decode())
+                break
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def seed(database: Database, hosts: int, channels: bool, sealer: Sealer) -> tuple[Any, list[str]]:
+    with database.connect(write=True) as connection:
+        tenant = create_tenant(connection, f"Bench {time.time_ns()}").id
+        site = create_site(connection, tenant, "Bench HQ", timezone="Europe/Paris")
+        if channels:
+            set_channel(connection, tenant, "slack", sealer.seal("https://hooks.example/x"))
+    ids: list[str] = []
+    with database.directory(tenant) as directory:
+        for n in range(hosts):
+            name = f"host{n:06d}@contoso.example"
+            ids.append(
+                directory.create_user(
+                    {
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": name,
+                        "displayName": f"Host {n}",
+                        "emails": [{"value": name, "type": "work", "primary": True}],
+                        "active": True,
+                    }
+                ).id
+            )
+    return site, ids
+
+
+def check_ins(database: Database, site: Any, hosts: list[str], count: int, threads: int) -> float:
+    who = CheckIn("kiosk Bench", kiosk_id="bench")
+
+    def work(offset: int) -> None:
+        for n in range(offset, count, threads):
+            with database.connect(write=True) as connection:
+                check_in(
+                    connection,
+                    site,
+                    arrival(f"Visitor {n}", "Fabrikam", None, hosts[n % len(hosts)]),
+                    who,
+                    host_label="Host",
+                )
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - started
+
+
+def deliver(database: Database, sealer: Sealer, port: int, batch: int) -> tuple[float, int]:
+    worker = DeliveryWorker(
+        SqlOutbox(database),
+        sealer=sealer,
+        mailer=SmtpSender(parse_smtp_url(f"smtp://127.0.0.1:{port}")),
+        mail_from="frontdesk@contoso.example",
+        options=WorkerOptions(batch=batch),
+    )
+    handled = 0
+    started = time.perf_counter()
+    while (claimed := worker.run_once()) > 0:
+        handled += claimed
+    return time.perf_counter() - started, handled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--checkins", type=int, default=3000)
+    parser.add_argument("--hosts", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--channels", action="store_true", help="queue a Slack post too")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="hostsync-outbox-bench-")
+    url = args.database_url or f"sqlite:///{workdir}/bench.db"
+    database = Database(url)
+    database.migrate()
+    if database.dialect == "postgresql":  # only this run's deliveries are pending
+        with database.connect(write=True) as connection:
+            connection.execute(
+                text("UPDATE deliveries SET status = 'skipped' WHERE status = 'pending'")
+            )
+    sealer = Sealer(new_key())
+    site, hosts = seed(database, args.hosts, args.channels, sealer)
+    elapsed = check_ins(database, site, hosts, args.checkins, args.threads)
+    counter, port = Counter(), free_port()
+    controller = Controller(counter, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sent_in, handled = deliver(database, sealer, port, args.batch)
+    finally:
+        controller.stop()
+    database.dispose()
+    unique = len(set(counter.ids))
+    result = {
+        "database": database.dialect,
+        "checkins": args.checkins,
+        "threads": args.threads,
+        "checkins_per_s": round(args.checkins / elapsed, 1),
+        "deliveries_handled": handled,
+        "emails_received": len(counter.ids),
+        "emails_unique": unique,
+        "emails_per_s": round(len(counter.ids) / sent_in, 1),
+        "batch": args.batch,
+    }
+    print(json.dumps(result))
+    if unique != args.checkins or len(counter.ids) != unique:
+        sys.exit("not every e-mail arrived exactly once")
+
+
+if __name__ == "__main__":
+    main()
