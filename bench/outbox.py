@@ -4,12 +4,13 @@
     python bench/outbox.py --checkins 5000 --database-url postgresql://postgres@127.0.0.1/bench
 
 1. **Check-ins**: each one a write unit of its own (as a kiosk request is): the visit and its
-   deliveries (the host's e-mail; with ``--channels``, a Slack post too, stored sealed but
-   never sent here) committed together, through ``store.frontdesk.visits.check_in``, by
+   deliveries (the host's e-mail; with ``--channels``, a Slack post too, to a local
+   receiver) committed together, through ``store.frontdesk.visits.check_in``, by
    ``--threads`` threads. Prints check-ins per second.
 2. **Delivery**: a local aiosmtpd server on loopback takes the e-mails; one delivery worker
    (``frontdesk.delivery.worker``, batches of ``--batch`` on one SMTP connection each)
-   sends every queued e-mail and records each outcome. Prints e-mails per second, and checks
+   sends every queued delivery and records each outcome. Prints e-mails per second (the
+   whole drain, webhook posts included when queued), and checks
    that every e-mail arrived exactly once.
 
 Targets (issue 20): at least 300 check-ins/s with their deliveries queued, and at least 100
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +61,37 @@ class Counter:
         return "250 OK"
 
 
+class Accepting(BaseHTTPRequestHandler):
+    """A webhook receiver that answers 204 to every POST."""
+
+    protocol_version = "HTTP/1.1"
+    posts = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Accepting.posts += 1
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def seed(database: Database, hosts: int, channels: bool, sealer: Sealer) -> tuple[Any, list[str]]:
+def seed(
+    database: Database, hosts: int, channel: str | None, sealer: Sealer
+) -> tuple[Any, list[str]]:
     with database.connect(write=True) as connection:
         tenant = create_tenant(connection, f"Bench {time.time_ns()}").id
         site = create_site(connection, tenant, "Bench HQ", timezone="Europe/Paris")
-        if channels:
-            set_channel(connection, tenant, "slack", sealer.seal("https://hooks.example/x"))
+        if channel:
+            set_channel(connection, tenant, "slack", sealer.seal(channel))
     ids: list[str] = []
     with database.directory(tenant) as directory:
         for n in range(hosts):
@@ -134,7 +155,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=500)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--channels", action="store_true", help="queue a Slack post too")
+    parser.add_argument(
+        "--channels", action="store_true", help="queue a Slack post too (a local receiver)"
+    )
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="hostsync-outbox-bench-")
     url = args.database_url or f"sqlite:///{workdir}/bench.db"
@@ -146,7 +169,12 @@ def main() -> None:
                 text("UPDATE deliveries SET status = 'skipped' WHERE status = 'pending'")
             )
     sealer = Sealer(new_key())
-    site, hosts = seed(database, args.hosts, args.channels, sealer)
+    receiver = None
+    if args.channels:
+        receiver = ThreadingHTTPServer(("127.0.0.1", 0), Accepting)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    channel = f"http://127.0.0.1:{receiver.server_address[1]}/slack" if receiver else None
+    site, hosts = seed(database, args.hosts, channel, sealer)
     elapsed = check_ins(database, site, hosts, args.checkins, args.threads)
     counter, port = Counter(), free_port()
     controller = Controller(counter, hostname="127.0.0.1", port=port)
@@ -167,7 +195,10 @@ def main() -> None:
         "emails_unique": unique,
         "emails_per_s": round(len(counter.ids) / sent_in, 1),
         "batch": args.batch,
+        "webhook_posts": Accepting.posts,
     }
+    if receiver is not None:
+        receiver.shutdown()
     print(json.dumps(result))
     if unique != args.checkins or len(counter.ids) != unique:
         sys.exit("not every e-mail arrived exactly once")
