@@ -69,3 +69,38 @@ def test_an_unusable_smtp_url_is_one_line_without_the_password(tmp_path: Path) -
     assert "HOSTSYNC_SMTP_URL" in failed.stderr and "in clear" in failed.stderr
     assert "hunter2" not in failed.stderr + failed.stdout
     assert "Traceback" not in failed.stderr
+
+
+def test_settings_never_show_the_smtp_password_or_the_key() -> None:
+    from hostsync.config import Settings
+
+    settings = Settings(smtp_url="smtps://me:hunter2@mail.example", secret_key="k3y-material")
+    assert "hunter2" not in repr(settings) and "k3y-material" not in repr(settings)
+    assert "hunter2" not in str(settings)
+
+
+def test_the_server_starts_no_worker_when_nothing_is_configured(tmp_path: Path) -> None:
+    from hostsync.config import Settings
+    from hostsync.web.outbox import OutboxService
+
+    database, _tenant = queued(tmp_path / "h.db", 0)
+    try:
+        idle = OutboxService(Settings(), database)
+        assert idle.ensure_started() is False and idle.thread is None
+        configured = OutboxService(
+            Settings(smtp_url="smtp://127.0.0.1:1", mail_from="f@x.example", secret_key=""),
+            database,
+        )
+        configured.settings = configured.settings.model_copy(
+            update={"secret_key_file": str(tmp_path / "k.key")}
+        )
+        assert configured.ensure_started() is True and configured.thread is not None
+        configured.stop(timeout=10)
+        assert configured.thread is None
+        off = OutboxService(
+            Settings(smtp_url="smtp://127.0.0.1:1", mail_from="f@x.example", outbox_worker=False),
+            database,
+        )
+        assert off.ensure_started() is False
+    finally:
+        database.dispose()
