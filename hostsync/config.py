@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     """How often each process adds its in-memory request counts to the database."""
     activity_retention_days: int = Field(default=90, ge=1)
     """How long the provisioning activity log keeps entries before pruning them."""
+    frontdesk_chores_seconds: float = Field(default=60.0, gt=0)
+    """How often each server process checks visitors out at their site's end of day (and,
+    hourly, anonymises visits past their tenant's retention period: web/lifecycle.py)."""
     key_cache_seconds: float = Field(default=5.0, ge=0)
     """How long a verified API key is trusted without a database lookup, at most. A revocation
     ends the trust at once in every process (store/key_signal.py); this bounds it where no

@@ -1,4 +1,4 @@
-"""The ``hostsync`` command line: serve, demo, tenants and API keys.
+"""The ``hostsync`` command line: serve, demo, tenants and API keys (and the groups it registers).
 
 Errors are one line on stderr and exit code 2; nothing prints a traceback. Sub-command groups
 that grow large live in their own modules of this package and are registered here.
@@ -16,7 +16,8 @@ import click
 from sqlalchemy import make_url
 
 from hostsync.cli.admin import admin, cli_context
-from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, port_problem
+from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, demo_kiosk, port_problem
+from hostsync.cli.frontdesk import kiosk, site, visits
 from hostsync.cli.outbox import outbox
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
@@ -172,10 +173,11 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @database_option
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, new_key: bool, database_url: str | None) -> None:
-    """Create the demo tenant, its key and administrator if absent; print them, then serve.
+    """Create the demo tenant, its key, administrator and site if absent; print them, then serve.
 
-    The demo key is kept across starts (printed when made; ``--new-key`` replaces it); the port
-    is checked before the database is touched.
+    The demo key is kept across starts (printed when made; ``--new-key`` replaces it); the
+    kiosk link is new at each start (the previous one is revoked); the port is checked before
+    the database is touched.
     """
     problem = port_problem(host, port)
     if problem:
@@ -189,6 +191,7 @@ def demo(ctx: click.Context, host: str, port: int, new_key: bool, database_url: 
             )
             kept = demo_key(connection, tenant.id, new=new_key)
             administrator = demo_admin(connection, tenant.id)
+            front_desk = demo_kiosk(connection, tenant.id)
     except (AdminError, TenantError) as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -224,6 +227,11 @@ def demo(ctx: click.Context, host: str, port: int, new_key: bool, database_url: 
         click.echo(f"Password:    {administrator.password}  (shown once; to change it: {reset})")
     else:
         click.echo(f"Sign in as:  {administrator.email} (to set a new password: {reset})")
+    click.echo(f"Kiosk:       {base}/kiosk/{front_desk.secret}")
+    click.echo(
+        "  (open it on a tablet or phone: it pairs and remembers itself; each start prints a new "
+        "link and the previous one stops working)"
+    )
     click.echo("running — Ctrl+C to stop")
     _serve(settings, host, port, 1)
 
@@ -344,6 +352,9 @@ def migrate(ctx: click.Context, database_url: str | None) -> None:
 tenant.add_command(tenant_list)
 cli.add_command(admin)
 cli.add_command(sync)
+cli.add_command(site)
+cli.add_command(kiosk)
+cli.add_command(visits)
 cli.add_command(outbox)
 
 

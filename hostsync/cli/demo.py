@@ -8,11 +8,16 @@
   ``--new-key`` revokes it and prints another.
 - The demo tenant's first start creates an administrator with a generated password, printed
   once; later starts print the command that sets a new one.
+- The demo tenant has a site, *Head office* (made at the first start, in this machine's time
+  zone, and kept), and one live kiosk for it. A kiosk's secret is stored only as a digest, so
+  its link cannot be printed again: each start revokes the previous demo kiosk and prints the
+  link of a new one (a tablet paired by an earlier start opens the new link to pair again).
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import secrets
 import socket
 from dataclasses import dataclass
@@ -20,13 +25,23 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from hostsync.cli.admin import cli_context
+from hostsync.frontdesk.sites import DEFAULT_TIMEZONE, SiteSettingError, timezone_name
 from hostsync.store.activity.records import audit
 from hostsync.store.admins import create_admin, list_admins
+from hostsync.store.frontdesk.sites import (
+    create_kiosk,
+    create_site,
+    list_kiosks,
+    list_sites,
+    revoke_kiosk,
+)
 from hostsync.store.tenants import create_key, list_keys, revoke_key
 
 DEMO_TENANT = "Demo Company"
 DEMO_KEY_LABEL = "demo"
 DEMO_ADMIN = "admin@demo.example"
+DEMO_SITE = "Head office"
+DEMO_KIOSK_LABEL = "Demo kiosk"
 _PORTS_TRIED = 20
 
 
@@ -136,3 +151,66 @@ def demo_admin(connection: Connection, tenant_id: str) -> DemoAdmin:
         resource_name=created.email,
     )
     return DemoAdmin(created.email, password)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoKiosk:
+    """The demo site and the secret of the kiosk made for this start (its link's last part)."""
+
+    site_id: str
+    site_created: bool
+    secret: str
+
+
+def demo_kiosk(connection: Connection, tenant_id: str) -> DemoKiosk:
+    """The demo site (made if absent) and a new kiosk for it; earlier demo kiosks revoked."""
+    context = cli_context("demo")
+    site = next((s for s in list_sites(connection, tenant_id) if s.name == DEMO_SITE), None)
+    created = site is None
+    if site is None:
+        site = create_site(connection, tenant_id, DEMO_SITE, timezone=local_timezone())
+        audit(
+            connection,
+            tenant_id,
+            context,
+            "create",
+            resource_type="Site",
+            resource_id=site.id,
+            resource_name=site.name,
+            detail=f"time zone {site.timezone}, end of day none",
+        )
+    for old in list_kiosks(connection, tenant_id, site.id):
+        if old.label == DEMO_KIOSK_LABEL and old.revoked_at is None:
+            revoke_kiosk(connection, tenant_id, old.id)
+            audit(
+                connection, tenant_id, context, "revoke", resource_type="Kiosk", resource_id=old.id
+            )
+    kiosk, secret = create_kiosk(connection, tenant_id, site.id, DEMO_KIOSK_LABEL)
+    audit(
+        connection,
+        tenant_id,
+        context,
+        "create",
+        resource_type="Kiosk",
+        resource_id=kiosk.id,
+        resource_name=kiosk.label,
+        detail=f"for site {site.id}",
+    )
+    return DemoKiosk(site.id, created, secret)
+
+
+def local_timezone() -> str:
+    """This machine's IANA time zone (``$TZ``, else ``/etc/localtime``'s), else UTC."""
+    candidates = []
+    named = os.environ.get("TZ", "").lstrip(":")
+    if named:
+        candidates.append(named)
+    target = os.path.realpath("/etc/localtime")
+    if "zoneinfo/" in target:
+        candidates.append(target.split("zoneinfo/", 1)[1])
+    for candidate in candidates:
+        try:
+            return timezone_name(candidate)
+        except SiteSettingError:
+            continue
+    return DEFAULT_TIMEZONE

@@ -41,6 +41,7 @@ from hostsync.web.admin.routes import error_page
 from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.kiosk.routes import kiosk_routes
+from hostsync.web.lifecycle import VisitChores
 from hostsync.web.middleware import EdgeMiddleware
 from hostsync.web.openapi import openapi_document
 from hostsync.web.outbox import OutboxService
@@ -170,14 +171,18 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     flusher = asyncio.create_task(
         _flush_counts_periodically(app, max(settings.request_count_flush_seconds, 0.05))
     )
+    chores = asyncio.create_task(VisitChores(database, settings.frontdesk_chores_seconds).run())
     outbox: OutboxService = app.state.outbox
     await run_in_threadpool(outbox.ensure_started)  # notifications, in a thread of their own
     try:
         yield
     finally:
         flusher.cancel()
+        chores.cancel()
         with suppress(asyncio.CancelledError):
             await flusher
+        with suppress(asyncio.CancelledError):
+            await chores
         await run_in_threadpool(outbox.stop)  # the pass under way ends first
         await app.state.rate_limiter.aclose()  # the sign-in limiter's store too
         app.state.scheduler.close()

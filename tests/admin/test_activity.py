@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
@@ -233,7 +235,13 @@ async def test_scim_requests_are_logged_with_changes_and_failures(
     assert all(e.client == "Azure AD SCIM test" for e in entries)
     assert "hunter2" not in csv_text
     assert "password" not in csv_text
-    assert csv_text.splitlines()[0].startswith("time,client,actor")
+    assert csv_text.startswith("\ufefftime,client,actor")  # a BOM: Excel reads UTF-8
+    changes = {(row[7], row[5]): row[11] for row in csv.reader(io.StringIO(csv_text[1:]))}
+    assert changes[(user_id, "update")] == "Display name: Ada Lovelace → Ada K."
+    assert "Work e-mail: — → ada@contoso.com" in changes[(user_id, "create")]
+    group_id = group_entry.resource_id
+    assert changes[(group_id, "create")] == "Display name: — → Reception; Members added: Ada K."
+    assert "None" not in csv_text and "'Ada" not in csv_text  # no Python reprs
 
 
 def test_prune_removes_only_old_rows(database: Database, tenant_id: str) -> None:

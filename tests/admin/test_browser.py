@@ -154,8 +154,7 @@ def test_admin_connects_entra_and_watches_provisioning(
             for audited in ("sign-in", "Entra production"):
                 entry = page.locator("table.activity tbody tr", has_text=audited)
                 assert entry.first.is_visible(), audited
-            page.get_by_label("Resource").select_option("ApiKey")
-            page.get_by_role("button", name="Filter").click()
+            page.get_by_role("group", name="Resource").get_by_role("link", name="API keys").click()
             assert "browser.host@contoso.com" not in page.locator("table.activity").inner_text()
             assert page.locator("table.activity tbody tr", has_text="create").first.is_visible()
             _nav(page, "Activity").click()

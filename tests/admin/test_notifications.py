@@ -13,6 +13,7 @@ from sqlalchemy import select
 from hostsync.config import Settings
 from hostsync.frontdesk.delivery.signing import verify
 from hostsync.frontdesk.sealing import new_key
+from hostsync.store.admin_tables import activity
 from hostsync.store.admins import create_admin
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.tables import frontdesk_settings
@@ -26,7 +27,9 @@ KEY = new_key().decode()
 @pytest.fixture
 def settings() -> Settings:
     """A server key of the tests' own; loopback receivers allowed."""
-    return Settings(key_cache_seconds=0, secret_key=KEY, webhook_private_addresses=True)
+    return Settings(
+        key_cache_seconds=0, secret_key=KEY, webhook_private_addresses=True, outbox_worker=False
+    )
 
 
 @pytest.fixture
@@ -59,6 +62,14 @@ async def test_a_webhook_is_stored_sealed_shown_masked_and_its_secret_once(
             select(frontdesk_settings).where(frontdesk_settings.c.tenant_id == tenant_id)
         ).one()
     assert "secret-path" not in row.webhook_url and secret not in (row.webhook_secret or "")
+    with database.connect(write=False) as connection:
+        (audited,) = connection.execute(
+            select(activity).where(
+                activity.c.tenant_id == tenant_id, activity.c.resource_type == "Channel"
+            )
+        ).all()
+    assert audited.operation == "create" and audited.resource_name.endswith("…1234)")
+    assert "secret-path" not in audited.resource_name
 
     tested = await form(signed_in, "/notifications/webhook/test")
     assert "Test message sent to Webhook." in tested.text
@@ -102,7 +113,7 @@ async def test_bad_addresses_are_refused_and_nothing_is_stored(
 async def test_private_addresses_are_refused_by_default(
     database: Database, tenant_id: str, admin_email: str
 ) -> None:
-    strict = Settings(key_cache_seconds=0, secret_key=KEY)
+    strict = Settings(key_cache_seconds=0, secret_key=KEY, outbox_worker=False)
     app = console_app(database, strict)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"

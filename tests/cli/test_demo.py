@@ -1,4 +1,5 @@
-"""`hostsync demo`: a key kept across restarts, a port checked first, a console you can reach."""
+"""`hostsync demo`: a key kept across restarts, a port checked first, a console you can reach,
+a kiosk link that pairs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from hostsync.store.admins import verify_password
 from hostsync.store.database import Database
-from hostsync.store.tenants import authenticate
+from hostsync.store.frontdesk.sites import authenticate_kiosk, list_kiosks, list_sites
+from hostsync.store.tenants import authenticate, find_tenant_by_name
 from tests.cli.test_commands import hostsync
 
 RUNNING = "running — Ctrl+C to stop"
@@ -144,3 +146,40 @@ def test_demo_help_documents_new_key(tmp_path: Path) -> None:
     answer = hostsync("demo", "--help", cwd=tmp_path)
     assert answer.returncode == 0
     assert "--new-key" in answer.stdout
+
+
+def _kiosk_secret(lines: dict[str, str]) -> str:
+    return lines["Kiosk"].rsplit("/kiosk/", 1)[1]
+
+
+def test_demo_prints_a_kiosk_link_of_its_head_office_and_a_new_one_each_start(
+    tmp_path: Path,
+) -> None:
+    """The kiosk link is a full URL beside the console's; it pairs a kiosk of the demo tenant's
+    "Head office" site. A restart keeps the site (no second one) and prints a new link, and
+    the previous link stops working (its secret cannot be shown again)."""
+    url = f"sqlite:///{tmp_path / 'hostsync.db'}"
+    first = start(tmp_path)
+    base = first["Console"].rstrip("/")
+    assert first["Kiosk"].startswith(f"{base}/kiosk/hsk_kiosk_")
+    again = start(tmp_path)
+    old, new = _kiosk_secret(first), _kiosk_secret(again)
+    assert old != new
+    database = Database(url)
+    try:
+        with database.connect(write=False) as connection:
+            credential = authenticate_kiosk(connection, new)
+            assert credential is not None
+            assert authenticate_kiosk(connection, old) is None
+            tenant = find_tenant_by_name(connection, "Demo Company")
+            assert tenant is not None and credential.tenant_id == tenant.id
+            sites = list_sites(connection, tenant.id)
+            assert [s.name for s in sites] == ["Head office"]
+            assert credential.site_id == sites[0].id
+            live = [k for k in list_kiosks(connection, tenant.id) if k.revoked_at is None]
+            assert [k.id for k in live] == [credential.kiosk_id]
+    finally:
+        database.dispose()
+    for path in tmp_path.iterdir():
+        if path.is_file():
+            assert new.encode() not in path.read_bytes(), path

@@ -12,7 +12,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from hostsync.frontdesk.delivery.worker import utc_now
 from hostsync.frontdesk.ports import Channel, HostState
@@ -265,3 +265,20 @@ def test_host_address_prefers_primary_then_work_then_user_name() -> None:
     assert host_address({"emails": emails[:2]}, "u@x.example") == "work@x.example"
     assert host_address({"emails": emails[:1]}, "u@x.example") == "u@x.example"
     assert host_address({}, "jdoe") is None
+
+
+def test_nothing_is_sent_about_a_visitor_erased_before_delivery(
+    database: Database, site: Site, smtp_server: SmtpServer
+) -> None:
+    host = make_host(database, site.tenant_id, "José", "Núñez")
+    visit_id = visit(database, site, host)
+    with database.connect(write=True) as connection:
+        connection.execute(
+            update(visits)
+            .where(visits.c.tenant_id == site.tenant_id, visits.c.id == visit_id)
+            .values(visitor_name="", anonymised_at=now())
+        )
+    assert run_until_idle(make_worker(database, smtp_server.url, SEALER)) == 0
+    (row,) = of_visit(database, site, visit_id)
+    assert (row.status, row.detail) == ("skipped", "not sent: the visitor's data was erased first")
+    assert smtp_server.mailbox.messages == []

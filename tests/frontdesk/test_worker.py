@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -208,4 +207,4 @@ def test_the_thread_stops_cleanly(smtp_server: SmtpServer) -> None:
         time.sleep(0.02)
     assert thread.stop(timeout=5)
     assert outbox.outcomes["d1"] == ("sent", "")
-    assert not any(t.name == "hostsync-outbox" for t in threading.enumerate())
+    assert not thread.thread.is_alive()

@@ -1,4 +1,10 @@
-"""The activity log as CSV: formulas neutralised in every cell, rows read in chunks by key."""
+"""The activity log as CSV: formulas neutralised in every cell, rows read in chunks by key.
+
+The file starts with a UTF-8 byte order mark, so that Excel reads it as UTF-8 (without one it
+guesses the system's code page and shows ``ChloÃ©``). Values are written as the console's page
+shows them (:mod:`hostsync.store.activity.labels`): attribute labels, ``old → new`` with
+``—`` for nothing, member ids by name where the tenant has them, times in ISO 8601 UTC.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
-from hostsync.store.activity.queries import ActivityFilter, Entry, entry_of, filter_conditions
+from hostsync.store.activity.labels import change_text
+from hostsync.store.activity.queries import (
+    ActivityFilter,
+    Readable,
+    entry_of,
+    filter_conditions,
+    readable,
+    with_people,
+)
 from hostsync.store.admin_tables import activity
 
 if TYPE_CHECKING:
@@ -33,6 +47,7 @@ CSV_COLUMNS = (
 )
 
 
+BOM = "\ufeff"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
@@ -52,7 +67,8 @@ def csv_cell(value: object) -> str:
 EXPORT_CHUNK_ROWS = 500
 
 
-def _csv_row(entry: Entry) -> list[str]:
+def _csv_row(row: Readable) -> list[str]:
+    entry = row.entry
     return [
         csv_cell(value)
         for value in (
@@ -64,10 +80,10 @@ def _csv_row(entry: Entry) -> list[str]:
             entry.operation,
             entry.resource_type,
             entry.resource_id,
-            entry.resource_name,
+            row.name,
             entry.status,
-            entry.outcome,
-            "; ".join(f"{c['path']}: {c['old']!r} → {c['new']!r}" for c in entry.changes),
+            "ok" if entry.outcome == "success" else "failed",
+            "; ".join(change_text(line) for line in row.lines),
             entry.detail,
         )
     ]
@@ -95,20 +111,23 @@ def _csv_text(rows: Sequence[list[str]], header: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if header:
+        buffer.write(BOM)
         writer.writerow(CSV_COLUMNS)
     writer.writerows(rows)
     return buffer.getvalue()
 
 
 def export_csv(connection: Connection, tenant_id: str, selected: ActivityFilter) -> Iterator[str]:
-    """The matching rows as CSV text, header first, newest first, in chunks (one connection)."""
+    """The matching rows as CSV text: BOM, header, rows newest first (one connection)."""
     yield _csv_text([], header=True)
+    selected = with_people(connection, tenant_id, selected)
     after: tuple[datetime, int] | None = None
     while True:
         rows = _export_rows(connection, tenant_id, selected, after, EXPORT_CHUNK_ROWS)
         if not rows:
             return
-        yield _csv_text([_csv_row(entry_of(row)) for row in rows])
+        entries = readable(connection, tenant_id, [entry_of(row) for row in rows])
+        yield _csv_text([_csv_row(entry) for entry in entries])
         after = (rows[-1].at, rows[-1].pk)
 
 
@@ -124,11 +143,15 @@ def stream_csv(
     holds at most one chunk in memory and no connection while the client reads.
     """
     yield _csv_text([], header=True)
+    if selected.person:
+        with database.connect(write=False) as connection:
+            selected = with_people(connection, tenant_id, selected)
     after: tuple[datetime, int] | None = None
     while True:
         with database.connect(write=False) as connection:
             rows = _export_rows(connection, tenant_id, selected, after, chunk_rows)
+            entries = readable(connection, tenant_id, [entry_of(row) for row in rows])
         if not rows:
             return
-        yield _csv_text([_csv_row(entry_of(row)) for row in rows])
+        yield _csv_text([_csv_row(entry) for entry in entries])
         after = (rows[-1].at, rows[-1].pk)

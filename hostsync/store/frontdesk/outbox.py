@@ -98,6 +98,8 @@ def deliveries_of(connection: Connection, tenant_id: str, visit_id: str) -> list
     )
 
 
+ERASED = "not sent: the visitor's data was erased first"
+
 _SEALED = {
     "teams": (frontdesk_settings.c.teams_webhook, None),
     "slack": (frontdesk_settings.c.slack_webhook, None),
@@ -176,8 +178,15 @@ class SqlOutbox:
                 update(deliveries).where(deliveries.c.id.in_(ids)).values(leased_until=until)
             )
             rows = connection.execute(_jobs_query(ids)).all()
+            erased = [row.id for row in rows if row.anonymised_at is not None]
+            if erased:  # nothing is sent about a visitor whose data was erased since
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(erased))
+                    .values(status="skipped", leased_until=None, detail=ERASED)
+                )
         lease = until.isoformat()
-        return [_job(row, lease) for row in rows]
+        return [_job(row, lease) for row in rows if row.anonymised_at is None]
 
     def _settle(self, job: Job, **values: Any) -> bool:
         with self.database.connect(write=True) as connection:
@@ -282,6 +291,7 @@ def _jobs_query(ids: list[str]) -> Any:
             visits.c.checked_in_at,
             visits.c.host_id,
             visits.c.host_label,
+            visits.c.anonymised_at,
             sites.c.name.label("site_name"),
             sites.c.timezone,
             users.c.pk.label("user_pk"),

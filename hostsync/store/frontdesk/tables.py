@@ -25,6 +25,7 @@ from hostsync.store.tables import Document, RowId, metadata
 _LIVE_SITE = text("archived_at IS NULL")
 _ON_SITE = text("checked_out_at IS NULL")
 _PENDING = text("status = 'pending'")
+_NOT_ANONYMISED = text("anonymised_at IS NULL")
 
 sites = Table(
     "sites",
@@ -114,6 +115,14 @@ visits = Table(
     ),
     Index("ix_visits_tenant_email", "tenant_id", "visitor_email_folded"),
     Index("ix_visits_tenant_host", "tenant_id", "host_id", "checked_in_at"),
+    # Migration 0730: what retention may still anonymise (store/frontdesk/retention.py).
+    Index(
+        "ix_visits_to_anonymise",
+        "tenant_id",
+        "checked_in_at",
+        sqlite_where=_NOT_ANONYMISED,
+        postgresql_where=_NOT_ANONYMISED,
+    ),
 )
 
 # The outbox: each notification a check-in owes, committed with the visit, sent by a worker.

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hostsync.store import admins as admin_store
 from hostsync.store import console as queries
-from hostsync.store.activity import changes
+from hostsync.store.activity import changes, labels
 from hostsync.store.activity import queries as activity_log
 from hostsync.store.activity.queries import ActivityFilter
 from hostsync.store.activity.recording import RequestContext
@@ -56,22 +56,27 @@ async def list_page(
 async def host_page(
     console: AdminConsole, request: Request, session: admin_store.Session
 ) -> Response:
-    """One host: attributes, groups, change history."""
+    """One host: attributes (by their labels), groups, change history (with names)."""
     host_id = request.path_params["host_id"]
     tenant_id = session.admin.tenant_id
 
-    def load() -> tuple[queries.Host | None, list[activity_log.Entry]]:
+    def load() -> tuple[queries.Host | None, list[labels.ChangeLine], list[activity_log.Readable]]:
         with console.database.connect(write=False) as connection:
             found = queries.get_host(connection, tenant_id, host_id)
+            if found is None:
+                return None, [], []
+            flat = sorted(changes.flatten(found.document).items())
+            rows = [{"path": path, "old": None, "new": value} for path, value in flat]
+            names = activity_log.names_of(connection, tenant_id, labels.ids_to_name(rows))
             _, history = activity_log.page(
                 connection, tenant_id, ActivityFilter(resource_id=host_id), limit=100
             )
-            return found, history
+            readable = activity_log.readable(connection, tenant_id, history)
+            return found, labels.change_lines(rows, names), readable
 
-    found, history = await run_in_threadpool(load)
+    found, attributes, history = await run_in_threadpool(load)
     if found is None:
         return console.not_found(request, session)
-    attributes = sorted(changes.flatten(found.document).items())
     return console.render(
         request,
         "host.html",

@@ -150,7 +150,7 @@ async def save(console: AdminConsole, request: Request, session: admin_store.Ses
                 tenant_id,
                 context,
                 "create",
-                resource_type="NotificationChannel",
+                resource_type="Channel",
                 resource_id=name,
                 resource_name=f"{NAMES[name]} ({masked(url)})",
             )
@@ -179,7 +179,7 @@ async def remove(console: AdminConsole, request: Request, session: admin_store.S
                 tenant_id,
                 context,
                 "remove",
-                resource_type="NotificationChannel",
+                resource_type="Channel",
                 resource_id=name,
                 resource_name=NAMES[name],
             )

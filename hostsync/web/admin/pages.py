@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from hostsync.store import admins as admin_store
+from hostsync.store.activity.labels import NOTHING, value_text
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -30,7 +32,12 @@ SECURITY_HEADERS = {
 
 
 def environment() -> Environment:
-    """The templates of ``templates/``, autoescaped, with the ``when`` and ``json`` filters."""
+    """The templates of ``templates/``, autoescaped, with the ``when`` and ``json`` filters.
+
+    ``when`` writes a ``<time>`` element: its ``datetime`` is ISO UTC, its text the UTC time
+    (what a browser without scripts shows); static/admin.js rewrites the text in the viewer's
+    own time zone and keeps the UTC time on hover (its ``title``).
+    """
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
@@ -60,15 +67,13 @@ def render(
     return response
 
 
-def _when(moment: datetime | None) -> str:
-    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+def _when(moment: datetime | None) -> Markup | str:
+    if moment is None:
+        return NOTHING
+    utc = moment.strftime("%Y-%m-%d %H:%M UTC")
+    iso = moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, utc, utc)
 
 
 def _json_value(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+    return value_text(value)

@@ -21,6 +21,7 @@ from hostsync.store.activity.pruning import DEFAULT_RETENTION_DAYS
 from hostsync.store.database import Database
 from hostsync.web.admin import (
     activity,
+    erasure,
     groups,
     hosts,
     integrations,
@@ -63,6 +64,8 @@ def admin_routes(
         Route("/activity", g(activity.list_page), methods=["GET"]),
         Route("/activity.csv", g(activity.csv_export), methods=["GET"]),
         Route("/activity/prune", g(activity.prune), methods=["POST"]),
+        Route(erasure.PAGE, g(erasure.retention_page), methods=["GET", "POST"]),
+        Route(erasure.ERASE, g(erasure.erase), methods=["GET", "POST"]),
         Route("/notifications", g(notifications.page), methods=["GET"]),
         Route("/notifications/{channel}", g(notifications.save), methods=["POST"]),
         Route("/notifications/{channel}/remove", g(notifications.remove), methods=["POST"]),

@@ -1,6 +1,25 @@
-// hostsync admin console: copy buttons, confirmation prompts, live filters. No dependencies.
+// hostsync admin console: local times, copy buttons, confirmation prompts, live filters.
+// No dependencies.
 (function () {
   "use strict";
+  // <time datetime="…Z">UTC text</time>: shown in the viewer's own time zone, UTC on hover.
+  var formats = null;
+  try {
+    var parts = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+                  timeZoneName: "short" };
+    formats = {
+      thisYear: new Intl.DateTimeFormat(undefined, parts),
+      otherYear: new Intl.DateTimeFormat(undefined, Object.assign({ year: "numeric" }, parts))
+    };
+  } catch (error) { formats = null; }
+  var year = new Date().getFullYear();
+  document.querySelectorAll("time[datetime]").forEach(function (element) {
+    var moment = new Date(element.getAttribute("datetime"));
+    if (!formats || isNaN(moment.getTime())) { return; }
+    if (!element.title) { element.title = element.textContent; }
+    var format = moment.getFullYear() === year ? formats.thisYear : formats.otherYear;
+    element.textContent = format.format(moment);
+  });
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
       var field = document.getElementById(button.getAttribute("data-copy"));
