@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     answer 503 with ``Retry-After``."""
     console_max_body_bytes: int = Field(default=16_384, ge=1024)
     """Largest console request body (413 above it)."""
+    kiosk_idle_seconds: int = Field(default=30, ge=1, le=3600)
+    """A kiosk page left untouched this many seconds returns to its start screen (clearing
+    what a visitor typed)."""
     allowed_hosts: str = ""
     """Host names (comma-separated, ``*.example.com`` for subdomains, ``*`` for any) answered
     besides ``localhost``, ``127.0.0.1``, ``[::1]`` and the host of ``public_url``; any other

@@ -40,6 +40,7 @@ from hostsync.web.admin import admin_routes
 from hostsync.web.admin.routes import error_page
 from hostsync.web.admin.security import SignInLimiter
 from hostsync.web.auth import ApiKeyAuthenticator
+from hostsync.web.kiosk.pairing import api_error
 from hostsync.web.kiosk.routes import kiosk_routes
 from hostsync.web.lifecycle import VisitChores
 from hostsync.web.middleware import EdgeMiddleware
@@ -74,11 +75,16 @@ MACHINE_PATHS = ("/healthz", "/openapi.json")
 KIOSK_API = "/v1/kiosk"
 
 
+def _is_kiosk_path(path: str) -> bool:
+    folded = path.lower()
+    return folded == KIOSK_API or folded.startswith(KIOSK_API + "/")
+
+
 def _is_machine_path(path: str) -> bool:
     """SCIM, kiosk API and probe paths answer JSON errors; every other path is the console's."""
     folded = path.lower()
     prefix = SCIM_PREFIX.lower()
-    if folded == KIOSK_API or folded.startswith(KIOSK_API + "/"):
+    if _is_kiosk_path(path):
         return True
     return folded == prefix or folded.startswith(prefix + "/") or folded in MACHINE_PATHS
 
@@ -97,6 +103,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         if exc.headers:
             page.headers.update(exc.headers)
         return page
+    if _is_kiosk_path(request.url.path):  # the kiosk API's own error body
+        answer = api_error(
+            exc.status_code,
+            {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "refused"),
+            f"{request.method} {request.url.path[:200]} is not served"
+            if exc.status_code in (404, 405)
+            else str(exc.detail),
+        )
+        if exc.headers:
+            answer.headers.update(exc.headers)
+        return answer
     if exc.status_code == 404:
         return error_response(NotFoundError(f"No endpoint at {request.url.path}"))
     if exc.status_code == 405:

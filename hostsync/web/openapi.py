@@ -1,10 +1,12 @@
-"""The OpenAPI 3.0 description of the SCIM API, served at ``/openapi.json``.
+"""The OpenAPI 3.0 description of the SCIM API and the kiosk API, served at ``/openapi.json``.
 
-Hand-written from the routes in :mod:`hostsync.web.scim_routes`: it describes what a client
-may send (paths, parameters, bodies) and the status codes and media type it gets back. The
-resource schemas are deliberately open (``additionalProperties``): the authoritative schema of
-each resource is the SCIM ``/Schemas`` endpoint. schemathesis runs against this document
-(tests/hardening/test_schemathesis.py).
+Hand-written from the routes in :mod:`hostsync.web.scim_routes` and
+:mod:`hostsync.web.kiosk.routes`: it describes what a client may send (paths, parameters,
+bodies) and the status codes and media type it gets back. The SCIM resource schemas are
+deliberately open (``additionalProperties``): the authoritative schema of each resource is the
+SCIM ``/Schemas`` endpoint. Each kiosk operation names the kiosk's own security schemes (its
+secret as a bearer token, or the cookie its link sets), not the tenant's API key.
+schemathesis runs against this document (tests/hardening/test_schemathesis.py).
 """
 
 from __future__ import annotations
@@ -126,6 +128,181 @@ def _resource_paths(endpoint: str, schema_ref: str) -> dict[str, Any]:
     }
 
 
+KIOSK_API = "/v1/kiosk"
+_KIOSK_SECURITY: list[dict[str, list[str]]] = [{"kioskSecret": []}, {"kioskCookie": []}]
+_KIOSK_QUERY = {
+    "name": "q",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string", "minLength": 2, "maxLength": 200},
+}
+
+
+def _kiosk_json(schema_ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}
+
+
+def _kiosk_responses(status: int, description: str, schema_ref: str, *errors: int) -> Any:
+    responses: dict[str, Any] = {
+        str(status): {"description": description, "content": _kiosk_json(schema_ref)}
+    }
+    for error in (401, *errors):
+        responses[str(error)] = {
+            "description": "Kiosk API error: {status, error, detail}",
+            "content": _kiosk_json("KioskError"),
+        }
+    return responses
+
+
+def _kiosk_paths() -> dict[str, Any]:
+    """The kiosk API (web/kiosk/): a kiosk secret authenticates one kiosk of one site."""
+    k = KIOSK_API
+    return {
+        f"{k}/settings": {
+            "get": {
+                "operationId": "kioskSettings",
+                "summary": "The kiosk's site, privacy mode and idle time",
+                "security": _KIOSK_SECURITY,
+                "responses": _kiosk_responses(200, "The kiosk's settings", "KioskSettings"),
+            }
+        },
+        f"{k}/hosts": {
+            "get": {
+                "operationId": "kioskSearchHosts",
+                "summary": "Active hosts of the kiosk's site whose names start with q",
+                "description": "Prefix match on any word of the host's names, case- and "
+                "accent-insensitive, at most 10, labelled by the site's privacy mode; never "
+                "an e-mail address or phone number. Rate-limited per kiosk (429).",
+                "security": _KIOSK_SECURITY,
+                "parameters": [_KIOSK_QUERY],
+                "responses": _kiosk_responses(200, "Hosts to pick from", "HostList", 400, 429),
+            }
+        },
+        f"{k}/visits": {
+            "post": {
+                "operationId": "kioskCheckIn",
+                "summary": "Check a visitor in at the kiosk's site; the host is notified",
+                "security": _KIOSK_SECURITY,
+                "requestBody": {"required": True, "content": _kiosk_json("Arrival")},
+                "responses": _kiosk_responses(
+                    201, "Checked in", "CheckedIn", 400, 409, 413, 415, 503
+                ),
+            },
+            "get": {
+                "operationId": "kioskFindVisitors",
+                "summary": "Today's visitors on site at the kiosk's site, by full name",
+                "description": "Visitors not checked out who checked in at this site since "
+                "the start of the site's local day and whose full name starts with q: name "
+                "and check-in time only.",
+                "security": _KIOSK_SECURITY,
+                "parameters": [_KIOSK_QUERY],
+                "responses": _kiosk_responses(200, "Visitors", "VisitorList", 400, 503),
+            },
+        },
+        f"{k}/visits/{{id}}/checkout": {
+            "post": {
+                "operationId": "kioskCheckOut",
+                "summary": "Check a visitor of the kiosk's site out",
+                "security": _KIOSK_SECURITY,
+                "parameters": [_ID],
+                "responses": _kiosk_responses(200, "Checked out", "CheckedOut", 404, 415, 503),
+            }
+        },
+    }
+
+
+def _kiosk_schemas() -> dict[str, Any]:
+    text = {"type": "string"}
+    when = {"type": "string", "format": "date-time"}
+    return {
+        "KioskError": {
+            "type": "object",
+            "required": ["status", "error", "detail"],
+            "properties": {"status": {"type": "integer"}, "error": text, "detail": text},
+        },
+        "KioskSettings": {
+            "type": "object",
+            "properties": {
+                "kiosk": {
+                    "type": "object",
+                    "properties": {"id": text, "label": text},
+                },
+                "site": {
+                    "type": "object",
+                    "properties": {"id": text, "name": text, "timezone": text},
+                },
+                "privacy": {"type": "string", "enum": ["full", "initial", "exact"]},
+                "idle_seconds": {"type": "integer"},
+            },
+        },
+        "HostList": {
+            "type": "object",
+            "required": ["hosts"],
+            "properties": {
+                "hosts": {
+                    "type": "array",
+                    "maxItems": 10,
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "label"],
+                        "properties": {
+                            "id": text,
+                            "label": text,
+                            "detail": {"type": "string", "nullable": True},
+                        },
+                    },
+                }
+            },
+        },
+        "Arrival": {
+            "type": "object",
+            "description": "Either host_id or front_desk: true.",
+            "required": ["full_name"],
+            "additionalProperties": False,
+            "properties": {
+                "full_name": {"type": "string", "minLength": 1, "maxLength": 200},
+                "company": {"type": "string", "maxLength": 200, "nullable": True},
+                "email": {"type": "string", "format": "email", "nullable": True},
+                "host_id": {"type": "string", "maxLength": 64, "nullable": True},
+                "front_desk": {"type": "boolean"},
+            },
+        },
+        "CheckedIn": {
+            "type": "object",
+            "required": ["id", "host", "front_desk", "checked_in_at"],
+            "properties": {
+                "id": text,
+                "host": {
+                    "type": "object",
+                    "nullable": True,
+                    "properties": {"label": text},
+                },
+                "front_desk": {"type": "boolean"},
+                "checked_in_at": when,
+            },
+        },
+        "VisitorList": {
+            "type": "object",
+            "required": ["visits"],
+            "properties": {
+                "visits": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "name", "checked_in_at"],
+                        "properties": {"id": text, "name": text, "checked_in_at": when},
+                    },
+                }
+            },
+        },
+        "CheckedOut": {
+            "type": "object",
+            "required": ["id", "checked_out_at"],
+            "properties": {"id": text, "checked_out_at": when},
+        },
+    }
+
+
 def _components() -> dict[str, Any]:
     multi_valued = {
         "type": "array",
@@ -141,8 +318,23 @@ def _components() -> dict[str, Any]:
         },
     }
     return {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant's API key"},
+            "kioskSecret": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A kiosk's secret (hsk_kiosk_…), the last part of its link",
+            },
+            "kioskCookie": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "hostsync_kiosk",
+                "description": "Set by opening the kiosk's link in a browser; POST bodies "
+                "must then be application/json",
+            },
+        },
         "schemas": {
+            **_kiosk_schemas(),
             "Error": {
                 "type": "object",
                 "required": ["schemas", "status"],
@@ -305,6 +497,7 @@ def openapi_document() -> dict[str, Any]:
         },
         **_resource_paths("/Users", "User"),
         **_resource_paths("/Groups", "Group"),
+        **_kiosk_paths(),
         f"{p}/.search": {
             "post": {
                 "operationId": "searchAll",
@@ -333,10 +526,12 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {
-            "title": "hostsync SCIM 2.0 API",
+            "title": "hostsync SCIM 2.0 API and kiosk API",
             "version": "2.0",
             "description": "RFC 7643/7644 service provider for a visitor-management host "
-            "directory. Authenticate with 'Authorization: Bearer <API key>'.",
+            "directory. Authenticate with 'Authorization: Bearer <API key>'. The kiosk API "
+            "(/v1/kiosk) takes a kiosk's secret instead: 'Authorization: Bearer <kiosk "
+            "secret>' for a native app, or the cookie its link sets in a browser.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

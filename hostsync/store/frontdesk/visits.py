@@ -99,6 +99,23 @@ def host_offered(connection: Connection, site: Site, host_id: str) -> bool:
     return connection.execute(select(users.c.pk).where(*condition)).first() is not None
 
 
+def host_document(connection: Connection, tenant_id: str, host_id: str) -> dict[str, Any] | None:
+    """The stored document of the tenant's active, not deleted user ``host_id``, or None.
+
+    What a kiosk's label for the host is computed from; whether the site offers the host is
+    :func:`host_offered`'s question (asked again by :func:`check_in`).
+    """
+    document = connection.execute(
+        select(users.c.document).where(
+            users.c.tenant_id == tenant_id,
+            users.c.id == host_id,
+            users.c.active.is_(True),
+            users.c.deleted_at.is_(None),
+        )
+    ).scalar()
+    return document if isinstance(document, dict) else None
+
+
 def get_visit(connection: Connection, tenant_id: str, visit_id: str) -> Visit | None:
     """The tenant's visit, or None."""
     row = connection.execute(

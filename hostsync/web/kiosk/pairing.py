@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hostsync.caching import StartOver
+from hostsync.scim.errors import ScimError
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.sites import (
     KioskCredential,
@@ -122,6 +123,14 @@ class KioskGate:
                     "This kiosk is not paired or was revoked: open its link again",
                     **{"WWW-Authenticate": "Bearer"},
                 )
+            except ScimError as exc:  # the database is busy or down: the kiosk's error body
+                retry = getattr(exc, "retry_after", None)
+                return api_error(
+                    exc.status,
+                    "unavailable" if exc.status >= 500 else "refused",
+                    exc.detail,
+                    **({"Retry-After": str(retry)} if retry is not None else {}),
+                )
             if request.method == "POST" and from_cookie and not _is_json(request):
                 return api_error(415, "json_required", "Send the body as application/json")
             return await handler(request, credential)
@@ -169,22 +178,32 @@ def unpaired_page(message: str, *, status_code: int) -> Response:
         "<!doctype html><html lang=en><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         "<title>Kiosk not paired</title>"
-        '<main style="font:1.25rem system-ui;max-width:36rem;margin:4rem auto;padding:0 1rem">'
-        f"<h1>Kiosk not paired</h1><p>{html.escape(message)}</p></main></html>"
+        '<link rel=icon href="/static/kiosk/kiosk-icon.svg" type="image/svg+xml">'
+        '<link rel=stylesheet href="/static/kiosk/kiosk.css">'
+        '<main><section class="screen">'
+        f"<h1>Kiosk not paired</h1><p class=lead>{html.escape(message)}</p></section></main></html>"
     )
     return Response(
         body,
         status_code=status_code,
         media_type="text/html",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            # The kiosk's stylesheet and icon, nothing else (no script on this page).
+            "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        },
     )
 
 
-def settings_document(credential: KioskCredential, site: Any) -> dict[str, Any]:
+def settings_document(
+    credential: KioskCredential, site: Any, *, idle_seconds: int = 30
+) -> dict[str, Any]:
     """What ``GET /v1/kiosk/settings`` tells a kiosk about itself and its site."""
     return {
         "kiosk": {"id": credential.kiosk_id, "label": credential.label},
         "site": {"id": site.id, "name": site.name, "timezone": site.timezone},
         "privacy": site.privacy,
-        "idle_seconds": 30,
+        "idle_seconds": idle_seconds,
     }
