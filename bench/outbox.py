@@ -1,9 +1,13 @@
 """Front-desk notifications: check-ins with their deliveries queued, then the outbox drained.
 
     python bench/outbox.py                       # SQLite file in a temporary directory
+    python bench/outbox.py --api                 # through the kiosk API of hostsync serve
     python bench/outbox.py --checkins 5000 --database-url postgresql://postgres@127.0.0.1/bench
 
-1. **Check-ins**: each one a write unit of its own (as a kiosk request is): the visit and its
+1. **Check-ins**: each one a write unit of its own: with ``--api``, ``POST
+   /v1/kiosk/visits`` from ``--concurrency`` kiosks (asyncio, one connection each) to a
+   ``hostsync serve`` process (one worker, its notification worker off); else straight
+   through the store. Either way the visit and its
    deliveries (the host's e-mail; with ``--channels``, a Slack post too, to a local
    receiver) committed together, through ``store.frontdesk.visits.check_in``, by
    ``--threads`` threads. Prints check-ins per second.
@@ -20,8 +24,11 @@ e-mails/s to a local SMTP server.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
@@ -42,7 +50,7 @@ from hostsync.frontdesk.visits import arrival
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.channels import set_channel
 from hostsync.store.frontdesk.outbox import SqlOutbox
-from hostsync.store.frontdesk.sites import create_site
+from hostsync.store.frontdesk.sites import create_kiosk, create_site
 from hostsync.store.frontdesk.visits import CheckIn, check_in
 from hostsync.store.tenants import create_tenant
 
@@ -133,6 +141,68 @@ def check_ins(database: Database, site: Any, hosts: list[str], count: int, threa
     return time.perf_counter() - started
 
 
+def api_check_ins(
+    url: str, site: Any, hosts: list[str], count: int, concurrency: int, workdir: str
+) -> float:
+    """Check-ins as a kiosk makes them: ``POST /v1/kiosk/visits`` to a ``hostsync serve``."""
+    database = Database(url)
+    with database.connect(write=True) as connection:
+        secrets = [
+            create_kiosk(connection, site.tenant_id, site.id, f"Bench {n}")[1]
+            for n in range(concurrency)
+        ]
+    database.dispose()
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOSTSYNC_OUTBOX_WORKER": "false",  # the drain below is measured on its own
+        "HOSTSYNC_RATE_LIMIT": "none",
+    }
+    log = open(Path(workdir) / "serve.log", "wb")  # noqa: SIM115 - closed in finally
+    command = [sys.executable, "-m", "hostsync", "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--database-url", url],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                sys.exit(f"the server did not start: see {workdir}/serve.log")
+            time.sleep(0.1)
+
+        async def kiosk(n: int, http: httpx.AsyncClient) -> None:
+            headers = {"Authorization": f"Bearer {secrets[n]}"}
+            for v in range(n, count, concurrency):
+                body = {"full_name": f"Visitor {v}", "company": "Fabrikam"}
+                body["host_id"] = hosts[v % len(hosts)]
+                answer = await http.post(f"{base}/v1/kiosk/visits", json=body, headers=headers)
+                if answer.status_code != 201:
+                    sys.exit(f"check-in refused: {answer.status_code} {answer.text}")
+
+        async def all_kiosks() -> float:
+            limits = httpx.Limits(max_connections=concurrency)
+            async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+                started = time.perf_counter()
+                await asyncio.gather(*(kiosk(n, http) for n in range(concurrency)))
+                return time.perf_counter() - started
+
+        return asyncio.run(all_kiosks())
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+
+
 def deliver(database: Database, sealer: Sealer, port: int, batch: int) -> tuple[float, int]:
     worker = DeliveryWorker(
         SqlOutbox(database),
@@ -156,6 +226,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument(
+        "--api",
+        action="store_true",
+        help="check in through POST /v1/kiosk/visits of a hostsync serve process",
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="kiosks at once (--api)")
+    parser.add_argument(
         "--channels", action="store_true", help="queue a Slack post too (a local receiver)"
     )
     args = parser.parse_args()
@@ -175,7 +251,11 @@ def main() -> None:
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
     channel = f"http://127.0.0.1:{receiver.server_address[1]}/slack" if receiver else None
     site, hosts = seed(database, args.hosts, channel, sealer)
-    elapsed = check_ins(database, site, hosts, args.checkins, args.threads)
+    if args.api:
+        database.dispose()
+        elapsed = api_check_ins(url, site, hosts, args.checkins, args.concurrency, workdir)
+    else:
+        elapsed = check_ins(database, site, hosts, args.checkins, args.threads)
     counter, port = Counter(), free_port()
     controller = Controller(counter, hostname="127.0.0.1", port=port)
     controller.start()
@@ -188,6 +268,7 @@ def main() -> None:
     result = {
         "database": database.dialect,
         "checkins": args.checkins,
+        "through": f"kiosk API, {args.concurrency} kiosks" if args.api else "store",
         "threads": args.threads,
         "checkins_per_s": round(args.checkins / elapsed, 1),
         "deliveries_handled": handled,
