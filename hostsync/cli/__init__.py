@@ -17,7 +17,9 @@ from sqlalchemy import make_url
 
 from hostsync.cli.admin import admin, cli_context
 from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, demo_kiosk, port_problem
+from hostsync.cli.extension import extension
 from hostsync.cli.frontdesk import kiosk, site, visits
+from hostsync.cli.outbox import outbox
 from hostsync.cli.sso import sso
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
@@ -351,10 +353,12 @@ def migrate(ctx: click.Context, database_url: str | None) -> None:
 
 tenant.add_command(tenant_list)
 cli.add_command(admin)
+cli.add_command(extension)
 cli.add_command(sync)
 cli.add_command(site)
 cli.add_command(kiosk)
 cli.add_command(visits)
+cli.add_command(outbox)
 cli.add_command(sso)
 
 

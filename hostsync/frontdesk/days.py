@@ -50,3 +50,14 @@ def parse_day(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def day_start(zone: ZoneInfo, moment: datetime) -> datetime:
+    """The start of the local day ``moment`` falls in, as naive UTC like the stored times.
+
+    ``moment`` is naive UTC (or aware); the day is the site's: at 23:30 UTC in Paris it is
+    already tomorrow. A day that starts in a DST gap starts at the first local time that
+    exists.
+    """
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return day_bounds(aware.astimezone(zone).date(), zone)[0]

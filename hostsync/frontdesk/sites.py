@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_TIMEZONE = "UTC"
@@ -109,16 +109,3 @@ def kiosk_label(label: str | None, default: str) -> str:
     if len(label) > LABEL_LIMIT:
         raise SiteSettingError(f"a kiosk's label has at most {LABEL_LIMIT} characters")
     return label
-
-
-def day_start(zone: ZoneInfo, moment: datetime) -> datetime:
-    """The start of the local day ``moment`` falls in, as naive UTC like the stored times.
-
-    ``moment`` is naive UTC (or aware); the day is the site's: at 23:30 UTC in Paris it is
-    already tomorrow. A day that starts in a DST gap starts at the first local time that
-    exists (``fold`` and ``ZoneInfo`` resolve it).
-    """
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    local = aware.astimezone(zone)
-    midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
-    return midnight.astimezone(UTC).replace(tzinfo=None)

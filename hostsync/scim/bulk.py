@@ -19,6 +19,7 @@ from hostsync.scim.errors import (
     PayloadTooLargeError,
     ScimError,
 )
+from hostsync.scim.extensions import DEFAULT_REGISTRY, Registry
 from hostsync.scim.ports import Directory, Page
 from hostsync.scim.query import build_list_query
 from hostsync.scim.schema import (
@@ -67,8 +68,17 @@ class BulkProcessor:
         self.service = service
         self.max_operations = max_operations
 
-    def run(self, directory: Directory, body: Any, base_url: str) -> ScimResult:
-        """Process the request; 200 with one result per operation attempted."""
+    def run(
+        self,
+        directory: Directory,
+        body: Any,
+        base_url: str,
+        registry: Registry = DEFAULT_REGISTRY,
+    ) -> ScimResult:
+        """Process the request; 200 with one result per operation attempted.
+
+        ``registry``: the tenant's schemas (its declared extensions, hostsync.scim.extensions).
+        """
         operations, fail_on_errors = self._parse(body)
         created: dict[str, str] = {}
         results: list[dict[str, Any]] = []
@@ -76,7 +86,7 @@ class BulkProcessor:
         for operation in operations:
             if fail_on_errors is not None and errors >= fail_on_errors:
                 break
-            result = self._one(directory, operation, base_url, created)
+            result = self._one(directory, operation, base_url, created, registry)
             results.append(result)
             if int(result["status"]) >= 400:
                 errors += 1
@@ -110,6 +120,7 @@ class BulkProcessor:
         operation: dict[str, Any],
         base_url: str,
         created: dict[str, str],
+        registry: Registry,
     ) -> dict[str, Any]:
         method = str(_field(operation, "method") or "").upper()
         bulk_id = _field(operation, "bulkId")
@@ -118,7 +129,7 @@ class BulkProcessor:
             entry["bulkId"] = bulk_id
         try:
             with directory.savepoint():
-                result = self._dispatch(directory, operation, method, base_url, created)
+                result = self._dispatch(directory, operation, method, base_url, created, registry)
         except ScimError as error:
             entry["status"] = str(error.status)
             entry["response"] = error.to_body()
@@ -138,6 +149,7 @@ class BulkProcessor:
         method: str,
         base_url: str,
         created: dict[str, str],
+        registry: Registry,
     ) -> ScimResult:
         raw_path = _field(operation, "path")
         if not isinstance(raw_path, str) or not raw_path.startswith("/"):
@@ -153,22 +165,30 @@ class BulkProcessor:
         version = _field(operation, "version")
         users = resource_type is USER_RESOURCE
         service = self.service
+        user_type = registry.users
         if len(parts) == 1:
             if method != "POST":
                 raise MethodNotAllowedError(f"{method} is not allowed on {path} in a bulk request")
             if _field(operation, "bulkId") is None:
                 raise InvalidValueError("A bulk POST needs a 'bulkId'")
-            creator = service.create_user if users else service.create_group
-            return creator(directory, data, base_url)
+            if users:
+                return service.create_user(directory, data, base_url, user_type)
+            return service.create_group(directory, data, base_url)
         if len(parts) != 2:
             raise NotFoundError(f"No resource at {path}")
         resource_id = parts[1]
         if method == "PUT":
-            replacer = service.replace_user if users else service.replace_group
-            return replacer(directory, resource_id, data, base_url, version)
+            if users:
+                return service.replace_user(
+                    directory, resource_id, data, base_url, version, resource_type=user_type
+                )
+            return service.replace_group(directory, resource_id, data, base_url, version)
         if method == "PATCH":
-            patcher = service.patch_user if users else service.patch_group
-            return patcher(directory, resource_id, data, base_url, version)
+            if users:
+                return service.patch_user(
+                    directory, resource_id, data, base_url, version, resource_type=user_type
+                )
+            return service.patch_group(directory, resource_id, data, base_url, version)
         if method == "DELETE":
             deleter = service.delete_user if users else service.delete_group
             return deleter(directory, resource_id, version)
@@ -191,15 +211,16 @@ def search_all(
     base_url: str,
     *,
     max_results: int,
+    registry: Registry = DEFAULT_REGISTRY,
 ) -> ScimResult:
     """POST /.search at the root: users, then groups, as one paged list.
 
     A filter naming an attribute that one resource type lacks matches nothing of that type;
-    it is an error only when it fits neither.
+    it is an error only when it fits neither. ``registry``: the tenant's schemas.
     """
     parts: list[tuple[ResourceType, Any]] = []
     first_error: ScimError | None = None
-    for resource_type in (USER_RESOURCE, GROUP_RESOURCE):
+    for resource_type in registry.resource_types:
         try:
             query = build_list_query(params, resource_type, max_results=max_results)
         except InvalidFilterError as error:
@@ -218,12 +239,15 @@ def search_all(
         window = replace(
             query.selection, start_index=skip + 1, count=max(0, wanted - len(resources))
         )
-        lister = directory.list_users if resource_type is USER_RESOURCE else directory.list_groups
+        users = resource_type is registry.users
+        lister = directory.list_users if users else directory.list_groups
         page: Page = lister(window)
         totals.append(page.total)
         skip = max(0, skip - page.total)
-        if resource_type is USER_RESOURCE:
-            rendered = service.user_documents(directory, page.resources, base_url, query.projection)
+        if users:
+            rendered = service.user_documents(
+                directory, page.resources, base_url, query.projection, resource_type=resource_type
+            )
         else:  # bounded as GET /Groups is (ScimService.list_groups)
             rendered = service.group_documents(
                 directory, page.resources, base_url, query.projection, sizes=page.sizes

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from hostsync.scim.extensions import DEFAULT_REGISTRY, Registry
 from hostsync.scim.resources import copy_document
 from hostsync.scim.schema import (
     RESOURCE_TYPE_SCHEMA,
-    RESOURCE_TYPES,
     SCHEMA_SCHEMA,
-    SCHEMAS,
     SERVICE_PROVIDER_CONFIG_SCHEMA,
     Attribute,
     ResourceType,
+    Schema,
 )
 
 
@@ -125,30 +125,37 @@ def _render_resource_type(rt: ResourceType, base_url: str) -> dict[str, Any]:
     )
 
 
-def resource_type_documents(base_url: str) -> list[dict[str, Any]]:
+def resource_type_documents(
+    base_url: str, registry: Registry = DEFAULT_REGISTRY
+) -> list[dict[str, Any]]:
     """Render every RFC 7643 §6 resource type, User first.
 
     Args:
         base_url: The SCIM base URL, used for each ``meta.location``.
+        registry: The tenant's schemas: its declared extensions are among the User's
+            ``schemaExtensions`` (``required: false``).
 
     Returns:
         One ``ResourceType`` resource per type; the Microsoft Postman collection expects
         ``Resources[0].endpoint == "/Users"``.
     """
-    return [_render_resource_type(rt, base_url) for rt in RESOURCE_TYPES]
+    return [_render_resource_type(rt, base_url) for rt in registry.resource_types]
 
 
-def resource_type_document(type_id: str, base_url: str) -> dict[str, Any] | None:
+def resource_type_document(
+    type_id: str, base_url: str, registry: Registry = DEFAULT_REGISTRY
+) -> dict[str, Any] | None:
     """Render one resource type by its id.
 
     Args:
         type_id: The resource type id, matched case-sensitively (``"User"``, ``"Group"``).
         base_url: The SCIM base URL, used for ``meta.location``.
+        registry: The tenant's schemas.
 
     Returns:
         The ``ResourceType`` resource, or ``None`` if no type has that id.
     """
-    for rt in RESOURCE_TYPES:
+    for rt in registry.resource_types:
         if rt.id == type_id:
             return _render_resource_type(rt, base_url)
     return None
@@ -175,19 +182,33 @@ def _attribute_doc(attr: Attribute) -> dict[str, Any]:
     return doc
 
 
-@lru_cache(maxsize=1)
-def _schema_bodies() -> dict[str, dict[str, Any]]:
-    # Built once, keyed by lowercased URN in SCHEMAS order; callers get deep copies.
+def _schema_body(schema: Schema) -> dict[str, Any]:
     return {
-        schema.id.lower(): {
-            "schemas": [SCHEMA_SCHEMA],
-            "id": schema.id,
-            "name": schema.name,
-            "description": schema.description,
-            "attributes": [_attribute_doc(attr) for attr in schema.attributes],
-        }
-        for schema in SCHEMAS
+        "schemas": [SCHEMA_SCHEMA],
+        "id": schema.id,
+        "name": schema.name,
+        "description": schema.description,
+        "attributes": [_attribute_doc(attr) for attr in schema.attributes],
     }
+
+
+@lru_cache(maxsize=1)
+def _default_bodies() -> dict[str, dict[str, Any]]:
+    # Built once, keyed by lowercased URN in SCHEMAS order; callers get deep copies.
+    return {schema.id.lower(): _schema_body(schema) for schema in DEFAULT_REGISTRY.schemas}
+
+
+def _schema_bodies(registry: Registry) -> dict[str, dict[str, Any]]:
+    """The bodies of ``registry``'s schemas by lowercased URN, in its order.
+
+    A tenant's declared schemas are rendered per call: discovery is read rarely (Entra reads
+    it when an administrator sets the mapping up).
+    """
+    if registry is DEFAULT_REGISTRY:
+        return _default_bodies()
+    bodies = dict(_default_bodies())
+    bodies.update((schema.id.lower(), _schema_body(schema)) for schema in registry.declared)
+    return bodies
 
 
 def _render_schema(body: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -195,27 +216,31 @@ def _render_schema(body: dict[str, Any], base_url: str) -> dict[str, Any]:
     return _with_meta(copy_document(body), "Schema", _location(base_url, "Schemas", body["id"]))
 
 
-def schema_documents(base_url: str) -> list[dict[str, Any]]:
-    """Render every RFC 7643 §7 schema resource (User, EnterpriseUser, Group).
+def schema_documents(base_url: str, registry: Registry = DEFAULT_REGISTRY) -> list[dict[str, Any]]:
+    """Render every RFC 7643 §7 schema resource (User, EnterpriseUser, Group, declared ones).
 
     Args:
         base_url: The SCIM base URL, used for each ``meta.location``.
+        registry: The tenant's schemas: its declared extensions come after the built-in ones.
 
     Returns:
         One ``Schema`` resource per schema, with no ``null`` values anywhere.
     """
-    return [_render_schema(body, base_url) for body in _schema_bodies().values()]
+    return [_render_schema(body, base_url) for body in _schema_bodies(registry).values()]
 
 
-def schema_document(schema_id: str, base_url: str) -> dict[str, Any] | None:
+def schema_document(
+    schema_id: str, base_url: str, registry: Registry = DEFAULT_REGISTRY
+) -> dict[str, Any] | None:
     """Render one schema by its URN.
 
     Args:
         schema_id: The schema URN, matched case-insensitively.
         base_url: The SCIM base URL, used for ``meta.location``.
+        registry: The tenant's schemas.
 
     Returns:
         The ``Schema`` resource, or ``None`` if no schema has that URN.
     """
-    body = _schema_bodies().get(schema_id.lower())
+    body = _schema_bodies(registry).get(schema_id.lower())
     return None if body is None else _render_schema(body, base_url)

@@ -131,8 +131,11 @@ def _resolve(path: AttrPath, resource_type: ResourceType, error: type[ScimError]
     if attribute is None and uri is None:
         # An un-prefixed extension attribute (Entra's legacy "manager",
         # docs/reference/entra-wire.md#patch-p13, and "department" in its Postman suite)
-        # resolves to the one extension that defines it.
+        # resolves to the built-in extension that defines it; a tenant's declared extensions
+        # are reached through their URN only.
         for extension in resource_type.extensions:
+            if extension.declared:
+                continue
             attribute = extension.attribute(attr)
             if attribute is not None:
                 schema = extension

@@ -24,6 +24,7 @@ from hostsync.scim.errors import InvalidValueError
 from hostsync.scim.filters import Filter
 from hostsync.scim.paths import AttrPath
 from hostsync.scim.resources import Document
+from hostsync.scim.schema import ResourceType
 
 
 class SortOrder(StrEnum):
@@ -175,6 +176,9 @@ class Selection:
     sort_order: SortOrder = SortOrder.ASCENDING
     start_index: int = 1
     count: int = 100
+    resource_type: ResourceType | None = None
+    """What the filter's and sort's paths resolve against: the tenant's own (with its
+    declared extensions, hostsync.scim.extensions); None: the built-in one."""
 
 
 @dataclass(frozen=True, slots=True)

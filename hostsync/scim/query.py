@@ -132,6 +132,7 @@ def build_list_query(
         sort_order=_sort_order(lowered.get("sortorder")),
         start_index=start_index,
         count=min(max(0, count), max_results),
+        resource_type=resource_type,
     )
     projection = parse_projection(
         _names(lowered.get("attributes"), "attributes"),

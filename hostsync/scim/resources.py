@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from hostsync.caching import StartOver
 from hostsync.scim.errors import InvalidSyntaxError, InvalidValueError
 from hostsync.scim.schema import (
     EXTERNAL_ID_ATTRIBUTE,
@@ -159,7 +160,8 @@ def normalize_resource(body: Any, resource_type: ResourceType) -> Document:
     doc: Document = {}
     kept = _PLACES.get(id(resource_type))
     if kept is None or kept[0] is not resource_type:
-        kept = _PLACES[id(resource_type)] = (resource_type, {})
+        kept = (resource_type, {})
+        _PLACES.put(id(resource_type), kept)
     places = kept[1]
     for key, value in body.items():
         if not isinstance(key, str):
@@ -184,7 +186,10 @@ def normalize_resource(body: Any, resource_type: ResourceType) -> Document:
 # normalizing a create. Kept for keys of up to 200 characters, and a few thousand keys at
 # most, so that clients' own keys cannot fill the memory.
 _Place = tuple[Schema | None, Attribute | None]
-_PLACES: dict[int, tuple[ResourceType, dict[str, _Place]]] = {}  # by the type's identity
+# By the type's identity; each tenant that declares extensions has a User type of its own
+# (hostsync.scim.extensions), so at most _TYPES_KEPT types are kept.
+_TYPES_KEPT = 256
+_PLACES: StartOver[int, tuple[ResourceType, dict[str, _Place]]] = StartOver(_TYPES_KEPT)
 _PLACES_KEPT = 4096
 _KEPT_KEY_CHARS = 200
 _NOWHERE: _Place = (None, None)

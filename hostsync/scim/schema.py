@@ -98,6 +98,9 @@ class Schema:
     name: str
     description: str
     attributes: tuple[Attribute, ...]
+    declared: bool = False
+    """Declared by a tenant (hostsync.scim.extensions), not built in: its attributes are
+    reached only through its URN, never un-prefixed."""
     _by_key: Mapping[str, Attribute] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

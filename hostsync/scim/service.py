@@ -23,6 +23,7 @@ from hostsync.scim.discovery import (
 )
 from hostsync.scim.encoding import SplicedPage, group_member, wire_time
 from hostsync.scim.errors import NotFoundError
+from hostsync.scim.extensions import DEFAULT_REGISTRY, Registry
 from hostsync.scim.patch import apply_patch, parse_patch_request
 from hostsync.scim.ports import Directory, GroupRef, Member, Page, Stored
 from hostsync.scim.projection import DEFAULT_PROJECTION, Projection
@@ -80,9 +81,12 @@ class ScimService:
 
     def __init__(self, capabilities: Capabilities) -> None:
         self.capabilities = capabilities
-        self._spliced_pages: StartOver[tuple[str, str], SplicedPage] = StartOver(
-            _SPLICED_PAGES_KEPT
-        )  # one per Host name a client used: when there are many, start over
+        # One per resource type and Host name a client used: when there are many, start over.
+        # Keyed by the type's identity (each tenant that declares extensions has a User type
+        # of its own), which the entry keeps, so a reused id never finds another's page.
+        self._spliced_pages: StartOver[tuple[int, str], tuple[ResourceType, SplicedPage]] = (
+            StartOver(_SPLICED_PAGES_KEPT)
+        )
 
     # -- rendering ------------------------------------------------------------------------
     def render(
@@ -120,16 +124,17 @@ class ScimService:
         Kept per resource type and base URL: building one per request costs more than the
         dicts it replaces. Measured: bench/JOURNAL.md#spliced-page-kept-per-base-url
         """
-        key = (resource_type.name, base_url)
-        page = self._spliced_pages.get(key)
-        if page is None:
-            page = SplicedPage(
-                resource_type.schema.id,
-                [ext.id for ext in resource_type.extensions],
-                resource_type.name,
-                f"{base_url}{resource_type.endpoint}/",
-            )
-            self._spliced_pages.put(key, page)
+        key = (id(resource_type), base_url)
+        kept = self._spliced_pages.get(key)
+        if kept is not None and kept[0] is resource_type:
+            return kept[1]
+        page = SplicedPage(
+            resource_type.schema.id,
+            [ext.id for ext in resource_type.extensions],
+            resource_type.name,
+            f"{base_url}{resource_type.endpoint}/",
+        )
+        self._spliced_pages.put(key, (resource_type, page))
         return page
 
     @staticmethod
@@ -175,29 +180,35 @@ class ScimService:
         projection: Projection,
         *,
         fragments: bool = False,
+        resource_type: ResourceType = USER_RESOURCE,
     ) -> list[Any]:
         """Render users, with their groups fetched in one query when the projection wants them.
 
         With ``fragments``, a user whose stored JSON text is at hand and whose document the
         projection leaves whole is rendered around that text (a JSON fragment, not a dict):
-        list responses, which the caller only encodes.
+        list responses, which the caller only encodes. ``resource_type`` is the tenant's User
+        type (its extensions are listed in ``schemas``).
         """
         groups: dict[str, list[GroupRef]] = {}
         if users and projection.wants("", "groups"):
             groups = directory.groups_of([user.id for user in users])
         if fragments and _keeps_documents_whole(projection, "groups"):
-            return self._spliced_users(users, groups, base_url)
+            return self._spliced_users(users, groups, base_url, resource_type)
         return [
             projection.apply(
-                self.render(USER_RESOURCE, user, base_url, self._groups_extra(refs, base_url))
+                self.render(resource_type, user, base_url, self._groups_extra(refs, base_url))
                 if (refs := groups.get(user.id))
-                else self.render(USER_RESOURCE, user, base_url)
+                else self.render(resource_type, user, base_url)
             )
             for user in users
         ]
 
     def _spliced_users(
-        self, users: Sequence[Stored], groups: Mapping[str, Sequence[GroupRef]], base_url: str
+        self,
+        users: Sequence[Stored],
+        groups: Mapping[str, Sequence[GroupRef]],
+        base_url: str,
+        resource_type: ResourceType,
     ) -> list[Any]:
         """Users rendered around their stored JSON texts, each group's JSON encoded once.
 
@@ -214,13 +225,13 @@ class ScimService:
                     item = items[ref.value] = group_member(ref.value, ref.display, base_url)
                 parts.append(item)
             members[user_id] = '"groups":[' + ",".join(parts) + "]"
-        out: list[Any] = self._spliced_page(USER_RESOURCE, base_url).stored(users, members)
+        out: list[Any] = self._spliced_page(resource_type, base_url).stored(users, members)
         for index, fragment in enumerate(out) if None in out else ():
             if fragment is None:  # the document was handed out: it may have changed
                 user = users[index]
                 held = groups.get(user.id)
                 extra = self._groups_extra(held, base_url) if held else None
-                out[index] = self.render(USER_RESOURCE, user, base_url, extra)
+                out[index] = self.render(resource_type, user, base_url, extra)
         return out
 
     def group_documents(
@@ -275,14 +286,24 @@ class ScimService:
         )
 
     # -- users ----------------------------------------------------------------------------
-    def create_user(self, directory: Directory, body: Any, base_url: str) -> ScimResult:
-        """POST /Users (RFC 7644 §3.3): 201 with the new user."""
-        document = normalize_resource(body, USER_RESOURCE)
+    def create_user(
+        self,
+        directory: Directory,
+        body: Any,
+        base_url: str,
+        resource_type: ResourceType = USER_RESOURCE,
+    ) -> ScimResult:
+        """POST /Users (RFC 7644 §3.3): 201 with the new user.
+
+        ``resource_type`` is the tenant's User type (hostsync.scim.extensions), as in every
+        user operation below.
+        """
+        document = normalize_resource(body, resource_type)
         require_user(document)
         # ``active`` is always present on users (docs/reference/entra-wire.md#wire-active-always).
         document.setdefault("active", True)
         stored = directory.create_user(document)
-        rendered = self.render(USER_RESOURCE, stored, base_url)
+        rendered = self.render(resource_type, stored, base_url)
         return ScimResult(201, rendered, etag(stored.version), rendered["meta"]["location"])
 
     def _user(self, directory: Directory, user_id: str) -> Stored:
@@ -297,8 +318,11 @@ class ScimService:
         stored: Stored,
         base_url: str,
         projection: Projection,
+        resource_type: ResourceType,
     ) -> ScimResult:
-        (document,) = self.user_documents(directory, [stored], base_url, projection)
+        (document,) = self.user_documents(
+            directory, [stored], base_url, projection, resource_type=resource_type
+        )
         return ScimResult(200, document, etag(stored.version))
 
     def get_user(
@@ -308,18 +332,27 @@ class ScimService:
         base_url: str,
         projection: Projection = DEFAULT_PROJECTION,
         if_none_match: str | None = None,
+        resource_type: ResourceType = USER_RESOURCE,
     ) -> ScimResult:
         """GET /Users/{id} (RFC 7644 §3.4.1); 304 when If-None-Match names this version."""
         stored = self._user(directory, user_id)
         if not_modified(if_none_match, stored.version):
             return ScimResult(304, None, etag(stored.version))
-        return self._user_result(directory, stored, base_url, projection)
+        return self._user_result(directory, stored, base_url, projection, resource_type)
 
     def list_users(self, directory: Directory, query: ListQuery, base_url: str) -> ScimResult:
-        """GET /Users with filter, sort and paging (RFC 7644 §3.4.2)."""
+        """GET /Users with filter, sort and paging (RFC 7644 §3.4.2).
+
+        Rendered with the User type the query was built against (the tenant's).
+        """
         page = directory.list_users(query.selection)
         resources = self.user_documents(
-            directory, page.resources, base_url, query.projection, fragments=True
+            directory,
+            page.resources,
+            base_url,
+            query.projection,
+            fragments=True,
+            resource_type=query.selection.resource_type or USER_RESOURCE,
         )
         return self._list_response(page, query.selection.start_index, resources)
 
@@ -331,15 +364,16 @@ class ScimService:
         base_url: str,
         if_match: str | None = None,
         projection: Projection = DEFAULT_PROJECTION,
+        resource_type: ResourceType = USER_RESOURCE,
     ) -> ScimResult:
         """PUT /Users/{id} (RFC 7644 §3.5.1): the body replaces every writable attribute."""
         current = self._user(directory, user_id)
         check_if_match(if_match, current.version)
-        document = normalize_resource(body, USER_RESOURCE)
+        document = normalize_resource(body, resource_type)
         require_user(document)
         document.setdefault("active", True)
         stored = directory.replace_user(user_id, document, version=current.version)
-        return self._user_result(directory, stored, base_url, projection)
+        return self._user_result(directory, stored, base_url, projection, resource_type)
 
     def patch_user(
         self,
@@ -349,17 +383,18 @@ class ScimService:
         base_url: str,
         if_match: str | None = None,
         projection: Projection = DEFAULT_PROJECTION,
+        resource_type: ResourceType = USER_RESOURCE,
     ) -> ScimResult:
         """PATCH /Users/{id} (RFC 7644 §3.5.2): all operations apply, or none; 200 + user."""
         operations = parse_patch_request(body, max_operations=self.capabilities.max_operations)
         current = self._user(directory, user_id)
         check_if_match(if_match, current.version)
-        result = apply_patch(current.document, operations, USER_RESOURCE)
+        result = apply_patch(current.document, operations, resource_type)
         require_user(result.document)
         stored = current
         if result.changed:
             stored = directory.replace_user(user_id, result.document, version=current.version)
-        return self._user_result(directory, stored, base_url, projection)
+        return self._user_result(directory, stored, base_url, projection, resource_type)
 
     def delete_user(
         self, directory: Directory, user_id: str, if_match: str | None = None
@@ -514,24 +549,28 @@ class ScimService:
         """GET /ServiceProviderConfig (RFC 7644 §4)."""
         return ScimResult(200, service_provider_config(self.capabilities, base_url))
 
-    def resource_types(self, base_url: str) -> ScimResult:
-        """GET /ResourceTypes as a ListResponse."""
-        return self._static_list(resource_type_documents(base_url))
+    def resource_types(self, base_url: str, registry: Registry = DEFAULT_REGISTRY) -> ScimResult:
+        """GET /ResourceTypes as a ListResponse (``registry``: the tenant's schemas)."""
+        return self._static_list(resource_type_documents(base_url, registry))
 
-    def resource_type(self, type_id: str, base_url: str) -> ScimResult:
+    def resource_type(
+        self, type_id: str, base_url: str, registry: Registry = DEFAULT_REGISTRY
+    ) -> ScimResult:
         """GET /ResourceTypes/{id}."""
-        document = resource_type_document(type_id, base_url)
+        document = resource_type_document(type_id, base_url, registry)
         if document is None:
             raise NotFoundError(f"Resource type {type_id} not found")
         return ScimResult(200, document)
 
-    def schemas(self, base_url: str) -> ScimResult:
+    def schemas(self, base_url: str, registry: Registry = DEFAULT_REGISTRY) -> ScimResult:
         """GET /Schemas as a ListResponse (RFC 7644 §4)."""
-        return self._static_list(schema_documents(base_url))
+        return self._static_list(schema_documents(base_url, registry))
 
-    def schema(self, schema_id: str, base_url: str) -> ScimResult:
+    def schema(
+        self, schema_id: str, base_url: str, registry: Registry = DEFAULT_REGISTRY
+    ) -> ScimResult:
         """GET /Schemas/{urn}."""
-        document = schema_document(schema_id, base_url)
+        document = schema_document(schema_id, base_url, registry)
         if document is None:
             raise NotFoundError(f"Schema {schema_id} not found")
         return ScimResult(200, document)

@@ -67,7 +67,9 @@ def query_cost(selection: Selection, resource_type: ResourceType, dialect: str) 
         # Pages walk the (tenant, pk) index from an anchor; a sort reads every row.
         return CHEAP if selection.sort_by is None else _SORTED
     user_target, group_target = targets(dialect)
-    target = user_target if resource_type is USER_RESOURCE else group_target
+    # A tenant's own User type (its declared extensions) costs as the built-in one: its
+    # extension attributes have no column, and the targets' paths resolve without them.
+    target = user_target if resource_type.id == USER_RESOURCE.id else group_target
     if indexed_equality(node, target):  # Entra's lookups: no cost of their own
         return CHEAP
     cost = filter_cost(node, target)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -272,6 +273,11 @@ class SqlDirectory:
 
     def _list(self, target: Target, selection: Selection) -> Page:
         table = target.table
+        if selection.resource_type is not None and selection.resource_type is not (
+            target.resource_type
+        ):
+            # The tenant's own type: its declared extensions' paths compile to JSON paths.
+            target = replace(target, resource_type=selection.resource_type)
         # Past 2^63 - 1 rows, more than any table holds and than a SQL integer can (a larger
         # offset overflowed the driver's parameter): every such offset is past the end.
         offset = min(selection.start_index - 1, _MAX_OFFSET)
@@ -359,6 +365,8 @@ class SqlDirectory:
             if self.dialect == "sqlite":
                 path = "$" + "".join(f'."{k}"' for k in resolved.key[:1]) + f'[0]."{sub}"'
                 key = func.json_extract(table.c.document, path)
+        elif resolved.leaf.type in (AttrType.INTEGER, AttrType.DECIMAL):
+            key = compiler.json.number(table.c.document, resolved.key)  # 9 before 10
         else:
             key = compiler.json.text(table.c.document, resolved.key)
             if not resolved.leaf.case_exact and resolved.leaf.type is AttrType.STRING:

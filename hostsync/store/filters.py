@@ -106,6 +106,28 @@ class _Json:
             return func.jsonb_typeof(document.op("#>")(literal(list(keys), _TEXT_ARRAY)))
         return func.json_type(document, self._sqlite_path(keys))
 
+    def number(self, document: Expr, keys: tuple[str, ...]) -> Expr:
+        """The value at ``keys`` as a float when it is a JSON number, else NULL.
+
+        A value of another JSON type (stored before its attribute was declared numeric) is
+        no number: PostgreSQL would fail the whole query casting it.
+        """
+        if self.pg:
+            return case(
+                (
+                    self.json_type(document, keys) == "number",
+                    cast(self.text(document, keys), Float()),
+                ),
+                else_=None,
+            )
+        return case(
+            (
+                self.json_type(document, keys).in_(("integer", "real")),
+                cast(self.text(document, keys), Float()),
+            ),
+            else_=None,
+        )
+
     def boolean_is(self, document: Expr, keys: tuple[str, ...], value: bool) -> Expr:
         if self.pg:
             return func.coalesce(self.text(document, keys) == ("true" if value else "false"), False)
@@ -256,14 +278,15 @@ class FilterCompiler:
                 self.json.boolean_is(self.document, keys, False),
                 node,
             )
+        if attribute.type in _NUMERIC:
+            number = self.json.number(self.document, keys)
+            return func.coalesce(_ordered(number, node.op, _number_value(node)), False)
         text_expr = self.json.text(self.document, keys)
         return self._text_compare(text_expr, node, attribute)
 
     def _text_compare(self, expr: Expr, node: Compare, attribute: Attribute) -> Expr:
-        if attribute.type in (AttrType.INTEGER, AttrType.DECIMAL):
-            if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-                raise InvalidFilterError(f"'{node.path}' is numeric; compare it with a number")
-            return func.coalesce(_ordered(cast(expr, Float()), node.op, node.value), False)
+        if attribute.type in _NUMERIC:
+            return func.coalesce(_ordered(cast(expr, Float()), node.op, _number_value(node)), False)
         value = _string_value(node, attribute)
         if attribute.case_exact:
             return func.coalesce(_string_compare(expr, node.op, value, self.target.dialect), False)
@@ -439,6 +462,16 @@ def _leaves(node: Filter) -> int:
     if isinstance(node, ValuePath):
         return _leaves(node.filter)
     return 1
+
+
+_NUMERIC = (AttrType.INTEGER, AttrType.DECIMAL)
+
+
+def _number_value(node: Compare) -> int | float:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidFilterError(f"'{node.path}' is numeric; compare it with a number")
+    return value
 
 
 def _string_value(node: Compare, attribute: Attribute) -> str:

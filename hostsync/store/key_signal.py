@@ -7,7 +7,9 @@ it trusts an entry, and trusts only entries made at that same generation.
 
 Every transaction that creates or revokes a key calls :func:`announce`, which increments the
 one row of ``key_changes`` (taking effect at the commit, with the change; a creation voids
-cached refusals).
+cached refusals). So does every change to a tenant's declared extensions
+(store/extensions.py), as a revocation: a credential carries the version of its tenant's
+declarations, and must be looked up again to show the new one.
 
 **SQLite**: the generation is a counter in a file beside the database (``<file>-keys``, eight
 bytes, owner-only), read through a memory map on every check (no system call). A transaction

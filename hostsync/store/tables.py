@@ -1,4 +1,4 @@
-"""The relational schema: tenants, API keys, users, groups and memberships.
+"""The relational schema: tenants, their extensions, API keys, users, groups and memberships.
 
 Each resource row keeps the canonical JSON document plus extracted columns for what is looked
 up, filtered, sorted or unique most often (docs/architecture.md, "Storage"). Rows are never
@@ -46,6 +46,24 @@ tenants = Table(
     Column("id", String(32), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # Bumped by every change to the tenant's declared extensions (store/extensions.py); a
+    # credential carries it, so a process rebuilds the tenant's schemas when it moves.
+    Column("extensions_version", Integer, nullable=False, server_default="0"),
+)
+
+# The extension schemas a tenant declares (hostsync.scim.extensions), one row each. ``urn_key``
+# is the URN lowercased: URNs compare case-insensitively, so one tenant declares a name once.
+# ``attributes`` lists {"name", "type", "caseExact", "description"} in declaration order.
+tenant_extensions = Table(
+    "tenant_extensions",
+    metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    Column("urn_key", String(128), primary_key=True),
+    Column("urn", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("modified_at", DateTime, nullable=False),
 )
 
 api_keys = Table(

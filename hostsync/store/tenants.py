@@ -63,6 +63,9 @@ class Credential:
     tenant_id: str
     key_id: str
     last_used_at: datetime | None
+    extensions_version: int = 0
+    """The version of the tenant's declared extensions when the key was looked up
+    (store/extensions.py); 0: it never declared any."""
 
 
 def digest(key: str) -> str:
@@ -207,12 +210,18 @@ def authenticate(connection: Connection, key: str) -> Credential | None:
     presented = digest(key)
     row = connection.execute(
         select(
-            api_keys.c.id, api_keys.c.tenant_id, api_keys.c.digest, api_keys.c.last_used_at
-        ).where(api_keys.c.digest == presented, api_keys.c.revoked_at.is_(None))
+            api_keys.c.id,
+            api_keys.c.tenant_id,
+            api_keys.c.digest,
+            api_keys.c.last_used_at,
+            tenants.c.extensions_version,
+        )
+        .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+        .where(api_keys.c.digest == presented, api_keys.c.revoked_at.is_(None))
     ).first()
     if row is None or not hmac.compare_digest(row.digest, presented):
         return None
-    return Credential(row.tenant_id, row.id, row.last_used_at)
+    return Credential(row.tenant_id, row.id, row.last_used_at, int(row.extensions_version or 0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from hostsync.scim.errors import (
     ScimError,
     UnsupportedMediaTypeError,
 )
+from hostsync.scim.extensions import Registry
 from hostsync.scim.ports import Directory
 from hostsync.scim.projection import Projection, parse_projection, split_names
 from hostsync.scim.query import ListQuery, build_list_query, search_request_params
@@ -39,6 +40,7 @@ from hostsync.store.tenants import Credential
 from hostsync.web.auth import ApiKeyAuthenticator
 from hostsync.web.http import Endpoint, header, query_params, request_path
 from hostsync.web.outcomes import Outcomes
+from hostsync.web.registries import TenantRegistries
 from hostsync.web.rendering import scim_response
 from hostsync.web.scheduling import Scheduler
 
@@ -78,6 +80,7 @@ class ScimEndpoints:
         *,
         scheduler: Scheduler,
         outcomes: Outcomes,
+        registries: TenantRegistries | None = None,
     ) -> None:
         self.service = service
         self.database = database
@@ -85,6 +88,7 @@ class ScimEndpoints:
         self.settings = settings
         self.scheduler = scheduler
         self.outcomes = outcomes
+        self.registries = registries if registries is not None else TenantRegistries(database)
         self.bulk_processor = BulkProcessor(service, settings.bulk_max_operations)
         self._base_urls: dict[tuple[Any, ...], str] = {}
 
@@ -156,8 +160,19 @@ class ScimEndpoints:
             scope["hostsync.costly"] = True
         return query
 
+    async def registry(self, credential: Credential) -> Registry:
+        """The schemas of the credential's tenant (web/registries.py)."""
+        registry = self.registries.cached(credential)
+        if registry is None:
+            registry = await self.scheduler.run(partial(self.registries.load, credential.tenant_id))
+        return registry
+
     async def run(self, request: Request, build: Build, *, write: bool) -> Response:
-        """Authenticate, build the work (parse the request), run it as one unit, answer."""
+        """Authenticate, build the work (parse the request), run it as one unit, answer.
+
+        The tenant's registry is in ``scope["hostsync.registry"]`` while ``build`` runs
+        (:meth:`resource_type_of`).
+        """
         credential = await self.credential(request)
         tenant_id = credential.tenant_id
         database = self.database
@@ -167,6 +182,10 @@ class ScimEndpoints:
             client=header(request, b"user-agent"),
         )
         try:
+            registry = self.registries.cached(credential)  # inlined :meth:`registry`
+            if registry is None:
+                registry = await self.scheduler.run(partial(self.registries.load, tenant_id))
+            request.scope["hostsync.registry"] = registry
             work = await build()
             if not write and "hostsync.costly" in request.scope:
                 seconds = self.settings.query_budget_ms / 1000
@@ -225,6 +244,17 @@ class ScimEndpoints:
                     await self.scheduler.run(record)
             raise
 
+    @staticmethod
+    def registry_of(request: Request) -> Registry:
+        """The tenant's registry, as :meth:`run` found it."""
+        registry: Registry = request.scope["hostsync.registry"]
+        return registry
+
+    def resource_type_of(self, request: Request) -> ResourceType:
+        """The tenant's version of the endpoint's resource type (its declared extensions)."""
+        route: ResourceType = request.scope["hostsync.resource_type"]
+        return self.registry_of(request).resource_type(route)
+
     def projection(self, request: Request, resource_type: ResourceType) -> Projection:
         """``attributes`` / ``excludedAttributes`` of the query string."""
         params = {key.lower(): value for key, value in query_params(request).items()}
@@ -249,32 +279,32 @@ class ScimEndpoints:
         return scim_response(self.service.service_provider_config(self.base_url(request)))
 
     async def resource_types(self, request: Request) -> Response:
-        """GET /ResourceTypes[/{id}]."""
-        await self.credential(request)
+        """GET /ResourceTypes[/{id}]: the User type lists the tenant's declared extensions."""
+        registry = await self.registry(await self.credential(request))
         type_id = request.path_params.get("type_id")
         base = self.base_url(request)
         if type_id is None:
-            return scim_response(self.service.resource_types(base))
-        return scim_response(self.service.resource_type(type_id, base))
+            return scim_response(self.service.resource_types(base, registry))
+        return scim_response(self.service.resource_type(type_id, base, registry))
 
     async def schemas(self, request: Request) -> Response:
-        """GET /Schemas[/{urn}]."""
-        await self.credential(request)
+        """GET /Schemas[/{urn}]: the built-in schemas and the tenant's declared ones."""
+        registry = await self.registry(await self.credential(request))
         schema_id = request.path_params.get("schema_id")
         base = self.base_url(request)
         if schema_id is None:
-            return scim_response(self.service.schemas(base))
-        return scim_response(self.service.schema(schema_id, base))
+            return scim_response(self.service.schemas(base, registry))
+        return scim_response(self.service.schema(schema_id, base, registry))
 
     # -- users and groups ----------------------------------------------------------------
     async def collection(self, request: Request) -> Response:
         """GET (list) or POST (create) on /Users and /Groups."""
-        resource_type: ResourceType = request.scope["hostsync.resource_type"]
         base = self.base_url(request)
         service = self.service
-        users = resource_type is USER_RESOURCE
+        users = request.scope["hostsync.resource_type"] is USER_RESOURCE
 
         async def list_work() -> Work:
+            resource_type = self.resource_type_of(request)
             query = self.classify(
                 build_list_query(
                     query_params(request), resource_type, max_results=self.settings.max_results
@@ -287,8 +317,10 @@ class ScimEndpoints:
 
         async def create_work() -> Work:
             body = await self.body(request)
-            creator = service.create_user if users else service.create_group
-            return lambda d: creator(d, body, base)
+            if users:
+                resource_type = self.resource_type_of(request)
+                return lambda d: service.create_user(d, body, base, resource_type)
+            return lambda d: service.create_group(d, body, base)
 
         if request.method == "GET":
             return await self.run(request, list_work, write=False)
@@ -296,11 +328,11 @@ class ScimEndpoints:
 
     async def search(self, request: Request) -> Response:
         """POST /Users/.search and /Groups/.search (RFC 7644 §3.4.3)."""
-        resource_type: ResourceType = request.scope["hostsync.resource_type"]
         base = self.base_url(request)
         service = self.service
 
         async def search_work() -> Work:
+            resource_type = self.resource_type_of(request)
             body = await self.body(request)
             query = self.classify(
                 build_list_query(
@@ -311,42 +343,51 @@ class ScimEndpoints:
                 resource_type,
                 request.scope,
             )
-            lister = service.list_users if resource_type is USER_RESOURCE else service.list_groups
+            users = request.scope["hostsync.resource_type"] is USER_RESOURCE
+            lister = service.list_users if users else service.list_groups
             return lambda d: lister(d, query, base)
 
         return await self.run(request, search_work, write=False)
 
     async def resource(self, request: Request) -> Response:
         """GET, PUT, PATCH or DELETE on /Users/{id} and /Groups/{id}."""
-        resource_type: ResourceType = request.scope["hostsync.resource_type"]
         resource_id: str = request.path_params["resource_id"]
         base = self.base_url(request)
         service = self.service
-        users = resource_type is USER_RESOURCE
+        users = request.scope["hostsync.resource_type"] is USER_RESOURCE
         if_match = header(request, b"if-match")
 
         async def get_work() -> Work:
+            resource_type = self.resource_type_of(request)
             projection = self.projection(request, resource_type)
             if_none_match = header(request, b"if-none-match")
-            getter = service.get_user if users else service.get_group
-            return lambda d: getter(d, resource_id, base, projection, if_none_match)
+            if users:
+                return lambda d: service.get_user(
+                    d, resource_id, base, projection, if_none_match, resource_type
+                )
+            return lambda d: service.get_group(d, resource_id, base, projection, if_none_match)
 
         async def delete_work() -> Work:
             deleter = service.delete_user if users else service.delete_group
             return lambda d: deleter(d, resource_id, if_match)
 
         async def put_work() -> Work:
+            resource_type = self.resource_type_of(request)
             body = await self.body(request)
             projection = self.projection(request, resource_type)
-            replacer = service.replace_user if users else service.replace_group
-            return lambda d: replacer(d, resource_id, body, base, if_match, projection)
+            if users:
+                return lambda d: service.replace_user(
+                    d, resource_id, body, base, if_match, projection, resource_type
+                )
+            return lambda d: service.replace_group(d, resource_id, body, base, if_match, projection)
 
         async def patch_work() -> Work:
+            resource_type = self.resource_type_of(request)
             body = await self.body(request)
             if users:
                 projection = self.projection(request, resource_type)
                 return lambda d: service.patch_user(
-                    d, resource_id, body, base, if_match, projection
+                    d, resource_id, body, base, if_match, projection, resource_type
                 )
             explicit = self.explicit_projection(request, resource_type)
             return lambda d: service.patch_group(d, resource_id, body, base, if_match, explicit)
@@ -360,7 +401,8 @@ class ScimEndpoints:
 
         async def bulk_work() -> Work:
             body = await self.body(request)
-            return lambda d: self.bulk_processor.run(d, body, base)
+            registry = self.registry_of(request)
+            return lambda d: self.bulk_processor.run(d, body, base, registry)
 
         return await self.run(request, bulk_work, write=True)
 
@@ -370,7 +412,8 @@ class ScimEndpoints:
 
         async def search_work() -> Work:
             params = search_request_params(await self.body(request))
-            for resource_type in (USER_RESOURCE, GROUP_RESOURCE):
+            registry = self.registry_of(request)
+            for resource_type in registry.resource_types:
                 try:
                     query = build_list_query(
                         params, resource_type, max_results=self.settings.max_results
@@ -379,7 +422,12 @@ class ScimEndpoints:
                     continue  # search_all answers for it
                 self.classify(query, resource_type, request.scope)
             return lambda d: search_all(
-                self.service, d, params, base, max_results=self.settings.max_results
+                self.service,
+                d,
+                params,
+                base,
+                max_results=self.settings.max_results,
+                registry=registry,
             )
 
         return await self.run(request, search_work, write=False)

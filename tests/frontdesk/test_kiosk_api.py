@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 from starlette.requests import Request
 
 from hostsync.config import Settings
-from hostsync.frontdesk.sites import Site, day_start
+from hostsync.frontdesk.days import day_start
+from hostsync.frontdesk.sites import Site
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.outbox import deliveries_of
 from hostsync.store.frontdesk.sites import (

@@ -25,7 +25,7 @@ from hostsync.store.clock import now
 from hostsync.store.tables import groups, users
 
 OUTCOMES = ("success", "failure")
-RESOURCE_TYPES = ("User", "Group", "ApiKey", "Admin")
+RESOURCE_TYPES = ("User", "Group", "ApiKey", "Admin", "Extension")
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "create": ("create",),
     "update": ("update", "replace"),

@@ -45,7 +45,13 @@ CHIPS = (
     (
         "resource",
         "Resource",
-        (("User", "Hosts"), ("Group", "Groups"), ("ApiKey", "API keys"), ("Admin", "Admins")),
+        (
+            ("User", "Hosts"),
+            ("Group", "Groups"),
+            ("ApiKey", "API keys"),
+            ("Admin", "Admins"),
+            ("Extension", "Extensions"),
+        ),
     ),
     ("outcome", "Outcome", (("success", "OK"), ("failure", "Failed"))),
 )

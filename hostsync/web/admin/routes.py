@@ -27,6 +27,7 @@ from hostsync.web.admin import (
     hosts,
     integrations,
     keys,
+    notifications,
     onsite,
     pages,
     signin,
@@ -70,6 +71,10 @@ def admin_routes(
         Route(erasure.PAGE, g(erasure.retention_page), methods=["GET", "POST"]),
         Route(erasure.ERASE, g(erasure.erase), methods=["GET", "POST"]),
         *frontdesk_routes(g),
+        Route("/notifications", g(notifications.page), methods=["GET"]),
+        Route("/notifications/{channel}", g(notifications.save), methods=["POST"]),
+        Route("/notifications/{channel}/remove", g(notifications.remove), methods=["POST"]),
+        Route("/notifications/{channel}/test", g(notifications.send_test), methods=["POST"]),
         Mount("/static/admin", StaticFiles(directory=pages.HERE / "static"), name="admin_static"),
     ]
 

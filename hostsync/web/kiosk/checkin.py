@@ -29,7 +29,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hostsync.frontdesk.sites import Site, day_start
+from hostsync.frontdesk.days import day_start
+from hostsync.frontdesk.sites import Site
 from hostsync.frontdesk.visits import FULL_NAME_LIMIT, Arrival, Visit, VisitError, arrival
 from hostsync.scim.errors import ScimError
 from hostsync.store.clock import now

@@ -1,7 +1,7 @@
 """visits not yet anonymised, by tenant and check-in time (the retention chore's index)
 
 Revision ID: 0730
-Revises: 0710
+Revises: 0720
 
 A partial index: anonymised visits leave it, so the chore's probe of a tenant reads only the
 visits it may still have to anonymise, however many years of anonymised visits the tenant
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0730"
-down_revision = "0710"
+down_revision = "0720"
 branch_labels = None
 depends_on = None
 
