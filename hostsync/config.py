@@ -96,8 +96,6 @@ class Settings(BaseSettings):
     sso_outstanding_requests: int = Field(default=1000, ge=1)
     """Most SP-initiated sign-ins one tenant keeps waiting for Entra's answer; a start beyond
     it removes that tenant's oldest (whose answer is then refused), never another tenant's."""
-    sso_metadata_max_bytes: int = Field(default=262_144, ge=16_384)
-    """Largest upload of the console's single sign-on page (Entra's metadata file)."""
     kiosk_idle_seconds: int = Field(default=30, ge=1, le=3600)
     """A kiosk page left untouched this many seconds returns to its start screen (clearing
     what a visitor typed)."""
