@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     answer 503 with ``Retry-After``."""
     console_max_body_bytes: int = Field(default=16_384, ge=1024)
     """Largest console request body (413 above it)."""
+    sso_start_limit: str = "30/minute"
+    """SP-initiated single sign-on starts (``/saml/<tenant>/login``) allowed per client address
+    (IPv6: per /64), ``limits`` notation; past it, 429 with ``Retry-After``. Each start stores
+    a row for 30 minutes. Empty or ``none``: no limit."""
+    sso_outstanding_requests: int = Field(default=1000, ge=1)
+    """Most SP-initiated sign-ins one tenant keeps waiting for Entra's answer; a start beyond
+    it removes that tenant's oldest (whose answer is then refused), never another tenant's."""
     kiosk_idle_seconds: int = Field(default=30, ge=1, le=3600)
     """A kiosk page left untouched this many seconds returns to its start screen (clearing
     what a visitor typed)."""

@@ -245,7 +245,7 @@ def create_app(
         *kiosk,
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
-        *saml_routes(database, settings),
+        *saml_routes(database, settings, limiter.storage),
         *admin_routes(
             database,
             settings,

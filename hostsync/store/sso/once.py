@@ -5,13 +5,16 @@ An assertion ID is accepted by inserting it: the primary key refuses the second 
 arrives. An AuthnRequest ID is used up by deleting it: only one DELETE can remove the row.
 Both say what they did with ``RETURNING`` (the PostgreSQL driver's row count is not kept).
 Rows past their expiry are removed, the tenant's own, whenever the tenant remembers a new one.
+A tenant keeps at most ``outstanding`` AuthnRequest IDs: issuing one more removes that
+tenant's oldest (by expiry), so a flood of sign-in starts never grows the table without bound
+and never touches another tenant's rows.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,17 +33,44 @@ def _naive(moment: datetime) -> datetime:
 class StoredOneTimeIds:
     """One tenant's one-time identifiers, on the caller's connection and transaction."""
 
-    def __init__(self, connection: Connection, tenant_id: str) -> None:
+    def __init__(
+        self, connection: Connection, tenant_id: str, *, outstanding: int | None = None
+    ) -> None:
         self.connection = connection
         self.tenant_id = tenant_id
+        self.outstanding = outstanding
 
     def first_use(self, assertion_id: str, until: datetime) -> bool:
         """Remember an assertion ID until ``until``; False if it was remembered already."""
         return self._remember(ASSERTION, assertion_id, until)
 
     def issue_request(self, request_id: str, until: datetime) -> None:
-        """Remember an AuthnRequest ID this tenant sent, answerable until ``until``."""
+        """Remember an AuthnRequest ID this tenant sent, answerable until ``until``.
+
+        With ``outstanding`` set, the tenant's oldest requests go first so that at most that
+        many remain (concurrent starts may briefly leave a few more; the next start trims).
+        """
+        if self.outstanding is not None:
+            self._make_room(self.outstanding)
         self._remember(REQUEST, request_id, until)
+
+    def _make_room(self, keep: int) -> None:
+        """Remove the tenant's requests older than its ``keep - 1`` newest."""
+        cutoff = self.connection.execute(
+            select(saml_once.c.expires_at)
+            .where(saml_once.c.tenant_id == self.tenant_id, saml_once.c.kind == REQUEST)
+            .order_by(saml_once.c.expires_at.desc())
+            .offset(max(keep - 1, 0))
+            .limit(1)
+        ).scalar()
+        if cutoff is not None:
+            self.connection.execute(
+                delete(saml_once).where(
+                    saml_once.c.tenant_id == self.tenant_id,
+                    saml_once.c.kind == REQUEST,
+                    saml_once.c.expires_at <= cutoff,
+                )
+            )
 
     def redeem_request(self, request_id: str, moment: datetime) -> bool:
         """Use up an AuthnRequest ID issued and unexpired at ``moment``; False otherwise."""

@@ -32,6 +32,7 @@ from hostsync.web.admin import (
     pages,
     signin,
     sites,
+    sso,
     status,
     visits,
 )
@@ -60,6 +61,9 @@ def admin_routes(
         Route(f"{sync}/keys", g(keys.create), methods=["POST"]),
         Route(f"{sync}/keys/{{key_id}}/revoke", g(keys.revoke), methods=["POST"]),
         Route(f"{sync}/keys/{{key_id}}/rotate", g(keys.rotate), methods=["POST"]),
+        Route(sso.SINGLE_SIGN_ON, sso.to_entra, methods=["GET"]),
+        Route(sso.SSO_PAGE, g(sso.page), methods=["GET"]),
+        Route(sso.SSO_METADATA, g(sso.upload, reader=sso.read_metadata_form), methods=["POST"]),
         Route("/hosts", g(hosts.list_page), methods=["GET"]),
         Route("/hosts/{host_id}", g(hosts.host_page), methods=["GET"]),
         Route("/hosts/{host_id}/purge", g(hosts.purge), methods=["GET", "POST"]),

@@ -3,7 +3,9 @@
 * ``GET /saml/{tenant}/metadata``: the service provider's metadata (public).
 * ``GET /saml/{tenant}/login``: an AuthnRequest by HTTP-Redirect to the tenant's identity
   provider; its ID is stored (``saml_once``) for the Response's ``InResponseTo``, and a local
-  ``next`` path travels as ``RelayState``.
+  ``next`` path travels as ``RelayState``. Starts are counted per client address before any
+  query (:mod:`.starts`; 429 with ``Retry-After`` past ``HOSTSYNC_SSO_START_LIMIT``) and each
+  tenant keeps at most ``HOSTSYNC_SSO_OUTSTANDING_REQUESTS`` unanswered, its oldest removed.
 * ``POST /saml/{tenant}/acs``: the Response by HTTP-POST, IdP-initiated (no
   ``InResponseTo``, Entra's *Test* button and My Apps) or SP-initiated. Every rule of
   :mod:`hostsync.sso.responses` runs, then, in one transaction, the request is redeemed, the
@@ -57,6 +59,7 @@ from hostsync.web.admin.cookies import SESSION_COOKIE, set_cookie
 from hostsync.web.admin.routes import error_page
 from hostsync.web.admin.security import client_address
 from hostsync.web.admin.signin import safe_next
+from hostsync.web.sso.starts import StartLimiter
 
 MAX_ACS_BODY_BYTES = 1_048_576
 """Largest ACS form read: a 256 KiB response in Base64, URL-encoded."""
@@ -72,9 +75,12 @@ class _Tenant:
 class SamlEndpoints:
     """The SAML endpoints over one database and settings."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, starts: StartLimiter | None = None
+    ) -> None:
         self.database = database
         self.settings = settings
+        self.starts = starts if starts is not None else StartLimiter(settings)
         self.lifetime = timedelta(hours=settings.session_lifetime_hours)
         self.idle = timedelta(minutes=settings.session_idle_minutes)
 
@@ -99,6 +105,9 @@ class SamlEndpoints:
         sp = self._service_provider(request)
         if isinstance(sp, Response):
             return sp
+        wait = await self.starts.retry_after(client_address(request))
+        if wait:
+            return _too_many_starts(request, wait)
         tenant = await run_in_threadpool(self._tenant, sp.tenant_id)
         if not tenant.exists:
             return _unknown_tenant(request)
@@ -110,7 +119,9 @@ class SamlEndpoints:
 
         def remember() -> None:
             with self.database.connect(write=True) as connection:
-                StoredOneTimeIds(connection, sp.tenant_id).issue_request(made.id, made.expires_at)
+                StoredOneTimeIds(
+                    connection, sp.tenant_id, outstanding=self.settings.sso_outstanding_requests
+                ).issue_request(made.id, made.expires_at)
 
         await run_in_threadpool(remember)
         return RedirectResponse(made.redirect_url, 302)
@@ -302,3 +313,15 @@ def _not_set_up(request: Request) -> HTMLResponse:
         "This organisation has not set up single sign-on. Sign in with your e-mail and "
         "password instead.",
     )
+
+
+def _too_many_starts(request: Request, wait: int) -> HTMLResponse:
+    page = error_page(
+        request,
+        429,
+        "Too many sign-in attempts",
+        f"Single sign-on was started too often from your network. Try again in {wait} "
+        f"second{'s' if wait != 1 else ''}.",
+    )
+    page.headers["Retry-After"] = str(wait)
+    return page
