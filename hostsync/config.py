@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     answer 503 with ``Retry-After``."""
     console_max_body_bytes: int = Field(default=16_384, ge=1024)
     """Largest console request body (413 above it)."""
+    sso_start_limit: str = "30/minute"
+    """SP-initiated single sign-on starts (``/saml/<tenant>/login``) allowed per client address
+    (IPv6: per /64), ``limits`` notation; past it, 429 with ``Retry-After``. Each start stores
+    a row for 30 minutes. Empty or ``none``: no limit."""
+    sso_outstanding_requests: int = Field(default=1000, ge=1)
+    """Most SP-initiated sign-ins one tenant keeps waiting for Entra's answer; a start beyond
+    it removes that tenant's oldest (whose answer is then refused), never another tenant's."""
     kiosk_idle_seconds: int = Field(default=30, ge=1, le=3600)
     """A kiosk page left untouched this many seconds returns to its start screen (clearing
     what a visitor typed)."""
@@ -105,3 +112,33 @@ class Settings(BaseSettings):
     in ``forwarded_allow_ips``; off: both come from the socket."""
     forwarded_allow_ips: str = "127.0.0.1"
     """Comma-separated addresses or networks of the proxies trusted when ``proxy_headers``."""
+    smtp_url: str | None = Field(default=None, repr=False)
+    """The SMTP server arrival e-mails go through: ``smtp://host:port``, ``smtps://host`` (TLS
+    from the start), ``?starttls=true``, ``user:password@`` (URL-encoded) for a login
+    (frontdesk/delivery/smtp.py). Never logged or shown with its password."""
+    smtp_ca_file: str | None = None
+    """A PEM file of the CAs the SMTP server's certificate is verified against (instead of
+    the system's): a private CA."""
+    mail_from: str | None = None
+    """The ``From`` address of arrival e-mails (``Front desk <frontdesk@example.com>``);
+    without it (or without ``smtp_url``) no e-mail is sent."""
+    secret_key: str | None = Field(default=None, repr=False)
+    """The server key that seals webhook URLs and signing secrets (a Fernet key); else the
+    key file's (``secret_key_file``)."""
+    secret_key_file: str | None = None
+    """Where the server key is kept when ``secret_key`` is unset: default ``hostsync.key``
+    beside the SQLite file (``./hostsync.key`` for PostgreSQL), created 0600 when missing."""
+    outbox_batch: int = Field(default=50, ge=1, le=1000)
+    """Deliveries one notification worker claims and sends per pass."""
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How long an idle notification worker waits before looking for due deliveries again."""
+    outbox_lease_seconds: float = Field(default=120.0, ge=1, le=3600)
+    """How long a worker holds the deliveries it claimed; a worker that dies leaves them to
+    the others this long after its claim. Longer than a pass can take (timeouts included)."""
+    outbox_worker: bool = True
+    """Whether ``hostsync serve`` sends notifications itself (a background thread per
+    process); false when ``hostsync outbox run`` sends them in a process of its own."""
+    webhook_private_addresses: bool = False
+    """Accept notification webhook URLs naming loopback, private or link-local hosts and plain
+    ``http:`` (on-premises receivers, tests); off: ``https:`` to public hosts only, so the
+    console's **Send test** cannot probe the server's own network."""

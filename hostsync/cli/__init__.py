@@ -19,6 +19,8 @@ from hostsync.cli.admin import admin, cli_context
 from hostsync.cli.demo import DEMO_TENANT, demo_admin, demo_key, demo_kiosk, port_problem
 from hostsync.cli.extension import extension
 from hostsync.cli.frontdesk import kiosk, site, visits
+from hostsync.cli.outbox import outbox
+from hostsync.cli.sso import sso
 from hostsync.cli.sync import sync
 from hostsync.cli.tenant import tenant_list
 from hostsync.config import SCIM_PREFIX, Settings
@@ -356,6 +358,8 @@ cli.add_command(sync)
 cli.add_command(site)
 cli.add_command(kiosk)
 cli.add_command(visits)
+cli.add_command(outbox)
+cli.add_command(sso)
 
 
 def main(argv: list[str] | None = None) -> None:

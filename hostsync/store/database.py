@@ -82,6 +82,17 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL; None for PostgreSQL, an in-memory database or a bad URL."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except DatabaseUrlError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return str(parsed.database)
+
+
 class Database:
     """One database: SQLite file or PostgreSQL server, with units of work per tenant."""
 

@@ -45,11 +45,13 @@ from hostsync.web.kiosk.routes import kiosk_routes
 from hostsync.web.lifecycle import VisitChores
 from hostsync.web.middleware import EdgeMiddleware
 from hostsync.web.openapi import openapi_document
+from hostsync.web.outbox import OutboxService
 from hostsync.web.outcomes import Outcomes
 from hostsync.web.ratelimit import AuthFailureLimiter, RateLimitMiddleware, TenantRateLimiter
 from hostsync.web.rendering import ScimJsonResponse, error_response
 from hostsync.web.scheduling import scheduler_for
 from hostsync.web.scim_routes import ScimEndpoints, scim_routes
+from hostsync.web.sso import saml_routes
 
 log = logging.getLogger("hostsync.web")
 
@@ -188,6 +190,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         _flush_counts_periodically(app, max(settings.request_count_flush_seconds, 0.05))
     )
     chores = asyncio.create_task(VisitChores(database, settings.frontdesk_chores_seconds).run())
+    outbox: OutboxService = app.state.outbox
+    await run_in_threadpool(outbox.ensure_started)  # notifications, in a thread of their own
     try:
         yield
     finally:
@@ -197,6 +201,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
             await flusher
         with suppress(asyncio.CancelledError):
             await chores
+        await run_in_threadpool(outbox.stop)  # the pass under way ends first
         await app.state.rate_limiter.aclose()  # the sign-in limiter's store too
         app.state.scheduler.close()
         app.state.authenticator.close()  # before dispose: its SQLite connection too
@@ -242,6 +247,7 @@ def create_app(
         *kiosk,
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
+        *saml_routes(database, settings, limiter.storage),
         *admin_routes(
             database,
             settings,
@@ -265,5 +271,6 @@ def create_app(
     app.state.scheduler = scheduler
     app.state.request_counter = request_counter
     app.state.rate_limiter = limiter
+    app.state.outbox = OutboxService(settings, database)
     app.add_middleware(RateLimitMiddleware, limiter=limiter)  # sees paths the edge collapsed
     return app

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 
 from hostsync.config import Settings
 from hostsync.frontdesk.sites import Site
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.sites import create_kiosk, create_site
 from hostsync.web.app import create_app
+from tests.frontdesk.servers import Receiver, SmtpServer
 
 ORIGIN = "http://testserver"
 
@@ -67,3 +69,25 @@ async def kiosk(
         headers={"Authorization": f"Bearer {kiosk_secret}"},
     ) as http:
         yield http
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A plain SMTP server on loopback, running (tests/frontdesk/servers.py)."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback answering 200 (tests/frontdesk/servers.py)."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    """A throw-away CA, trusted by nothing unless named."""
+    return trustme.CA()

@@ -2,6 +2,10 @@
 
 from alembic import context
 
+import hostsync.store.admin_tables
+import hostsync.store.frontdesk.tables
+import hostsync.store.host_index
+import hostsync.store.sso.tables  # noqa: F401 - registers single sign-on's tables
 from hostsync.store.migrate import include_object_for
 from hostsync.store.tables import metadata
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -33,6 +34,7 @@ from hostsync.web.admin.security import SignInLimiter, VerificationGate
 Handler = Callable[[Request], Awaitable[Response]]
 PublicPage = Callable[["AdminConsole", Request], Awaitable[Response]]
 Page = Callable[["AdminConsole", Request, admin_store.Session], Awaitable[Response]]
+FormReader = Callable[[Request], Awaitable[FormData]]
 
 
 class AdminConsole:
@@ -128,8 +130,12 @@ class AdminConsole:
 
         return endpoint
 
-    def guarded(self, page: Page) -> Handler:
-        """Require a session; on POST also a same-origin request with the session's CSRF token."""
+    def guarded(self, page: Page, *, reader: FormReader | None = None) -> Handler:
+        """Require a session; on POST also a same-origin request with the session's CSRF token.
+
+        ``reader`` reads the POST body instead of :func:`read_form` (an upload's own cap).
+        """
+        read = reader or (lambda request: read_form(request, self.settings.console_max_body_bytes))
 
         async def endpoint(request: Request) -> Response:
             session = await self.session(request)
@@ -140,13 +146,14 @@ class AdminConsole:
                 return RedirectResponse("/signin?" + urlencode({"next": target}), 303)
             if request.method == "POST":
                 try:
-                    form = await read_form(request, self.settings.console_max_body_bytes)
+                    form = await read(request)
                 except FormRefused as refusal:
                     return self.refused(request, refusal, session)
                 request.state.form = form
                 if not same_origin(request) or not tokens_match(
                     session.csrf_token, form.get("csrf")
                 ):
+                    await form.close()  # an upload's files
                     return self.render(
                         request,
                         "error.html",

@@ -19,6 +19,8 @@ class Flash:
     new_key: str | None = None
     new_key_id: str | None = None
     replaced_key_id: str | None = None
+    failed: bool = False
+    """The notice reports a failure (shown as an error)."""
 
 
 class FlashStore:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import AsyncGenerator
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 MAX_FORM_FIELDS = 16
@@ -27,6 +29,7 @@ FIELD_LIMITS = {
     "label": 200,
     "confirm": 1024,
     "fallback_recipients": 8192,
+    "metadata_xml": 262_144,
 }
 """Most characters each console form field may carry; others get :data:`DEFAULT_FIELD_LIMIT`."""
 
@@ -96,3 +99,41 @@ def same_origin(request: Request) -> bool:
     if not origin or origin == "null":
         return origin != "null"
     return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+
+
+async def read_upload(request: Request, max_bytes: int, *, max_files: int = 1) -> FormData:
+    """A form that may carry a file (``multipart/form-data``), or a URL-encoded one; capped.
+
+    The whole body is read incrementally and refused (413) past ``max_bytes`` before it is
+    parsed; a multipart form may hold at most ``max_files`` files and :data:`MAX_FORM_FIELDS`
+    fields, each bounded by ``max_bytes`` alone (a pasted document is as long as its file).
+    A URL-encoded body is read as :func:`read_form` reads it. The caller closes the files.
+    """
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "multipart/form-data":
+        return await read_form(request, max_bytes)
+    declared = request.headers.get("content-length", "")
+    if declared and (not declared.isascii() or not declared.isdigit()):
+        raise FormRefused(400, "The request's length is not a number.")
+    if declared and int(declared) > max_bytes:
+        raise FormRefused(413, "The upload is too large.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise FormRefused(413, "The upload is too large.")
+
+    async def replay() -> AsyncGenerator[bytes, None]:
+        yield bytes(body)
+
+    parser = MultiPartParser(
+        request.headers,
+        replay(),
+        max_files=max_files,
+        max_fields=MAX_FORM_FIELDS,
+        max_part_size=max_bytes,
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException:
+        raise FormRefused(400, "The upload could not be read.") from None

@@ -27,10 +27,12 @@ from hostsync.web.admin import (
     hosts,
     integrations,
     keys,
+    notifications,
     onsite,
     pages,
     signin,
     sites,
+    sso,
     status,
     visits,
 )
@@ -59,6 +61,9 @@ def admin_routes(
         Route(f"{sync}/keys", g(keys.create), methods=["POST"]),
         Route(f"{sync}/keys/{{key_id}}/revoke", g(keys.revoke), methods=["POST"]),
         Route(f"{sync}/keys/{{key_id}}/rotate", g(keys.rotate), methods=["POST"]),
+        Route(sso.SINGLE_SIGN_ON, sso.to_entra, methods=["GET"]),
+        Route(sso.SSO_PAGE, g(sso.page), methods=["GET"]),
+        Route(sso.SSO_METADATA, g(sso.upload, reader=sso.read_metadata_form), methods=["POST"]),
         Route("/hosts", g(hosts.list_page), methods=["GET"]),
         Route("/hosts/{host_id}", g(hosts.host_page), methods=["GET"]),
         Route("/hosts/{host_id}/purge", g(hosts.purge), methods=["GET", "POST"]),
@@ -70,6 +75,10 @@ def admin_routes(
         Route(erasure.PAGE, g(erasure.retention_page), methods=["GET", "POST"]),
         Route(erasure.ERASE, g(erasure.erase), methods=["GET", "POST"]),
         *frontdesk_routes(g),
+        Route("/notifications", g(notifications.page), methods=["GET"]),
+        Route("/notifications/{channel}", g(notifications.save), methods=["POST"]),
+        Route("/notifications/{channel}/remove", g(notifications.remove), methods=["POST"]),
+        Route("/notifications/{channel}/test", g(notifications.send_test), methods=["POST"]),
         Mount("/static/admin", StaticFiles(directory=pages.HERE / "static"), name="admin_static"),
     ]
 

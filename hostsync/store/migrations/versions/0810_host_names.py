@@ -1,7 +1,7 @@
 """host search index: host_cards and host_names, filled from the active users
 
-Revision ID: 0740
-Revises: 0730
+Revision ID: 0810
+Revises: 0800
 
 The index is derived from the users' documents with the same Python code that keeps it
 (store/frontdesk/search.py, ``card_values``), so the backfill reads users in batches in key
@@ -17,8 +17,8 @@ from alembic import op
 
 from hostsync.store.host_index import NAME_TRIGGERS, card_values
 
-revision = "0740"
-down_revision = "0730"
+revision = "0810"
+down_revision = "0800"
 branch_labels = None
 depends_on = None
 
