@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -514,3 +515,47 @@ def test_search_agrees_with_a_plain_model(
     queries += [fold(rng.choice(GIVEN))[:3] + " " + fold(rng.choice(FAMILY))[:2] for _ in range(8)]
     for query in queries:
         assert [h.id for h in hosts.found(query)] == _expected(documents, query), query
+
+
+# -- the migration's backfill ---------------------------------------------------------------
+def test_the_migration_indexes_the_active_named_users_it_finds(tmp_path: Any) -> None:
+    """0810 on a database with users: cards and names for the active, named, live ones only."""
+    from alembic import command
+
+    from hostsync.store.migrate import alembic_config
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    documents = {
+        "u1": (
+            {"userName": "u1", "displayName": "José Núñez", "name": {"givenName": "José"}},
+            1,
+            None,
+        ),
+        "u2": ({"displayName": "Inactive Ingrid"}, 0, None),
+        "u3": ({"displayName": "Deleted Dora"}, 1, "2026-01-02 00:00:00"),
+        "u4": ({"userName": "nameless@contoso.example"}, 1, None),
+        "u5": ({"displayName": "Zoë O'Brien"}, 1, None),
+    }
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0800")
+        connection.exec_driver_sql(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('t', 'T', '2026-01-01')"
+        )
+        for user_id, (document, active, deleted) in documents.items():
+            connection.exec_driver_sql(
+                "INSERT INTO users (id, tenant_id, user_name, user_name_folded, active, document,"
+                " created_at, modified_at, version, deleted_at)"
+                " VALUES (?, 't', ?, ?, ?, ?, '2026-01-01', '2026-01-01', 1, ?)",
+                (user_id, user_id, user_id, active, orjson.dumps(document).decode(), deleted),
+            )
+    database.migrate()  # to head: 0810 fills the index
+    hosts = Directory(database, "t")
+    assert hosts.rows() == (2, 5)  # jose, nunez; zoe, obrien, brien
+    assert [h.id for h in hosts.found("jose")] == ["u1"]
+    assert [h.id for h in hosts.found("brien")] == ["u5"]
+    assert hosts.find("ingrid") == hosts.find("dora") == hosts.find("nameless") == []
+    hosts.change("u1", active=False)  # and the triggers keep it from then on
+    assert hosts.rows() == (1, 3)
+    database.dispose()
