@@ -175,7 +175,7 @@ def _kiosk_paths() -> dict[str, Any]:
                 "an e-mail address or phone number. Rate-limited per kiosk (429).",
                 "security": _KIOSK_SECURITY,
                 "parameters": [_KIOSK_QUERY],
-                "responses": _kiosk_responses(200, "Hosts to pick from", "HostList", 400, 429),
+                "responses": _kiosk_responses(200, "Hosts to pick from", "HostList", 400, 409, 429),
             }
         },
         f"{k}/visits": {

@@ -26,7 +26,7 @@ from limits.aio.strategies import RateLimiter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hostsync.scim.errors import ScimError
+from hostsync.scim.errors import InvalidFilterError, InvalidPathError
 from hostsync.store.database import Database
 from hostsync.store.frontdesk.search import FoundHost, search_hosts, site_search
 from hostsync.store.frontdesk.sites import KioskCredential
@@ -111,8 +111,8 @@ class HostSearch:
             )
         try:
             found = await self.run(lambda: find_hosts(self.database, credential, query))
-        except ScimError:  # the site's attribute path cannot be searched
-            return api_error(
+        except (InvalidFilterError, InvalidPathError):  # the site's attribute path cannot be
+            return api_error(  # searched (it was set before the schema changed)
                 409,
                 "site_misconfigured",
                 "This site's host attribute cannot be searched: ask your administrator",
