@@ -151,3 +151,29 @@ def test_check_out_and_the_on_site_list(database: Database, site: Site) -> None:
         assert check_out(connection, site.tenant_id, ada.id, "again") is None
     with database.connect(write=False) as connection:
         assert [v.id for v in on_site(connection, site.tenant_id, site.id)] == [zoe.id]
+
+
+def test_a_site_chosen_by_attribute_offers_only_the_hosts_that_match(
+    database: Database, tenant_id: str
+) -> None:
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    paris = make_host(database, tenant_id, "Par", "Is", **{enterprise: {"division": "Paris"}})
+    lyon = make_host(database, tenant_id, "Ly", "On", **{enterprise: {"division": "Lyon"}})
+    with database.connect(write=True) as connection:
+        site = create_site(connection, tenant_id, "Paris office")
+        site = update_site(
+            connection,
+            tenant_id,
+            site.id,
+            match_attribute=f"{enterprise}:division",
+            match_value="Paris",
+        )
+        check_in(connection, site, arrival("Ada", host_id=paris), KIOSK)
+    with database.connect(write=True) as connection, pytest.raises(UnknownHostError):
+        check_in(connection, site, arrival("Ada", host_id=lyon), KIOSK)
+    with database.connect(write=True) as connection:
+        broken = update_site(
+            connection, tenant_id, site.id, match_attribute="urn:nope:thing", match_value="x"
+        )
+    with database.connect(write=True) as connection, pytest.raises(UnknownHostError):
+        check_in(connection, broken, arrival("Ada", host_id=paris), KIOSK)

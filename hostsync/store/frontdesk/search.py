@@ -573,3 +573,14 @@ def site_search(connection: Connection, tenant_id: str, site_id: str) -> SiteSea
     except ValueError:
         chosen = None
     return SiteSearch(scope, mode, chosen)
+
+
+def attribute_condition(connection: Connection, tenant_id: str, path: str, value: str) -> Any:
+    """A condition on ``users``: the user's attribute at ``path`` equals ``value``.
+
+    Compiled against the tenant's own user type, so a declared extension's path works as in a
+    search; raises the SCIM path and filter errors for a path the tenant cannot filter on.
+    """
+    _, registry = tenant_registry(connection, tenant_id)
+    target = replace(targets(connection.dialect.name)[0], resource_type=registry.users)
+    return FilterCompiler(target).compile(_attribute_filter(AttributeHosts(path, value)))

@@ -8,17 +8,19 @@ maps groups); the label the kiosk showed is kept with the visit as it was then.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, exists, select, update
 
+from hostsync.frontdesk.names import fold
 from hostsync.frontdesk.sites import Site
 from hostsync.frontdesk.visits import Arrival, Visit, VisitError
+from hostsync.scim.errors import ScimError
 from hostsync.store.clock import new_id, now
 from hostsync.store.frontdesk.outbox import queue_arrival
+from hostsync.store.frontdesk.search import attribute_condition
 from hostsync.store.frontdesk.tables import visits
 from hostsync.store.tables import memberships, users
 
@@ -35,13 +37,6 @@ class CheckIn:
 
     by: str
     kiosk_id: str | None = None
-
-
-def fold_name(name: str) -> str:
-    """A visitor's name for matching: case- and accent-insensitive, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
 
 
 def check_in(
@@ -65,7 +60,7 @@ def check_in(
         "site_id": site.id,
         "kiosk_id": who.kiosk_id,
         "visitor_name": arrival.full_name,
-        "visitor_name_folded": fold_name(arrival.full_name),
+        "visitor_name_folded": fold(arrival.full_name),
         "visitor_company": arrival.company,
         "visitor_email": arrival.email,
         "visitor_email_folded": arrival.email.casefold() if arrival.email else None,
@@ -81,14 +76,27 @@ def check_in(
 
 
 def host_offered(connection: Connection, site: Site, host_id: str) -> bool:
-    """Whether the site offers this host now: active, not deleted, in a mapped group if any."""
+    """Whether the site offers this host now: active, not deleted, and in the site's scope.
+
+    The scope is the one a search at the site uses (store/frontdesk/search.py): the site's
+    attribute rule when it has one, else its groups, else every active host of the tenant. A
+    rule the tenant can no longer filter on (an extension since removed) offers nobody.
+    """
     condition = [
         users.c.tenant_id == site.tenant_id,
         users.c.id == host_id,
         users.c.active.is_(True),
         users.c.deleted_at.is_(None),
     ]
-    if site.group_ids:
+    if site.match_attribute and site.match_value is not None:
+        try:
+            rule = attribute_condition(
+                connection, site.tenant_id, site.match_attribute, site.match_value
+            )
+        except ScimError:
+            return False
+        condition.append(rule)
+    elif site.group_ids:
         condition.append(
             exists().where(
                 memberships.c.member_id == users.c.id,
@@ -166,7 +174,7 @@ def on_site(
     ]
     if name_prefix:
         condition.append(
-            visits.c.visitor_name_folded.startswith(fold_name(name_prefix), autoescape=True)
+            visits.c.visitor_name_folded.startswith(fold(name_prefix), autoescape=True)
         )
     if since is not None:
         condition.append(visits.c.checked_in_at >= since)

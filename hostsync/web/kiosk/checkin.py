@@ -30,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hostsync.frontdesk.days import day_start
+from hostsync.frontdesk.names import fold, host_name
+from hostsync.frontdesk.privacy import PrivacyMode, label
 from hostsync.frontdesk.sites import Site
 from hostsync.frontdesk.visits import FULL_NAME_LIMIT, Arrival, Visit, VisitError, arrival
 from hostsync.scim.errors import ScimError
@@ -41,7 +43,6 @@ from hostsync.store.frontdesk.visits import (
     UnknownHostError,
     check_in,
     check_out,
-    fold_name,
     host_document,
     on_site,
 )
@@ -82,22 +83,11 @@ class Refusal(Exception):
 def host_label(document: Mapping[str, Any], site: Site) -> str | None:
     """The name the site's kiosks show for the host, kept with the visit as shown then.
 
-    The site's privacy mode decides it (``hostsync.frontdesk.privacy``, branch ``search``);
-    until that module lands every site shows the host's display name (the ``full`` mode),
-    else the formatted name, else given and family name; never ``userName`` (often an address).
+    The site's privacy mode decides it (:func:`hostsync.frontdesk.privacy.label`); None for a
+    host with no name to show (never ``userName``, often an address).
     """
-    del site  # the privacy mode's input, once frontdesk.privacy lands
-    name = document.get("name")
-    name = name if isinstance(name, Mapping) else {}
-    parts = (name.get("givenName"), name.get("familyName"))
-    for candidate in (
-        document.get("displayName"),
-        name.get("formatted"),
-        " ".join(part for part in parts if isinstance(part, str) and part.strip()),
-    ):
-        if isinstance(candidate, str) and candidate.strip():
-            return " ".join(candidate.split())
-    return None
+    name = host_name(document)
+    return None if name is None else label(name, PrivacyMode(site.privacy))
 
 
 def instant(moment: datetime) -> str:
@@ -212,7 +202,7 @@ class KioskVisits:
         query = request.query_params.get("q", "")
         if len(query) > FULL_NAME_LIMIT:
             return api_error(400, "invalid_query", f"q has at most {FULL_NAME_LIMIT} characters")
-        if _has_control(query) or len(fold_name(query).replace(" ", "")) < MIN_QUERY:
+        if _has_control(query) or len(fold(query).replace(" ", "")) < MIN_QUERY:
             return api_error(
                 400, "invalid_query", f"Type at least {MIN_QUERY} letters of your full name (q)"
             )
