@@ -29,6 +29,7 @@ from hostsync.store.frontdesk.sites import create_kiosk
 from hostsync.store.frontdesk.visits import on_site
 from hostsync.web.app import create_app
 from tests.admin.test_browser import ARGS, CHROMIUM, SCREENSHOTS
+from tests.frontdesk.servers import SmtpServer
 from tests.live_server import free_port
 
 IDLE_SECONDS = 3
@@ -43,10 +44,26 @@ def _release_thread_connections(database: Database) -> Iterator[None]:
 
 
 @pytest.fixture
-def live_app(database: Database) -> Iterator[tuple[str, Any]]:
-    """The app served by uvicorn in a thread on a free loopback port; (root URL, app)."""
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a loopback port, keeping what it receives."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_app(database: Database, smtp: SmtpServer) -> Iterator[tuple[str, Any]]:
+    """The app served by uvicorn in a thread on a free loopback port; (root URL, app).
+
+    It sends its notifications through :func:`smtp` (the outbox worker runs in the server).
+    """
     settings = Settings(
-        key_cache_seconds=0, kiosk_idle_seconds=IDLE_SECONDS, request_count_flush_seconds=0
+        key_cache_seconds=0,
+        kiosk_idle_seconds=IDLE_SECONDS,
+        request_count_flush_seconds=0,
+        smtp_url=smtp.url,
+        mail_from="front-desk@contoso.example",
+        outbox_poll_seconds=0.2,
     )
     app = create_app(settings, database)
     port = free_port()
@@ -238,23 +255,33 @@ def test_kiosk_front_desk_check_in_idle_and_check_out(
             browser.close()
 
 
-def _has_host_search(app: Any) -> bool:
-    return any(getattr(route, "path", None) == "/v1/kiosk/hosts" for route in app.routes)
-
-
 def scim(root: str, api_key: str) -> httpx.Client:
     return httpx.Client(
         base_url=f"{root}{SCIM_PREFIX}", headers={"Authorization": f"Bearer {api_key}"}
     )
 
 
+def wait_for_mail(smtp: SmtpServer, count: int, seconds: float = 15) -> list[Any]:
+    """The messages the SMTP server took once there are ``count`` (fails after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with smtp.mailbox.lock:
+            taken = list(smtp.mailbox.messages)
+        if len(taken) >= count or time.monotonic() > deadline:
+            return taken
+        time.sleep(0.1)
+
+
 def test_kiosk_finds_a_host_checks_in_and_forgets_a_deactivated_host(
-    live_app: tuple[str, Any], link: str, api_key: str, database: Database, site: Site
+    live_app: tuple[str, Any],
+    link: str,
+    api_key: str,
+    database: Database,
+    site: Site,
+    smtp: SmtpServer,
 ) -> None:
     """SCIM-provisioned hosts in the picker; a host Entra deactivates is offered no more."""
-    root, app = live_app
-    if not _has_host_search(app):
-        pytest.skip("GET /v1/kiosk/hosts is not on this branch yet (web/kiosk/search.py)")
+    root, _ = live_app
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with scim(root, api_key) as http:
         ids = {}
@@ -266,6 +293,13 @@ def test_kiosk_finds_a_host_checks_in_and_forgets_a_deactivated_host(
                     "userName": f"{given.lower()}.{family.lower()}@contoso.example",
                     "displayName": f"{given} {family}",
                     "name": {"givenName": given, "familyName": family},
+                    "emails": [
+                        {
+                            "value": f"{family.lower()}@contoso.example",
+                            "type": "work",
+                            "primary": True,
+                        }
+                    ],
                     "active": True,
                 },
             )
@@ -300,6 +334,10 @@ def test_kiosk_finds_a_host_checks_in_and_forgets_a_deactivated_host(
             expect(page.get_by_role("heading", name="Thank you, Ada Lovelace")).to_be_visible()
             expect(page.get_by_text("José Núñez has been notified")).to_be_visible()
             page.screenshot(path=str(SCREENSHOTS / "kiosk-confirmation.png"))
+            # The host's e-mail arrives through the outbox, once, and names the visitor.
+            mail = wait_for_mail(smtp, 1)
+            assert [m["To"] for m in mail] == ["núñez@contoso.example"]
+            assert "Ada Lovelace" in mail[0].get_body(("plain",)).get_content()
             expect(page.get_by_role("heading", name="Welcome")).to_be_visible(
                 timeout=(IDLE_SECONDS + 3) * 1000
             )
