@@ -5,8 +5,10 @@
 
 Each tenant sends an open-loop stream (request k leaves at start + k/rps whatever the latency of
 the others) of an Entra-like mix: userName lookups, creates, PATCHes, reads by id and group
-member additions. Prints totals, errors and latency percentiles; exits 1 on any error (a
-non-2xx answer or a transport failure) or if the achieved rate falls short of 95 %.
+member additions. Prints totals, errors (each transport failure with its time) and latency
+percentiles, the load average before and after, and the server log's count of connections
+closed with a request in flight; exits 1 on any error (a non-2xx answer or a transport
+failure) or if the achieved rate falls short of 95 %.
 """
 
 from __future__ import annotations
@@ -48,12 +50,17 @@ class TenantLoad:
             base_url=base,
             headers={"Authorization": f"Bearer {key}"},
             timeout=30,
-            limits=httpx.Limits(max_connections=64),
+            # Idle connections are dropped after 5 s, well before the server's keep-alive
+            # (HOSTSYNC_KEEP_ALIVE_SECONDS, 75 s): the client closes them, never the server.
+            # Both at 5 s, a request could leave on a connection whose FIN had arrived while
+            # this loop was busy (bench/JOURNAL.md#soak-dropped-connections).
+            limits=httpx.Limits(max_connections=64, keepalive_expiry=5.0),
         )
         self.users: list[str] = []
         self.group = ""
         self.latencies: list[float] = []
         self.errors: Counter[str] = Counter()
+        self.failures: list[str] = []  # transport failures: when, what
         self.kinds: Counter[str] = Counter()
         self.count = 0
 
@@ -85,6 +92,7 @@ class TenantLoad:
     async def one(self) -> None:
         roll = random.random()
         started = time.perf_counter()
+        kind = "?"
         try:
             if roll < 0.4:
                 kind = "lookup"
@@ -127,6 +135,11 @@ class TenantLoad:
                 self.errors[f"{kind} {response.status_code}"] += 1
         except httpx.HTTPError as exc:
             self.errors[type(exc).__name__] += 1
+            self.failures.append(
+                f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} tenant {self.n} "
+                f"{kind} after {(time.perf_counter() - started) * 1000:.0f} ms: {exc!r} "
+                f"({exc.__context__!r})"
+            )
         self.latencies.append(time.perf_counter() - started)
 
     async def run(self, start: float) -> None:
@@ -167,6 +180,8 @@ async def soak(base: str, keys: list[str], rps: float, seconds: float) -> int:
     )
     if errors:
         print(f"errors: {dict(errors)}")
+    for failure in sorted(x for load in loads for x in load.failures)[:20]:
+        print(f"  {failure}")
     return 1 if errors or achieved < 0.95 * rps * len(keys) else 0
 
 
@@ -220,10 +235,18 @@ def main() -> int:
             print(log.read_text())
             return 1
         print(f"server: {url} ({args.workers} worker(s)), log {log}")
-        return asyncio.run(soak(root + SCIM_PREFIX, keys, args.rps, args.seconds))
+        print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        status = asyncio.run(soak(root + SCIM_PREFIX, keys, args.rps, args.seconds))
+        print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        return status
     finally:
         server.terminate()
         server.wait(10)
+        lines = log.read_text(errors="replace").splitlines()
+        in_flight = [line for line in lines if "in flight" in line]
+        print(f"server log: {len(lines)} lines, {len(in_flight)} connection(s) closed in flight")
+        for line in in_flight[:10]:
+            print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     in ``forwarded_allow_ips``; off: both come from the socket."""
     forwarded_allow_ips: str = "127.0.0.1"
     """Comma-separated addresses or networks of the proxies trusted when ``proxy_headers``."""
+    keep_alive_seconds: int = Field(default=75, ge=1)
+    """How long ``hostsync serve`` keeps an idle HTTP connection open: longer than clients and
+    proxies keep theirs, so they close first and never send on one it closed
+    (docs/hardening.md, *Keep-alive*)."""
     smtp_url: str | None = Field(default=None, repr=False)
     """The SMTP server arrival e-mails go through: ``smtp://host:port``, ``smtps://host`` (TLS
     from the start), ``?starttls=true``, ``user:password@`` (URL-encoded) for a login

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 from sqlalchemy import make_url
 
 from hostsync.cli.admin import admin, cli_context
@@ -60,7 +61,14 @@ def database_option(function: F) -> F:
 
 def _settings(ctx: click.Context, database_url: str | None) -> Settings:
     url = database_url or (ctx.obj or {}).get("database_url")
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # one line per setting, not a traceback
+        problems = "; ".join(
+            f"HOSTSYNC_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise CliError(f"invalid setting: {problems}") from None
     if url:
         settings = settings.model_copy(update={"database_url": url})
     return settings
@@ -142,9 +150,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     A ``--host`` that names one address is added to the allowed hosts (it is what clients
     that connect by address send); uvicorn's own trust of ``X-Forwarded-*`` from 127.0.0.1
-    is off unless ``proxy_headers`` is set.
+    is off unless ``proxy_headers`` is set. Idle connections stay open ``keep_alive_seconds``;
+    a connection that ends with a request in flight is logged (cli/connections.py).
     """
     import uvicorn
+
+    from hostsync.cli.connections import HttpProtocol
 
     os.environ["HOSTSYNC_DATABASE_URL"] = settings.database_url
     if host not in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
@@ -161,6 +172,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         proxy_headers=settings.proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        http=HttpProtocol,
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
 
 

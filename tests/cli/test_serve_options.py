@@ -62,3 +62,32 @@ def test_an_address_to_listen_on_is_an_allowed_host(runs: list[dict[str, Any]]) 
     main(["serve", "--host", ANY_ADDRESS])
     assert os.environ["HOSTSYNC_ALLOWED_HOSTS"] == ""
     assert [run["host"] for run in runs] == ["10.2.3.4", ANY_ADDRESS]
+
+
+def test_keep_alive_and_protocol_reach_uvicorn(
+    runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle connections stay open 75 s unless ``HOSTSYNC_KEEP_ALIVE_SECONDS`` says otherwise,
+    on the protocol that logs connections closed with a request in flight."""
+    from hostsync.cli.connections import HttpProtocol
+
+    monkeypatch.delenv("HOSTSYNC_KEEP_ALIVE_SECONDS", raising=False)
+    main(["serve"])
+    monkeypatch.setenv("HOSTSYNC_KEEP_ALIVE_SECONDS", "12")
+    main(["serve"])
+    assert [run["timeout_keep_alive"] for run in runs] == [75, 12]
+    assert runs[0]["http"] is HttpProtocol
+
+
+def test_a_keep_alive_of_zero_is_refused(
+    runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A keep-alive that is not a positive number stops serve with a message, not a traceback."""
+    monkeypatch.setenv("HOSTSYNC_KEEP_ALIVE_SECONDS", "0")
+    with pytest.raises(SystemExit) as exited:
+        main(["serve"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "HOSTSYNC_KEEP_ALIVE_SECONDS: Input should be greater than or equal to 1" in error
+    assert "Traceback" not in error
+    assert runs == []
