@@ -158,6 +158,7 @@ async def soak(base: str, keys: list[str], rps: float, seconds: float) -> int:
     loads = [TenantLoad(n, key, base, rps, seconds) for n, key in enumerate(keys)]
     await asyncio.gather(*(load.setup() for load in loads))
     start = time.perf_counter() + 0.2
+    cpu_started = time.process_time()
     await asyncio.gather(*(load.run(start) for load in loads))
     elapsed = time.perf_counter() - start
     latencies = sorted(x for load in loads for x in load.latencies)
@@ -169,6 +170,7 @@ async def soak(base: str, keys: list[str], rps: float, seconds: float) -> int:
         return latencies[min(total - 1, int(p * total))] * 1000
 
     achieved = total / elapsed
+    cpu = time.process_time() - cpu_started
     print(
         f"soak: {len(keys)} tenants x {rps:g} rps for {seconds:g} s: {total} requests in "
         f"{elapsed:.1f} s ({achieved:.0f} rps achieved), {sum(errors.values())} errors"
@@ -178,6 +180,7 @@ async def soak(base: str, keys: list[str], rps: float, seconds: float) -> int:
         f"latency ms: p50 {pct(0.50):.1f}  p95 {pct(0.95):.1f}  p99 {pct(0.99):.1f}  "
         f"max {latencies[-1] * 1000:.1f}  mean {statistics.fmean(latencies) * 1000:.1f}"
     )
+    print(f"client CPU: {cpu:.1f} s, {cpu / max(1, total) * 1000:.2f} ms per request")
     if errors:
         print(f"errors: {dict(errors)}")
     for failure in sorted(x for load in loads for x in load.failures)[:20]:
