@@ -43,6 +43,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+CONNECTIONS = 8
+"""Connections per tenant, and requests under way at once; later ones wait their turn (their
+latency counts from when they were due). httpcore's pool scans every connection and queued
+request whenever a request starts or ends (idle ones with an O(n²) count): with 64 per tenant,
+a latency spike grew the pools and the generator's CPU per request with them, until it could
+no longer keep up on a busy machine (bench/JOURNAL.md#soak-dropped-connections)."""
+
+
 class TenantLoad:
     def __init__(self, n: int, key: str, base: str, rps: float, seconds: float) -> None:
         self.n, self.rps, self.seconds = n, rps, seconds
@@ -54,8 +62,13 @@ class TenantLoad:
             # (HOSTSYNC_KEEP_ALIVE_SECONDS, 75 s): the client closes them, never the server.
             # Both at 5 s, a request could leave on a connection whose FIN had arrived while
             # this loop was busy (bench/JOURNAL.md#soak-dropped-connections).
-            limits=httpx.Limits(max_connections=64, keepalive_expiry=5.0),
+            limits=httpx.Limits(
+                max_connections=CONNECTIONS,
+                max_keepalive_connections=CONNECTIONS,
+                keepalive_expiry=5.0,
+            ),
         )
+        self.slots = asyncio.Semaphore(CONNECTIONS)  # the rest wait here, not in httpcore
         self.users: list[str] = []
         self.group = ""
         self.latencies: list[float] = []
@@ -90,8 +103,12 @@ class TenantLoad:
         return response
 
     async def one(self) -> None:
-        roll = random.random()
         started = time.perf_counter()
+        async with self.slots:
+            await self.send(started)
+
+    async def send(self, started: float) -> None:
+        roll = random.random()
         kind = "?"
         try:
             if roll < 0.4:

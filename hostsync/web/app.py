@@ -20,7 +20,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
@@ -137,6 +137,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(InternalError("An internal error occurred; it has been logged"))
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client closed the connection mid-request (logged once, by cli/connections.py)."""
+    return Response(status_code=499)  # never sent: nginx's "client closed request"
 
 
 async def _health(request: Request) -> Response:
@@ -261,6 +266,7 @@ def create_app(
         exception_handlers={
             ScimError: _scim_error,
             HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
     )

@@ -16,13 +16,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 from hostsync.cli.connections import HttpProtocol
-from tests.live_server import free_port
+from hostsync.store.database import Database
+from hostsync.store.tenants import create_key, create_tenant
+from tests.live_server import free_port, served
 
 KEEP_ALIVE = 0.4
 REQUEST = b"GET /ping?filter=userName%20eq%20%22secret%22 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -150,3 +154,34 @@ def test_a_connection_closed_with_a_request_in_flight_is_logged(
     assert len(lines) == 1, lines
     assert "closed with 1 request(s) in flight, first GET /slow" in lines[0]
     assert "secret" not in lines[0] and "filter" not in lines[0]
+
+
+def test_hostsync_serve_logs_a_client_gone_mid_body_once(tmp_path: Path) -> None:
+    """``hostsync serve``: a POST whose client closes before the body ends is one warning in
+    the log, with no traceback and no "unhandled error" (it is not the server's failure)."""
+    url = f"sqlite:///{tmp_path / 'gone.db'}"
+    database = Database(url)
+    database.migrate()
+    with database.connect(write=True) as connection:
+        tenant = create_tenant(connection, "Gone")
+        key = create_key(connection, tenant.id, "test")[1]
+    database.dispose()
+    log = tmp_path / "server.log"
+    with served(url, log) as (_, base):
+        address = httpx.URL(base)
+        with socket.create_connection((address.host, address.port)) as sock:
+            sock.sendall(
+                f"POST {address.path}/Users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {key}\r\nContent-Type: application/scim+json\r\n"
+                "Content-Length: 400\r\n\r\n".encode()
+                + b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userN'
+            )
+            time.sleep(0.5)  # the request is read; its body is awaited
+        deadline = time.monotonic() + 10
+        while "in flight" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    text = log.read_text()
+    assert text.count("in flight") == 1, text
+    assert "closed with 1 request(s) in flight, first POST /v1/usersync/SCIM/Users" in text
+    assert "Traceback" not in text and "unhandled error" not in text
+    assert key not in text
