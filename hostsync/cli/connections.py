@@ -10,9 +10,9 @@ When the server itself closes a connection: only an idle one, once its keep-aliv
 begun fails whatever the server does, and HTTP/1.1 leaves it to clients (RFC 9112 §9.3.1,
 §9.5); servers make it rare by keeping idle connections longer than their clients and proxies
 do, so that those close first (docs/hardening.md, *Keep-alive*). A request that reached the
-socket before the close is read first, even when the event loop was blocked past the deadline:
-uvloop (libuv ≥ 1.45) and asyncio both poll the sockets before they run a timer that fell due
-meanwhile (tests/cli/test_connections.py).
+socket while the event loop was blocked past the deadline is read before the timer can close
+the connection: uvloop (libuv ≥ 1.45) polls the sockets before it runs the timers that fell due
+meanwhile, as asyncio's own loop does (tests/cli/test_connections.py).
 Measured: bench/JOURNAL.md#soak-dropped-connections
 """
 
