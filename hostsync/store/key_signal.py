@@ -396,6 +396,7 @@ class PostgresKeySignal(KeySignal):
     def _connect(self) -> psycopg.Connection[Any] | None:
         import psycopg
 
+        connection: psycopg.Connection[Any] | None = None
         try:
             connection = psycopg.connect(
                 self.conninfo, autocommit=True, connect_timeout=5, application_name=LISTENER_NAME
@@ -404,6 +405,8 @@ class PostgresKeySignal(KeySignal):
             connection.add_notify_handler(lambda notice: self._heard(notice.payload))
             connection.execute(f"LISTEN {CHANNEL}")
         except psycopg.Error as exc:
+            if connection is not None:  # opened, then LISTEN failed: never left to the GC
+                _close_quietly(connection)
             # Once per outage: the thread retries every second until the database is back.
             level = logging.DEBUG if self._failing else logging.WARNING
             log.log(level, "API key signal cannot listen (%s); retrying", exc)
