@@ -91,11 +91,18 @@ class KioskGate:
         """
         if not secret:
             return None
+        hit, found = self._trusted(kiosk_digest(secret))
+        return found if hit else None
+
+    def _trusted(self, key: str) -> tuple[bool, KioskCredential | None]:
+        """(whether the cache answers, its answer: the credential or None for a refusal)."""
         with self._lock:
-            entry = self._cache.get(kiosk_digest(secret))
-        if entry is None or entry[0] is None or entry[1] <= time.monotonic():
-            return None
-        return entry[0] if self.signal.generation() == entry[2] else None
+            entry = self._cache.get(key)
+        if entry is None or entry[1] <= time.monotonic():
+            return False, None
+        if self.signal.generation() != entry[2]:  # None (unknown) never equals
+            return False, None
+        return True, entry[0]
 
     async def verified(self, secret: str) -> KioskCredential:
         """The kiosk's credential, or :class:`KioskRefused`.
@@ -112,13 +119,11 @@ class KioskGate:
         if not secret:
             raise KioskRefused
         key = kiosk_digest(secret)
-        with self._lock:
-            entry = self._cache.get(key)
-        fresh = entry is not None and entry[1] > time.monotonic()
-        if entry is not None and fresh and self.signal.generation() == entry[2]:
-            if entry[0] is None:
+        hit, trusted = self._trusted(key)
+        if hit:
+            if trusted is None:
                 raise KioskRefused
-            return entry[0]
+            return trusted
         generation = self.signal.generation()  # before the lookup (web/auth.py)
         moment = time.monotonic()
         with self.database.connect(write=False) as connection:
