@@ -219,6 +219,14 @@ class SamlEndpoints:
         with self.database.connect(write=True) as connection:
             try:
                 accept_once(signed, StoredOneTimeIds(connection, tenant_id), moment)
+                admin = admin_named(connection, tenant_id, signed.names())
+                if admin is None:
+                    raise Refusal(
+                        "unknown-user",
+                        f"No console account for {signed.name_id[:120]}. Single sign-on opens "
+                        "the console for this organisation's administrators; ask one of them if "
+                        "you need access.",
+                    )
             except Refusal as refusal:
                 record_refusal(
                     connection,
@@ -231,25 +239,6 @@ class SamlEndpoints:
                     name=signed.name_id,
                 )
                 return refusal
-            admin = admin_named(connection, tenant_id, signed.names())
-            if admin is None:
-                unknown = Refusal(
-                    "unknown-user",
-                    f"No console account for {signed.name_id[:120]}. Single sign-on opens the "
-                    "console for this organisation's administrators; ask one of them if you "
-                    "need access.",
-                )
-                record_refusal(
-                    connection,
-                    tenant_id,
-                    context,
-                    reason=unknown.reason,
-                    message=unknown.message,
-                    status=unknown.status,
-                    address=address,
-                    name=signed.name_id,
-                )
-                return unknown
             record_sso_sign_in(connection, admin)
             records.audit(
                 connection,
