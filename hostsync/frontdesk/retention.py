@@ -18,10 +18,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hostsync.frontdesk.addresses import is_address
 from hostsync.frontdesk.sites import end_of_day_time
 
 DEFAULT_RETENTION_DAYS = 365
@@ -29,7 +29,6 @@ MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
 ANONYMISED_NAME = "Anonymised visitor"
 END_OF_DAY_BY = "end of day"
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _ADDRESS_LIMIT = 320
 
 
@@ -55,7 +54,7 @@ def erasure_address(value: object) -> str:
     text = str(value).strip() if isinstance(value, str) else ""
     if not text:
         raise RetentionError("Enter the visitor's e-mail address")
-    if len(text) > _ADDRESS_LIMIT or not _ADDRESS.match(text):
+    if len(text) > _ADDRESS_LIMIT or not is_address(text):
         raise RetentionError("This is not an e-mail address")
     return text.casefold()
 

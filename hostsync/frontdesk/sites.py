@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hostsync.frontdesk.addresses import is_address
+
 DEFAULT_TIMEZONE = "UTC"
 NAME_LIMIT = 200
 LABEL_LIMIT = 200
 FALLBACK_LIMIT = 20
 _END_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-# An address a notification can go to: one @, no spaces or angle brackets, a dotted domain.
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 class SiteSettingError(ValueError):
@@ -95,7 +95,7 @@ def fallback_recipients(addresses: Iterable[str]) -> tuple[str, ...]:
         address = raw.strip()
         if not address:
             continue
-        if not _ADDRESS.match(address) or len(address) > 320:
+        if not is_address(address) or len(address) > 320:
             raise SiteSettingError(f"'{address[:80]}' is not an e-mail address")
         seen.setdefault(address.casefold(), address)
     if len(seen) > FALLBACK_LIMIT:

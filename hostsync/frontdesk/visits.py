@@ -8,14 +8,14 @@ later (issue 22).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
+
+from hostsync.frontdesk.addresses import is_address
 
 FULL_NAME_LIMIT = 200
 COMPANY_LIMIT = 200
 EMAIL_LIMIT = 320
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 class VisitError(ValueError):
@@ -67,7 +67,7 @@ def arrival(
         raise VisitError("Full name is required")
     firm = _text(company, "Company", COMPANY_LIMIT) or None
     address = _text(email, "E-mail", EMAIL_LIMIT) or None
-    if address is not None and not _ADDRESS.match(address):
+    if address is not None and not is_address(address):
         raise VisitError("E-mail is not an e-mail address")
     if not isinstance(front_desk, bool):
         raise VisitError("front_desk must be true or false")
