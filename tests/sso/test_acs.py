@@ -175,8 +175,9 @@ async def test_an_unknown_user_gets_a_clear_page_and_no_session(
         ({"audience": "http://testserver/saml/" + "0" * 32}, "audience"),
         ({"recipient": "http://testserver/elsewhere"}, "recipient"),
         ({"destination": "http://testserver/elsewhere"}, "destination"),
-        ({"issued": datetime.now(UTC) - timedelta(hours=2)}, "expired"),
-        ({"issued": datetime.now(UTC) + timedelta(minutes=10)}, "not-yet-valid"),
+        # Offsets from the moment the test runs (not from collection, minutes earlier).
+        ({"issued": -timedelta(hours=2)}, "expired"),
+        ({"issued": timedelta(minutes=10)}, "not-yet-valid"),
     ],
 )
 async def test_each_refusal_has_a_page_and_an_activity_row_without_the_response(
@@ -186,6 +187,10 @@ async def test_each_refusal_has_a_page_and_an_activity_row_without_the_response(
     changes: dict[str, object],
     reason: str,
 ) -> None:
+    changes = {
+        key: datetime.now(UTC) + value if isinstance(value, timedelta) else value
+        for key, value in changes.items()
+    }
     document = issue(tenant_a.entra, claims_for(tenant_a, tenant_a.admin_email, **changes))
     answer = await post(web, tenant_a.id, document)
     assert answer.status_code == 403
